@@ -1,0 +1,15 @@
+// One registration function per op family; module.cpp calls them all.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace dlx::bind {
+void bind_threads(pybind11::module_& m);
+void bind_gemm(pybind11::module_& m);
+void bind_conv(pybind11::module_& m);
+void bind_pool(pybind11::module_& m);
+void bind_activation(pybind11::module_& m);
+void bind_softmax_loss(pybind11::module_& m);
+void bind_batchnorm(pybind11::module_& m);
+void bind_dropout(pybind11::module_& m);
+}  // namespace dlx::bind

@@ -1,0 +1,156 @@
+// Argument checks shared by the bindings. Bindings are the only code that sees pybind11:
+// they take numpy arrays as py::object, check type, dtype, ndim, shape and contiguity,
+// allocate outputs with the GIL held, then release it around the kernel.
+//
+// Policy: every array argument must be a numpy.ndarray of exactly float32 or float64
+// (int64 for labels / indices), C-contiguous, with all float arguments of one dtype.
+// Nothing is converted silently; the Python layer converts where that is wanted.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace dlx::bind {
+
+namespace py = pybind11;
+
+inline std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    s += std::to_string(a.shape(i));
+    if (a.ndim() == 1 || i + 1 < a.ndim()) s += a.ndim() == 1 ? "," : ", ";
+  }
+  return s + ")";
+}
+
+inline std::string type_name(const py::handle& obj) {
+  return py::str(py::type::handle_of(obj).attr("__name__"));
+}
+
+inline std::string dtype_name(const py::array& a) { return py::str(a.dtype()); }
+
+// obj must be a numpy.ndarray; returns it without conversion.
+inline py::array as_array(const py::object& obj, const char* fn, const char* name) {
+  DLX_CHECK_TYPE(py::isinstance<py::array>(obj), fn, ": `", name,
+                 "` must be a numpy.ndarray, got ", type_name(obj));
+  return py::reinterpret_borrow<py::array>(obj);
+}
+
+enum class DType { f32, f64 };
+
+// a must be float32 or float64 (TypeError otherwise).
+inline DType float_dtype(const py::array& a, const char* fn, const char* name) {
+  if (a.dtype().equal(py::dtype::of<float>())) return DType::f32;
+  if (a.dtype().equal(py::dtype::of<double>())) return DType::f64;
+  throw type_error(str(fn, ": `", name, "` must be float32 or float64, got ", dtype_name(a)));
+}
+
+template <typename T>
+inline void check_dtype(const py::array& a, const char* fn, const char* name) {
+  DLX_CHECK_TYPE(a.dtype().equal(py::dtype::of<T>()), fn, ": `", name, "` must have dtype ",
+                 std::string(py::str(py::dtype::of<T>())), " (the dtype of the other arrays), got ",
+                 dtype_name(a));
+}
+
+inline void check_contiguous(const py::array& a, const char* fn, const char* name) {
+  DLX_CHECK(a.flags() & py::array::c_style, fn, ": `", name,
+            "` must be C-contiguous (use numpy.ascontiguousarray), got strides that are not");
+}
+
+inline void check_ndim(const py::array& a, py::ssize_t nd, const char* fn, const char* name) {
+  DLX_CHECK(a.ndim() == nd, fn, ": `", name, "` must be ", nd, "-D, got ndim=", a.ndim(),
+            " with shape ", shape_str(a));
+}
+
+// Checks shape against expected; -1 in expected matches any length.
+inline void check_shape(const py::array& a, const std::vector<int64_t>& expected, const char* fn,
+                        const char* name) {
+  bool ok = a.ndim() == static_cast<py::ssize_t>(expected.size());
+  for (size_t i = 0; ok && i < expected.size(); ++i)
+    ok = expected[i] < 0 || a.shape(static_cast<py::ssize_t>(i)) == expected[i];
+  if (!ok) {
+    std::string e = "(";
+    for (size_t i = 0; i < expected.size(); ++i) {
+      e += expected[i] < 0 ? std::string("*") : std::to_string(expected[i]);
+      if (expected.size() == 1 || i + 1 < expected.size()) e += expected.size() == 1 ? "," : ", ";
+    }
+    throw std::invalid_argument(
+        str(fn, ": `", name, "` must have shape ", e, "), got ", shape_str(a)));
+  }
+}
+
+// A read-only float input of dtype T: ndarray, exact dtype, C-contiguous.
+template <typename T>
+inline py::array input(const py::object& obj, const char* fn, const char* name) {
+  py::array a = as_array(obj, fn, name);
+  check_dtype<T>(a, fn, name);
+  check_contiguous(a, fn, name);
+  return a;
+}
+
+// An array written in place: as input(), and writeable. Refusing conversion here is what
+// keeps an in-place update from landing in a temporary copy.
+template <typename T>
+inline py::array inout(const py::object& obj, const char* fn, const char* name) {
+  py::array a = input<T>(obj, fn, name);
+  DLX_CHECK(a.writeable(), fn, ": `", name, "` must be writeable (it is updated in place)");
+  return a;
+}
+
+template <typename T>
+inline const T* cptr(const py::array& a) {
+  return static_cast<const T*>(a.data());
+}
+template <typename T>
+inline T* mptr(py::array& a) {
+  return static_cast<T*>(a.mutable_data());
+}
+
+// A new C-contiguous array of dtype T; sizes are checked for overflow first.
+template <typename T>
+inline py::array_t<T> empty(const std::vector<int64_t>& shape, const char* fn) {
+  int64_t total = 1;
+  for (int64_t d : shape) total = checked_mul(total, d, fn);
+  checked_mul(total, static_cast<int64_t>(sizeof(T)), fn);
+  std::vector<py::ssize_t> s(shape.begin(), shape.end());
+  return py::array_t<T>(s);
+}
+
+template <typename T>
+inline py::array_t<T> zeros(const std::vector<int64_t>& shape, const char* fn) {
+  auto a = empty<T>(shape, fn);
+  std::fill_n(a.mutable_data(), a.size(), T(0));
+  return a;
+}
+
+// Calls f(T{}) with T = float or double according to the dtype of `a`.
+template <typename F>
+decltype(auto) dispatch(const py::array& a, const char* fn, const char* name, F&& f) {
+  if (float_dtype(a, fn, name) == DType::f32) return f(float{});
+  return f(double{});
+}
+
+inline int64_t dim(const py::array& a, py::ssize_t i) { return static_cast<int64_t>(a.shape(i)); }
+
+// A pair argument (kernel size, stride ...) given as a Python tuple/list of two ints.
+inline std::pair<int64_t, int64_t> pair_arg(const py::object& obj, const char* fn,
+                                            const char* name) {
+  if (py::isinstance<py::int_>(obj)) {
+    int64_t v = obj.cast<int64_t>();
+    return {v, v};
+  }
+  DLX_CHECK_TYPE(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), fn, ": `", name,
+                 "` must be an int or a pair of ints, got ", type_name(obj));
+  py::sequence seq = obj.cast<py::sequence>();
+  DLX_CHECK(seq.size() == 2, fn, ": `", name, "` must be an int or a pair of ints, got ",
+            seq.size(), " values");
+  return {seq[0].cast<int64_t>(), seq[1].cast<int64_t>()};
+}
+
+}  // namespace dlx::bind

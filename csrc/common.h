@@ -1,0 +1,63 @@
+// Shared helpers for dlx kernels: argument checks that throw (never abort), overflow-checked
+// size arithmetic, and the float/double instantiation list.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace dlx {
+
+// Builds a message from any streamable pieces: dlx::str("got ndim=", 3).
+template <typename... Args>
+std::string str(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+
+// Thrown for bad argument values; pybind11 maps std::invalid_argument to ValueError.
+#define DLX_CHECK(cond, ...)                                  \
+  do {                                                        \
+    if (!(cond)) throw std::invalid_argument(::dlx::str(__VA_ARGS__)); \
+  } while (0)
+
+// Thrown for bad argument types (dtype); registered as TypeError in the module.
+struct type_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+#define DLX_CHECK_TYPE(cond, ...)                          \
+  do {                                                     \
+    if (!(cond)) throw ::dlx::type_error(::dlx::str(__VA_ARGS__)); \
+  } while (0)
+
+// a * b for sizes, throwing instead of wrapping around.
+inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
+  DLX_CHECK(a >= 0 && b >= 0, what, ": negative size (", a, " x ", b, ")");
+  if (a != 0 && b > std::numeric_limits<int64_t>::max() / a) {
+    throw std::invalid_argument(str(what, ": size ", a, " x ", b, " overflows int64"));
+  }
+  return a * b;
+}
+
+// Output length of a convolution / pooling window along one axis (floor or ceil mode).
+inline int64_t window_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad,
+                               int64_t dilation, bool ceil_mode = false) {
+  const int64_t span = dilation * (k - 1) + 1;
+  const int64_t num = in + 2 * pad - span;
+  if (num < 0) return 0;
+  int64_t out = (ceil_mode ? (num + stride - 1) / stride : num / stride) + 1;
+  // PyTorch's rule: the last window must start inside the input or left padding.
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+}  // namespace dlx
+
+// One instantiation list for every templated kernel: DLX_INSTANTIATE(MACRO) expands
+// MACRO(float) and MACRO(double).
+#define DLX_INSTANTIATE(MACRO) \
+  MACRO(float)                 \
+  MACRO(double)

@@ -1,0 +1,140 @@
+#include "threads.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "blas.h"
+
+// Thread control differs per BLAS. The scipy-openblas wheel exports prefixed names; a
+// system BLAS may be OpenBLAS, MKL or neither, so those symbols are weak and tested.
+#if !defined(DLX_BLAS_SCIPY_OPENBLAS)
+extern "C" {
+typedef void (*openblas_dojob_callback)(int, void*, int);
+typedef void (*openblas_threads_callback)(int, openblas_dojob_callback, int, size_t, void*, int);
+void openblas_set_num_threads(int) __attribute__((weak));
+int openblas_get_num_threads(void) __attribute__((weak));
+char* openblas_get_config(void) __attribute__((weak));
+void openblas_set_threads_callback_function(openblas_threads_callback) __attribute__((weak));
+void MKL_Set_Num_Threads(int) __attribute__((weak));
+int MKL_Get_Max_Threads(void) __attribute__((weak));
+}
+#endif
+
+namespace dlx {
+namespace {
+
+std::atomic<int> g_threads{0};
+std::mutex g_blas_mutex;  // serialises BlasSerialScope's save/restore
+
+int default_threads() { return omp_get_max_threads() > 0 ? omp_get_max_threads() : 1; }
+
+void blas_set(int n) {
+#if defined(DLX_BLAS_SCIPY_OPENBLAS)
+  scipy_openblas_set_num_threads(n);
+#else
+  if (openblas_set_num_threads) openblas_set_num_threads(n);
+  else if (MKL_Set_Num_Threads) MKL_Set_Num_Threads(n);
+#endif
+}
+
+// Runs OpenBLAS's jobs on the OpenMP pool. All jobs must be live at once (level-3 jobs
+// wait on each other), so when OpenMP cannot give numjobs threads (nested region or a
+// smaller team) the jobs go to std::threads instead; a nested team of one would
+// deadlock (OpenBLAS issue #4770).
+void omp_threads_callback(int /*sync*/, openblas_dojob_callback dojob, int numjobs,
+                          size_t elsize, void* jobdata, int dojob_data) {
+  char* base = static_cast<char*>(jobdata);
+  if (numjobs <= 1) {
+    if (numjobs == 1) dojob(0, base, dojob_data);
+    return;
+  }
+  if (!omp_in_parallel() && omp_get_max_threads() >= numjobs) {
+    std::atomic<int> ran{0};
+#pragma omp parallel num_threads(numjobs)
+    {
+      if (omp_get_num_threads() == numjobs) {
+        const int i = omp_get_thread_num();
+        dojob(i, base + static_cast<size_t>(i) * elsize, dojob_data);
+        ran.fetch_add(1);
+      }
+    }
+    if (ran.load() == numjobs) return;
+    // The runtime gave a smaller team (thread limit): nothing ran; use std::threads.
+  }
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(numjobs - 1));
+  for (int i = 1; i < numjobs; ++i) {
+    workers.emplace_back(
+        [=] { dojob(i, base + static_cast<size_t>(i) * elsize, dojob_data); });
+  }
+  dojob(0, base, dojob_data);
+  for (auto& w : workers) w.join();
+}
+
+}  // namespace
+
+int num_threads() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : default_threads();
+}
+
+void set_num_threads(int n) {
+  DLX_CHECK(n >= 1, "set_num_threads: `n` must be a positive int, got ", n);
+  g_threads.store(n);
+  omp_set_num_threads(n);
+  blas_set(n);
+}
+
+void install_blas_threads_callback() {
+#if defined(DLX_BLAS_SCIPY_OPENBLAS)
+  scipy_openblas_set_threads_callback_function(omp_threads_callback);
+#else
+  if (openblas_set_threads_callback_function)
+    openblas_set_threads_callback_function(omp_threads_callback);
+#endif
+}
+
+void uninstall_blas_threads_callback() {
+#if defined(DLX_BLAS_SCIPY_OPENBLAS)
+  scipy_openblas_set_threads_callback_function(nullptr);
+#else
+  if (openblas_set_threads_callback_function) openblas_set_threads_callback_function(nullptr);
+#endif
+}
+
+int blas_num_threads() {
+#if defined(DLX_BLAS_SCIPY_OPENBLAS)
+  return scipy_openblas_get_num_threads();
+#else
+  if (openblas_get_num_threads) return openblas_get_num_threads();
+  if (MKL_Get_Max_Threads) return MKL_Get_Max_Threads();
+  return -1;
+#endif
+}
+
+const char* blas_config() {
+#if defined(DLX_BLAS_SCIPY_OPENBLAS)
+  return scipy_openblas_get_config();
+#else
+  if (openblas_get_config) return openblas_get_config();
+  return "system CBLAS";
+#endif
+}
+
+BlasSerialScope::BlasSerialScope() {
+  std::lock_guard<std::mutex> lock(g_blas_mutex);
+  previous_ = blas_num_threads();
+  if (previous_ != 1) blas_set(1);
+}
+
+BlasSerialScope::~BlasSerialScope() {
+  std::lock_guard<std::mutex> lock(g_blas_mutex);
+  if (previous_ > 1) blas_set(previous_);
+}
+
+}  // namespace dlx

@@ -1,0 +1,38 @@
+// One thread count for OpenMP kernels and BLAS. dlx parallelises one level at a time:
+// either an OpenMP loop whose body calls BLAS single-threaded (BlasSerialScope), or a
+// single multi-threaded BLAS call outside any OpenMP region. Never both nested.
+#pragma once
+
+namespace dlx {
+
+// Threads every dlx OpenMP region uses (num_threads clause) and BLAS uses.
+int num_threads();
+void set_num_threads(int n);
+
+// Registers the OpenMP-backed threads callback with OpenBLAS so BLAS and the OpenMP
+// kernels share one pool of workers instead of two spinning pools (see BUILD-NOTES §4).
+void install_blas_threads_callback();
+// Restores OpenBLAS's own pthreads pool (used in a forked child: libgomp does not
+// survive fork).
+void uninstall_blas_threads_callback();
+
+// BLAS thread count as the library reports it (-1 when the BLAS has no such control).
+int blas_num_threads();
+// Human-readable BLAS identification ("OpenBLAS 0.3.x ... SkylakeX").
+const char* blas_config();
+
+// While alive, BLAS runs single-threaded; restores the previous count on exit. Use it
+// around OpenMP loops whose iterations call GEMM. Global: no concurrent multi-threaded
+// BLAS from other Python threads is expected during such a loop.
+class BlasSerialScope {
+ public:
+  BlasSerialScope();
+  ~BlasSerialScope();
+  BlasSerialScope(const BlasSerialScope&) = delete;
+  BlasSerialScope& operator=(const BlasSerialScope&) = delete;
+
+ private:
+  int previous_;
+};
+
+}  // namespace dlx

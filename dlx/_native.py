@@ -1,0 +1,23 @@
+"""Loads the compiled kernels (``dlx._core``) and wires them to the process."""
+
+from __future__ import annotations
+
+import os
+
+try:
+    from dlx import _core
+except ImportError as exc:  # pragma: no cover - depends on the install layout
+    # The extension finds libscipy_openblas.so through its RUNPATH in a normal install.
+    # Layouts such as `pip install --target` break that; importing the wheel's package
+    # loads the library globally, after which the extension resolves it by SONAME.
+    if "scipy_openblas" not in str(exc):
+        raise
+    import scipy_openblas32  # noqa: F401
+
+    from dlx import _core
+
+# libgomp cannot run a parallel region in a forked child once the parent used OpenMP,
+# and the BLAS threads callback runs BLAS on that pool; give BLAS its own pool back.
+os.register_at_fork(after_in_child=_core._after_fork_child)
+
+__all__ = ["_core"]

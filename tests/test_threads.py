@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dlx
+from dlx import _core
+
+
+def test_set_num_threads_round_trip():
+    before = dlx.get_num_threads()
+    try:
+        dlx.set_num_threads(1)
+        assert dlx.get_num_threads() == 1
+        assert _core.blas_num_threads() == 1
+        dlx.set_num_threads(2)
+        assert dlx.get_num_threads() == 2
+        assert _core.blas_num_threads() == 2
+    finally:
+        dlx.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_set_num_threads_rejects_non_positive(bad):
+    with pytest.raises(ValueError, match=rf"`n` must be a positive int, got {bad}"):
+        dlx.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", None, True])
+def test_set_num_threads_rejects_non_int(bad):
+    with pytest.raises(TypeError, match=r"`n` must be a positive int"):
+        dlx.set_num_threads(bad)
+
+
+def test_blas_is_the_pypi_openblas():
+    info = dlx.blas_info()
+    assert "OpenBLAS" in info["config"]
+    assert info["num_threads"] >= 1
+
+
+def test_import_in_fresh_process_without_library_path():
+    """The installed extension finds its BLAS through RUNPATH: no LD_LIBRARY_PATH needed."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    code = "import dlx, sys; from dlx import _core; print('scipy_openblas32' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False", "dlx should load OpenBLAS via RUNPATH, not a preload"
+
+
+def test_threadpoolctl_sees_dlx_openblas():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    infos = threadpoolctl.threadpool_info()
+    ours = [i for i in infos if "scipy_openblas" in i.get("filepath", "")
+            and "numpy" not in i.get("filepath", "")]
+    assert ours, infos
+    assert ours[0]["internal_api"] == "openblas"
+
+
+def test_gemm_after_fork_in_child_works():
+    """BLAS in a forked child must not hang on the parent's OpenMP pool."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    a = np.ones((256, 256), np.float32)
+    _core.gemm(a, a)  # the parent has run BLAS (through the OpenMP callback)
+    code = (
+        "import os, numpy as np\n"
+        "from dlx import _core\n"
+        "a = np.ones((256, 256), np.float32); _core.gemm(a, a)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    ok = float(_core.gemm(a, a)[0, 0]) == 256.0\n"
+        "    os._exit(0 if ok else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "raise SystemExit(os.waitstatus_to_exitcode(status))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
