@@ -12,4 +12,5 @@ void bind_activation(pybind11::module_& m);
 void bind_softmax_loss(pybind11::module_& m);
 void bind_batchnorm(pybind11::module_& m);
 void bind_dropout(pybind11::module_& m);
+void bind_optim(pybind11::module_& m);
 }  // namespace dlx::bind

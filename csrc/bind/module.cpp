@@ -21,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   dlx::bind::bind_softmax_loss(m);
   dlx::bind::bind_batchnorm(m);
   dlx::bind::bind_dropout(m);
+  dlx::bind::bind_optim(m);
 }
