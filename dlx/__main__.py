@@ -1,0 +1,54 @@
+"""Command line: ``python -m dlx <command>``.
+
+Commands
+--------
+info
+    Show the dlx version, the BLAS it is linked against and the thread count, then run a
+    quick self-check (GEMM and the dense layer against their NumPy references) and time it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import dlx
+    from dlx import _core, reference
+
+    info = dlx.blas_info()
+    print(f"dlx {dlx.__version__}  numpy {np.__version__}  python {sys.version.split()[0]}")
+    print(f"BLAS: {info['config']}")
+    print(f"threads: {dlx.get_num_threads()} (dlx.set_num_threads / OMP_NUM_THREADS)")
+    rng = np.random.default_rng(0)
+    n = args.size
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    err = np.abs(_core.gemm(a, b) - reference.gemm(a.astype(np.float64), b.astype(np.float64)))
+    ok = bool(err.max() <= 1e-3 * np.sqrt(n))
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        _core.gemm(a, b)
+        best = min(best, time.perf_counter() - t)
+    print(f"self-check sgemm {n}^3: max abs error {err.max():.2e} ({'ok' if ok else 'FAILED'}), "
+          f"{2 * n**3 / best / 1e9:.1f} GFLOP/s")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlx", description="dlx command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_info = sub.add_parser("info", help="show build, BLAS and threads; run a self-check")
+    p_info.add_argument("--size", type=int, default=1024, help="self-check GEMM size")
+    p_info.set_defaults(func=_cmd_info)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
