@@ -42,12 +42,12 @@ def test_blas_is_the_pypi_openblas():
     assert info["num_threads"] >= 1
 
 
-def test_import_in_fresh_process_without_library_path():
+def test_import_in_fresh_process_without_library_path(tmp_path):
     """The installed extension finds its BLAS through RUNPATH: no LD_LIBRARY_PATH needed."""
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     code = "import dlx, sys; from dlx import _core; print('scipy_openblas32' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=120)
+                         check=True, timeout=120, cwd=tmp_path)
     assert out.stdout.strip() == "False", "dlx should load OpenBLAS via RUNPATH, not a preload"
 
 
@@ -60,7 +60,7 @@ def test_threadpoolctl_sees_dlx_openblas():
     assert ours[0]["internal_api"] == "openblas"
 
 
-def test_gemm_after_fork_in_child_works():
+def test_gemm_after_fork_in_child_works(tmp_path):
     """BLAS in a forked child must not hang on the parent's OpenMP pool."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
@@ -77,5 +77,13 @@ def test_gemm_after_fork_in_child_works():
         "_, status = os.waitpid(pid, 0)\n"
         "raise SystemExit(os.waitstatus_to_exitcode(status))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
     assert res.returncode == 0, res.stderr
+
+
+def test_tests_import_the_installed_package():
+    """Plain `pytest` must import the built package (with _core), not a bare source tree."""
+    import dlx._core as core
+
+    assert core.__file__.endswith((".so", ".pyd"))
