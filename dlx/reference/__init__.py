@@ -7,6 +7,7 @@ C++ vs NumPy benchmarks time. They favour clarity over speed, but use vectorised
 
 from __future__ import annotations
 
+from dlx.reference.batchnorm import batch_norm_backward, batch_norm_forward
 from dlx.reference.linear import gemm, linear_backward, linear_forward
 from dlx.reference.pool import (
     avg_pool2d_backward,
@@ -18,6 +19,8 @@ from dlx.reference.pool import (
 __all__ = [
     "avg_pool2d_backward",
     "avg_pool2d_forward",
+    "batch_norm_backward",
+    "batch_norm_forward",
     "gemm",
     "linear_backward",
     "linear_forward",
