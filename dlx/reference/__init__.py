@@ -8,6 +8,7 @@ C++ vs NumPy benchmarks time. They favour clarity over speed, but use vectorised
 from __future__ import annotations
 
 from dlx.reference.batchnorm import batch_norm_backward, batch_norm_forward
+from dlx.reference.dropout import dropout_backward, dropout_forward, dropout_mask
 from dlx.reference.linear import gemm, linear_backward, linear_forward
 from dlx.reference.pool import (
     avg_pool2d_backward,
@@ -21,6 +22,9 @@ __all__ = [
     "avg_pool2d_forward",
     "batch_norm_backward",
     "batch_norm_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "dropout_mask",
     "gemm",
     "linear_backward",
     "linear_forward",
