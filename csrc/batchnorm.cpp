@@ -11,8 +11,8 @@ namespace dlx {
 namespace {
 
 constexpr int64_t kParallelWork = 32768;  // elements below which a call stays on one thread
-constexpr int64_t kLanes = 8;      // independent partial sums per channel (vectorisable)
-constexpr int64_t kRowBlock = 64;  // channels per task for an (N, C) input
+constexpr int64_t kLanes = 8;             // independent partial sums per channel (vectorisable)
+constexpr int64_t kRowBlock = 64;         // channels per task for an (N, C) input
 
 // Per-channel sums a[ch], b[ch] (double): elem(i, ch, a, b) adds element i's terms. The
 // order of additions depends only on the shape, never on the thread count.
@@ -67,8 +67,8 @@ void channel_map(int64_t n, int64_t c, int64_t s, Make make) {
     }
     return;
   }
-#pragma omp parallel for collapse(2) num_threads(num_threads()) schedule(static) \
-    if (total > kParallelWork)
+#pragma omp parallel for collapse(2) num_threads(num_threads()) \
+    schedule(static) if (total > kParallelWork)
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) {
       const auto op = make(ch);
@@ -81,9 +81,9 @@ void channel_map(int64_t n, int64_t c, int64_t s, Make make) {
 }  // namespace
 
 template <typename T>
-void batch_norm_forward(const T* x, const T* weight, const T* bias, T* running_mean,
-                        T* running_var, T* y, T* save_mean, T* save_invstd, int64_t n,
-                        int64_t c, int64_t s, bool training, double momentum, double eps) {
+void batch_norm_forward(const T* x, const T* weight, const T* bias, T* running_mean, T* running_var,
+                        T* y, T* save_mean, T* save_invstd, int64_t n, int64_t c, int64_t s,
+                        bool training, double momentum, double eps) {
   const int64_t m = n * s;  // values per channel
   std::vector<double> mean(c), var(c), unused(c);
   if (training && m > 0) {
@@ -102,7 +102,8 @@ void batch_norm_forward(const T* x, const T* weight, const T* bias, T* running_m
       save_invstd[ch] = static_cast<T>(1.0 / std::sqrt(var[ch] + eps));
       if (running_mean != nullptr) {
         const double unbiased = m > 1 ? var[ch] * m / static_cast<double>(m - 1) : var[ch];
-        running_mean[ch] = static_cast<T>((1.0 - momentum) * running_mean[ch] + momentum * mean[ch]);
+        running_mean[ch] =
+            static_cast<T>((1.0 - momentum) * running_mean[ch] + momentum * mean[ch]);
         running_var[ch] = static_cast<T>((1.0 - momentum) * running_var[ch] + momentum * unbiased);
       }
     }
@@ -130,8 +131,8 @@ void batch_norm_forward(const T* x, const T* weight, const T* bias, T* running_m
 
 template <typename T>
 void batch_norm_backward(const T* gy, const T* x, const T* weight, const T* save_mean,
-                         const T* save_invstd, T* gx, T* gw, T* gb, int64_t n, int64_t c,
-                         int64_t s, bool training) {
+                         const T* save_invstd, T* gx, T* gw, T* gb, int64_t n, int64_t c, int64_t s,
+                         bool training) {
   const int64_t m = n * s;
   std::vector<double> sum_gy(c), sum_gy_xmu(c);
   std::vector<T> mean(save_mean, save_mean + c);
@@ -160,11 +161,11 @@ void batch_norm_backward(const T* gy, const T* x, const T* weight, const T* save
   });
 }
 
-#define DLX_BATCHNORM(T)                                                                    \
-  template void batch_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*,     \
-                                      int64_t, int64_t, int64_t, bool, double, double);     \
-  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*,    \
-                                       T*, T*, T*, int64_t, int64_t, int64_t, bool);
+#define DLX_BATCHNORM(T)                                                                         \
+  template void batch_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*, int64_t, \
+                                      int64_t, int64_t, bool, double, double);                   \
+  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, \
+                                       T*, int64_t, int64_t, int64_t, bool);
 DLX_INSTANTIATE(DLX_BATCHNORM)
 
 }  // namespace dlx

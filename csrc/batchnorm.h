@@ -24,13 +24,13 @@
 namespace dlx {
 
 template <typename T>
-void batch_norm_forward(const T* x, const T* weight, const T* bias, T* running_mean,
-                        T* running_var, T* y, T* save_mean, T* save_invstd, int64_t n,
-                        int64_t c, int64_t s, bool training, double momentum, double eps);
+void batch_norm_forward(const T* x, const T* weight, const T* bias, T* running_mean, T* running_var,
+                        T* y, T* save_mean, T* save_invstd, int64_t n, int64_t c, int64_t s,
+                        bool training, double momentum, double eps);
 
 template <typename T>
 void batch_norm_backward(const T* gy, const T* x, const T* weight, const T* save_mean,
-                         const T* save_invstd, T* gx, T* gw, T* gb, int64_t n, int64_t c,
-                         int64_t s, bool training);
+                         const T* save_invstd, T* gx, T* gw, T* gb, int64_t n, int64_t c, int64_t s,
+                         bool training);
 
 }  // namespace dlx

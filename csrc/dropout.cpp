@@ -57,8 +57,8 @@ void dropout_backward(const T* gy, const uint8_t* mask, T* gx, int64_t n, double
   for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * (mask[i] ? scale : T(0));
 }
 
-#define DLX_DROPOUT(T)                                                                   \
-  template void dropout_forward<T>(const T*, T*, uint8_t*, int64_t, double, uint64_t);   \
+#define DLX_DROPOUT(T)                                                                 \
+  template void dropout_forward<T>(const T*, T*, uint8_t*, int64_t, double, uint64_t); \
   template void dropout_backward<T>(const T*, const uint8_t*, T*, int64_t, double);
 DLX_INSTANTIATE(DLX_DROPOUT)
 

@@ -20,8 +20,7 @@ struct Span {
   std::vector<int64_t> start, end;
 };
 
-Span max_spans(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad,
-               int64_t dilation) {
+Span max_spans(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation) {
   Span s{std::vector<int64_t>(out), std::vector<int64_t>(out)};
   for (int64_t o = 0; o < out; ++o) {
     int64_t first = o * stride - pad;
@@ -145,8 +144,8 @@ void avg_pool2d_forward(const T* x, T* y, const Pool2dParams& p) {
       const int64_t h0 = sh.start[oh], h1 = sh.end[oh];
       for (int64_t ow = 0; ow < p.w_out; ++ow) {
         const int64_t w0 = sw.start[ow], w1 = sw.end[ow];
-        const int64_t count = p.count_include_pad ? sh.padded[oh] * sw.padded[ow]
-                                                  : (h1 - h0) * (w1 - w0);
+        const int64_t count =
+            p.count_include_pad ? sh.padded[oh] * sw.padded[ow] : (h1 - h0) * (w1 - w0);
         double sum = 0.0;
         for (int64_t ih = h0; ih < h1; ++ih) {
           const T* row = xp + ih * w_in;
@@ -177,10 +176,10 @@ void avg_pool2d_backward(const T* gy, T* gx, const Pool2dParams& p) {
       for (int64_t ow = 0; ow < p.w_out; ++ow) {
         const int64_t w0 = sw.start[ow], w1 = sw.end[ow];
         if (h0 >= h1 || w0 >= w1) continue;
-        const int64_t count = p.count_include_pad ? sh.padded[oh] * sw.padded[ow]
-                                                  : (h1 - h0) * (w1 - w0);
-        const T g = static_cast<T>(static_cast<double>(gp[oh * p.w_out + ow]) /
-                                   static_cast<double>(count));
+        const int64_t count =
+            p.count_include_pad ? sh.padded[oh] * sw.padded[ow] : (h1 - h0) * (w1 - w0);
+        const T g =
+            static_cast<T>(static_cast<double>(gp[oh * p.w_out + ow]) / static_cast<double>(count));
         for (int64_t ih = h0; ih < h1; ++ih) {
           T* row = gxp + ih * w_in;
           for (int64_t iw = w0; iw < w1; ++iw) row[iw] += g;
@@ -190,11 +189,10 @@ void avg_pool2d_backward(const T* gy, T* gx, const Pool2dParams& p) {
   }
 }
 
-#define DLX_POOL(T)                                                                       \
-  template void max_pool2d_forward<T>(const T*, T*, int64_t*, const Pool2dParams&);      \
-  template int64_t max_pool2d_backward<T>(const T*, const int64_t*, T*,                  \
-                                          const Pool2dParams&);                           \
-  template void avg_pool2d_forward<T>(const T*, T*, const Pool2dParams&);                 \
+#define DLX_POOL(T)                                                                           \
+  template void max_pool2d_forward<T>(const T*, T*, int64_t*, const Pool2dParams&);           \
+  template int64_t max_pool2d_backward<T>(const T*, const int64_t*, T*, const Pool2dParams&); \
+  template void avg_pool2d_forward<T>(const T*, T*, const Pool2dParams&);                     \
   template void avg_pool2d_backward<T>(const T*, T*, const Pool2dParams&);
 DLX_INSTANTIATE(DLX_POOL)
 

@@ -7,8 +7,16 @@ from dlx_testing import assert_close, check_grad
 import dlx
 from dlx import _core, reference
 
-SHAPES = [(5, 3), (7, 130), (1, 4, 5), (4, 3, 7), (2, 4, 3, 5), (3, 2, 2, 2, 3), (2, 5, 1, 1),
-          (6, 2, 17, 9)]
+SHAPES = [
+    (5, 3),
+    (7, 130),
+    (1, 4, 5),
+    (4, 3, 7),
+    (2, 4, 3, 5),
+    (3, 2, 2, 2, 3),
+    (2, 5, 1, 1),
+    (6, 2, 17, 9),
+]
 
 
 def _inputs(rng, shape, dtype, affine=True):

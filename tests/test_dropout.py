@@ -98,8 +98,10 @@ def test_dropout_gradcheck_float64(rng):
 
 
 def test_dropout_accepts_numpy_integer_seed():
-    np.testing.assert_array_equal(_core.dropout_mask((50,), 0.5, np.uint64(2**64 - 1)),
-                                  _core.dropout_mask((50,), 0.5, 2**64 - 1))
+    np.testing.assert_array_equal(
+        _core.dropout_mask((50,), 0.5, np.uint64(2**64 - 1)),
+        _core.dropout_mask((50,), 0.5, 2**64 - 1),
+    )
 
 
 def test_dropout_errors():

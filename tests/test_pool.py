@@ -75,8 +75,9 @@ def test_max_pool2d_ties_first_maximum_wins(dtype):
     assert y[0, 0, 0, 0] == 5
     assert idx[0, 0, 0, 0] == 1
     # Overlapping windows share the tied maximum; backward adds both contributions.
-    gx = _core.max_pool2d_backward(np.ones((1, 1, 1, 2), dtype), *_core.max_pool2d_forward(
-        x, (2, 2), 1)[1:], x.shape)
+    gx = _core.max_pool2d_backward(
+        np.ones((1, 1, 1, 2), dtype), *_core.max_pool2d_forward(x, (2, 2), 1)[1:], x.shape
+    )
     np.testing.assert_array_equal(gx[0, 0], [[0, 2, 0], [0, 0, 0]])
 
 
@@ -110,10 +111,17 @@ def test_max_pool2d_window_outside_input_gives_minus_one(dtype):
     np.testing.assert_array_equal(gx, 0)
 
 
-@pytest.mark.parametrize(("in_size", "k", "s", "p", "expected"), [
-    (5, 2, 2, 0, 3), (4, 2, 2, 0, 2), (5, 2, 2, 1, 3), (6, 3, 2, 1, 4), (2, 3, 2, 1, 2),
-    (1, 2, 2, 0, 1),
-])
+@pytest.mark.parametrize(
+    ("in_size", "k", "s", "p", "expected"),
+    [
+        (5, 2, 2, 0, 3),
+        (4, 2, 2, 0, 2),
+        (5, 2, 2, 1, 3),
+        (6, 3, 2, 1, 4),
+        (2, 3, 2, 1, 2),
+        (1, 2, 2, 0, 1),
+    ],
+)
 def test_pool_ceil_mode_output_size(in_size, k, s, p, expected):
     x = np.zeros((1, 1, in_size, in_size))
     assert _core.max_pool2d_forward(x, k, s, p, ceil_mode=True)[0].shape[2] == expected
@@ -170,10 +178,15 @@ def test_pool_same_result_for_any_thread_count(rng):
     np.testing.assert_array_equal(a1, a2)
 
 
-@pytest.mark.parametrize(("k", "s", "p", "d", "ceil"), [
-    (2, None, 0, 1, False), (3, 2, 1, 1, True), ((3, 2), (1, 2), (1, 1), (2, 1), True),
-    (3, 1, 1, 1, False),
-])
+@pytest.mark.parametrize(
+    ("k", "s", "p", "d", "ceil"),
+    [
+        (2, None, 0, 1, False),
+        (3, 2, 1, 1, True),
+        ((3, 2), (1, 2), (1, 1), (2, 1), True),
+        (3, 1, 1, 1, False),
+    ],
+)
 def test_pool_matches_torch(rng, k, s, p, d, ceil):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional

@@ -17,8 +17,9 @@ struct NCS {
 };
 
 NCS ncs_of(const py::array& x, const char* fn, const char* name) {
-  DLX_CHECK(x.ndim() >= 2, fn, ": `", name, "` must be at least 2-D (N, C, *spatial), got ndim=",
-            x.ndim(), " with shape ", shape_str(x));
+  DLX_CHECK(x.ndim() >= 2, fn, ": `", name,
+            "` must be at least 2-D (N, C, *spatial), got ndim=", x.ndim(), " with shape ",
+            shape_str(x));
   NCS r{dim(x, 0), dim(x, 1), 1, {}};
   for (py::ssize_t i = 0; i < x.ndim(); ++i) r.shape.push_back(dim(x, i));
   for (py::ssize_t i = 2; i < x.ndim(); ++i) r.s = checked_mul(r.s, dim(x, i), fn);
@@ -66,8 +67,7 @@ py::tuple batch_norm_forward_py(const py::object& x_obj, const py::object& w_obj
                 ": `running_mean` and `running_var` must be given when `training` is False");
     }
     DLX_CHECK(std::isfinite(momentum), fn, ": `momentum` must be finite, got ", momentum);
-    DLX_CHECK(std::isfinite(eps) && eps >= 0.0, fn, ": `eps` must be finite and >= 0, got ",
-              eps);
+    DLX_CHECK(std::isfinite(eps) && eps >= 0.0, fn, ": `eps` must be finite and >= 0, got ", eps);
     DLX_CHECK(!training || d.n * d.s != 1, fn,
               ": Expected more than 1 value per channel when training, got input size ",
               shape_str(x));
@@ -135,9 +135,8 @@ void bind_batchnorm(py::module_& m) {
         py::arg("momentum") = 0.1, py::arg("eps") = 1e-5,
         "(output, save_mean, save_invstd) of batch norm over axis 1; in training mode the "
         "running statistics are updated in place.");
-  m.def("batch_norm_backward", &batch_norm_backward_py, py::arg("grad_output"),
-        py::arg("input"), py::arg("weight"), py::arg("save_mean"), py::arg("save_invstd"),
-        py::arg("training"),
+  m.def("batch_norm_backward", &batch_norm_backward_py, py::arg("grad_output"), py::arg("input"),
+        py::arg("weight"), py::arg("save_mean"), py::arg("save_invstd"), py::arg("training"),
         "(grad_input, grad_weight, grad_bias) of batch_norm_forward; grad_weight is None "
         "when weight is None.");
 }

@@ -118,8 +118,8 @@ py::array dropout_backward_py(const py::object& gy_obj, const py::object& mask_o
 void bind_dropout(py::module_& m) {
   m.def("dropout_mask", &dropout_mask_py, py::arg("shape"), py::arg("p"), py::arg("seed"),
         "uint8 keep mask (1 = keep) of the given shape: a pure function of (seed, index).");
-  m.def("dropout_forward", &dropout_forward_py, py::arg("input"), py::arg("p"),
-        py::arg("seed"), "(output, mask): output = input * mask / (1 - p).");
+  m.def("dropout_forward", &dropout_forward_py, py::arg("input"), py::arg("p"), py::arg("seed"),
+        "(output, mask): output = input * mask / (1 - p).");
   m.def("dropout_backward", &dropout_backward_py, py::arg("grad_output"), py::arg("mask"),
         py::arg("p"), "grad_input = grad_output * mask / (1 - p).");
 }

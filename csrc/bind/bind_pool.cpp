@@ -43,8 +43,8 @@ Shape4 shape4_arg(const py::object& obj, const char* fn) {
     s[i] = seq[i].cast<int64_t>();
   }
   DLX_CHECK(s[0] >= 0 && s[1] >= 0 && s[2] >= 0 && s[3] >= 0, fn,
-            ": `input_shape` must be non-negative, got (", s[0], ", ", s[1], ", ", s[2], ", ",
-            s[3], ")");
+            ": `input_shape` must be non-negative, got (", s[0], ", ", s[1], ", ", s[2], ", ", s[3],
+            ")");
   return s;
 }
 
@@ -153,8 +153,8 @@ py::array max_pool2d_backward_py(const py::object& gy_obj, const py::object& idx
 }
 
 py::array avg_pool2d_forward_py(const py::object& x_obj, const py::object& kernel_size,
-                                const py::object& stride, const py::object& padding,
-                                bool ceil_mode, bool count_include_pad) {
+                                const py::object& stride, const py::object& padding, bool ceil_mode,
+                                bool count_include_pad) {
   constexpr const char* fn = "avg_pool2d_forward";
   py::array x = as_array(x_obj, fn, "input");
   return dispatch(x, fn, "input", [&](auto tag) -> py::array {
@@ -206,16 +206,16 @@ void bind_pool(py::module_& m) {
         py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("dilation") = 1,
         py::arg("ceil_mode") = false,
         "(output, indices) of 2-D max pooling; indices are int64 offsets h * W + w per plane.");
-  m.def("max_pool2d_backward", &max_pool2d_backward_py, py::arg("grad_output"),
-        py::arg("indices"), py::arg("input_shape"),
+  m.def("max_pool2d_backward", &max_pool2d_backward_py, py::arg("grad_output"), py::arg("indices"),
+        py::arg("input_shape"),
         "grad_input of max pooling: grad_output scatter-added through indices.");
   m.def("avg_pool2d_forward", &avg_pool2d_forward_py, py::arg("input"), py::arg("kernel_size"),
         py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
         py::arg("count_include_pad") = true, "2-D average pooling (PyTorch semantics).");
   m.def("avg_pool2d_backward", &avg_pool2d_backward_py, py::arg("grad_output"),
         py::arg("input_shape"), py::arg("kernel_size"), py::arg("stride") = py::none(),
-        py::arg("padding") = 0, py::arg("ceil_mode") = false,
-        py::arg("count_include_pad") = true, "grad_input of avg_pool2d_forward.");
+        py::arg("padding") = 0, py::arg("ceil_mode") = false, py::arg("count_include_pad") = true,
+        "grad_input of avg_pool2d_forward.");
 }
 
 }  // namespace dlx::bind

@@ -14,8 +14,9 @@ def _per_channel(v, ndim):
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def batch_norm_forward(x, weight, bias, running_mean, running_var, training, momentum=0.1,
-                       eps=1e-5):
+def batch_norm_forward(
+    x, weight, bias, running_mean, running_var, training, momentum=0.1, eps=1e-5
+):
     """(output, save_mean, save_invstd); updates running_mean / running_var in place.
 
     Training uses the batch mean and biased variance; the running variance is updated
@@ -58,8 +59,7 @@ def batch_norm_backward(grad_output, x, weight, save_mean, save_invstd, training
     sum_gx = (g * xmu).sum(axis=axes)
     k = _per_channel(w * invstd, nd)
     if training and m > 0:
-        gx = k * (g - _per_channel(sum_g / m, nd)
-                  - xmu * _per_channel(invstd**2 * sum_gx / m, nd))
+        gx = k * (g - _per_channel(sum_g / m, nd) - xmu * _per_channel(invstd**2 * sum_gx / m, nd))
     else:
         gx = k * g
     dt = x.dtype

@@ -56,7 +56,9 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_
     for i in range(kh):
         for j in range(kw):
             r0, c0 = i * dh, j * dw
-            taps.append(xp[:, :, r0 : r0 + (ho - 1) * sh + 1 : sh, c0 : c0 + (wo - 1) * sw + 1 : sw])
+            taps.append(
+                xp[:, :, r0 : r0 + (ho - 1) * sh + 1 : sh, c0 : c0 + (wo - 1) * sw + 1 : sw]
+            )
             r, c = rows + r0, cols + c0
             valid.append(((r >= 0) & (r < h))[:, None] & ((c >= 0) & (c < w))[None, :])
             flat.append(r[:, None] * w + c[None, :])
@@ -95,8 +97,9 @@ def _avg_divisor(size, k, stride, pad, out, count_include_pad):
     return padded if count_include_pad else inside
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                       count_include_pad=True):
+def avg_pool2d_forward(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
     """Mean over each window; the divisor follows PyTorch's count_include_pad rule."""
     (kh, kw), (sh, sw), (ph, pw), _, (ho, wo) = _params(
         x.shape, kernel_size, stride, padding, 1, ceil_mode
@@ -112,8 +115,15 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     return (total / (div_h[:, None] * div_w[None, :])).astype(x.dtype)
 
 
-def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True):
+def avg_pool2d_backward(
+    grad_output,
+    input_shape,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+):
     """Each window's share grad / divisor added back to its taps inside the input."""
     (kh, kw), (sh, sw), (ph, pw), _, (ho, wo) = _params(
         input_shape, kernel_size, stride, padding, 1, ceil_mode
