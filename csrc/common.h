@@ -47,11 +47,13 @@ inline int64_t window_out_size(int64_t in, int64_t k, int64_t stride, int64_t pa
                                int64_t dilation, bool ceil_mode = false) {
   const int64_t span = dilation * (k - 1) + 1;
   const int64_t num = in + 2 * pad - span;
-  if (num < 0) return 0;
-  int64_t out = (ceil_mode ? (num + stride - 1) / stride : num / stride) + 1;
+  // Floor division as PyTorch's div_rtn: in ceil mode a window longer than the padded
+  // input (num in (-stride, 0)) still gives one output, as in PyTorch.
+  const int64_t a = ceil_mode ? num + stride - 1 : num;
+  int64_t out = a / stride - (a % stride != 0 && a < 0) + 1;
   // PyTorch's rule: the last window must start inside the input or left padding.
   if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
+  return out > 0 ? out : 0;
 }
 
 }  // namespace dlx

@@ -47,6 +47,8 @@ def conv2d_backward(grad_output: Array, input: Array, weight: Array, stride: Pai
                     ) -> tuple[Array | None, Array | None, Array | None]: ...
 
 # pooling: input (N, C, H, W); indices are int64 flat offsets h * W + w within each plane
+# (first maximum in row-major window order wins, the last NaN wins; -1 for a window with no
+# tap inside the input, which backward skips). stride None = kernel_size; padding <= k // 2.
 def max_pool2d_forward(input: Array, kernel_size: Pair, stride: Pair | None = None,
                        padding: Pair = 0, dilation: Pair = 1, ceil_mode: bool = False
                        ) -> tuple[Array, Array]: ...  # (output, indices)
@@ -122,7 +124,9 @@ def huber_loss_backward(grad_loss: Array, input: Array, target: Array, delta: fl
                         reduction: Reduction = "mean") -> Array: ...
 
 # batch norm: input (N, C) or (N, C, *spatial); weight/bias (C,) or None (affine=False);
-# running_mean/running_var (C,) updated in place in training mode (or None).
+# running_mean/running_var (C,) updated in place in training mode (or None; required in
+# eval mode, as in F.batch_norm). In eval mode save_mean = running_mean and
+# save_invstd = 1 / sqrt(running_var + eps). grad_bias is always returned.
 def batch_norm_forward(input: Array, weight: Array | None, bias: Array | None,
                        running_mean: Array | None, running_var: Array | None, training: bool,
                        momentum: float = 0.1, eps: float = 1e-5
@@ -132,6 +136,7 @@ def batch_norm_backward(grad_output: Array, input: Array, weight: Array | None,
                         ) -> tuple[Array, Array | None, Array | None]: ...
 
 # dropout: a counter-based RNG keyed by (seed, element index): same mask for any thread count
+# (SplitMix64, see csrc/dropout.h); p in [0, 1] (p = 1 drops everything); seed in [0, 2**64)
 def dropout_mask(shape: tuple[int, ...], p: float, seed: int) -> Array: ...  # uint8, 1 = keep
 def dropout_forward(input: Array, p: float, seed: int) -> tuple[Array, Array]: ...  # (output, mask)
 def dropout_backward(grad_output: Array, mask: Array, p: float) -> Array: ...
