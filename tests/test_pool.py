@@ -277,3 +277,10 @@ def test_avg_pool2d_errors():
         _core.avg_pool2d_backward(np.zeros((1, 1, 2, 2), np.int64), (1, 1, 4, 4), 2)
     with pytest.raises(ValueError, match=r"avg_pool2d_backward: `stride` must be positive"):
         _core.avg_pool2d_backward(np.zeros((1, 1, 2, 2)), (1, 1, 4, 4), 2, 0)
+
+
+@pytest.mark.parametrize("bad", [(2.5, 2), True, (2, True), "2", 2.0])
+def test_max_pool2d_kernel_size_type_errors(bad):
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    with pytest.raises(TypeError, match=r"`kernel_size` must be an int or a pair of ints"):
+        _core.max_pool2d_forward(x, bad)

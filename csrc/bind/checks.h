@@ -138,11 +138,18 @@ decltype(auto) dispatch(const py::array& a, const char* fn, const char* name, F&
 
 inline int64_t dim(const py::array& a, py::ssize_t i) { return static_cast<int64_t>(a.shape(i)); }
 
-// A pair argument (kernel size, stride ...) given as a Python tuple/list of two ints.
+// An int argument that must be a Python int (bool refused), for sizes and counts.
+inline int64_t int_arg(const py::handle& obj, const char* fn, const char* name) {
+  DLX_CHECK_TYPE(py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj), fn, ": `",
+                 name, "` must be an int or a pair of ints, got ", type_name(obj));
+  return obj.cast<int64_t>();
+}
+
+// A pair argument (kernel size, stride ...) given as an int or a tuple/list of two ints.
 inline std::pair<int64_t, int64_t> pair_arg(const py::object& obj, const char* fn,
                                             const char* name) {
-  if (py::isinstance<py::int_>(obj)) {
-    int64_t v = obj.cast<int64_t>();
+  if (py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj)) {
+    const int64_t v = obj.cast<int64_t>();
     return {v, v};
   }
   DLX_CHECK_TYPE(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), fn, ": `", name,
@@ -150,7 +157,7 @@ inline std::pair<int64_t, int64_t> pair_arg(const py::object& obj, const char* f
   py::sequence seq = obj.cast<py::sequence>();
   DLX_CHECK(seq.size() == 2, fn, ": `", name, "` must be an int or a pair of ints, got ",
             seq.size(), " values");
-  return {seq[0].cast<int64_t>(), seq[1].cast<int64_t>()};
+  return {int_arg(seq[0], fn, name), int_arg(seq[1], fn, name)};
 }
 
 }  // namespace dlx::bind
