@@ -119,10 +119,10 @@ void adadelta_step_(T* param, const T* grad, T* square_avg, T* acc_delta, int64_
   });
 }
 
-#define DLX_OPTIM_SGD_FAMILY(T)                                                             \
-  template void sgd_step_<T>(T*, const T*, T*, int64_t, const SgdParams&);                  \
-  template void adagrad_step_<T>(T*, const T*, T*, int64_t, const AdagradParams&);          \
-  template void rmsprop_step_<T>(T*, const T*, T*, T*, T*, int64_t, const RmspropParams&);  \
+#define DLX_OPTIM_SGD_FAMILY(T)                                                            \
+  template void sgd_step_<T>(T*, const T*, T*, int64_t, const SgdParams&);                 \
+  template void adagrad_step_<T>(T*, const T*, T*, int64_t, const AdagradParams&);         \
+  template void rmsprop_step_<T>(T*, const T*, T*, T*, T*, int64_t, const RmspropParams&); \
   template void adadelta_step_<T>(T*, const T*, T*, T*, int64_t, const AdadeltaParams&);
 DLX_INSTANTIATE(DLX_OPTIM_SGD_FAMILY)
 

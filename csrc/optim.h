@@ -83,7 +83,8 @@ void radam_step_(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
 
 // NAdam. Moments as Adam; denom = sqrt(v / bias_correction2) + eps;
 // p += grad_coef * g / denom + exp_avg_coef * m / denom, with
-// grad_coef = -lr (1 - mu) / (1 - mu_product), exp_avg_coef = -lr mu_next / (1 - mu_product mu_next).
+// grad_coef = -lr (1 - mu) / (1 - mu_product), exp_avg_coef = -lr mu_next / (1 - mu_product
+// mu_next).
 struct NadamParams {
   double lr, beta1, beta2, eps, weight_decay;
   double bias_correction2, grad_coef, exp_avg_coef;

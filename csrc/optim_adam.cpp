@@ -117,9 +117,9 @@ void nadam_step_(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
   });
 }
 
-#define DLX_OPTIM_ADAM_FAMILY(T)                                                             \
-  template void adam_step_<T>(T*, const T*, T*, T*, T*, int64_t, const AdamParams&);         \
-  template void radam_step_<T>(T*, const T*, T*, T*, int64_t, const RadamParams&);           \
+#define DLX_OPTIM_ADAM_FAMILY(T)                                                     \
+  template void adam_step_<T>(T*, const T*, T*, T*, T*, int64_t, const AdamParams&); \
+  template void radam_step_<T>(T*, const T*, T*, T*, int64_t, const RadamParams&);   \
   template void nadam_step_<T>(T*, const T*, T*, T*, int64_t, const NadamParams&);
 DLX_INSTANTIATE(DLX_OPTIM_ADAM_FAMILY)
 

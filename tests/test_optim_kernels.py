@@ -15,40 +15,69 @@ CASES = [
     ("sgd_step_", [], {"lr": 0.1}),
     ("sgd_step_", [], {"lr": 0.1, "weight_decay": 0.05}),
     ("sgd_step_", ["momentum_buffer"], {"lr": 0.1, "momentum": 0.9}),
-    ("sgd_step_", ["momentum_buffer"], {"lr": 0.1, "momentum": 0.9, "dampening": 0.3,
-                                        "weight_decay": 0.05}),
-    ("sgd_step_", ["momentum_buffer"], {"lr": 0.1, "momentum": 0.8, "nesterov": True,
-                                        "weight_decay": 0.05}),
+    (
+        "sgd_step_",
+        ["momentum_buffer"],
+        {"lr": 0.1, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.05},
+    ),
+    (
+        "sgd_step_",
+        ["momentum_buffer"],
+        {"lr": 0.1, "momentum": 0.8, "nesterov": True, "weight_decay": 0.05},
+    ),
     ("adagrad_step_", ["state_sum"], {"lr": 0.1}),
-    ("adagrad_step_", ["state_sum"], {"lr": 0.1, "lr_decay": 0.1, "weight_decay": 0.05,
-                                      "eps": 1e-3}),
+    (
+        "adagrad_step_",
+        ["state_sum"],
+        {"lr": 0.1, "lr_decay": 0.1, "weight_decay": 0.05, "eps": 1e-3},
+    ),
     ("rmsprop_step_", ["square_avg"], {"lr": 0.01}),
     ("rmsprop_step_", ["square_avg"], {"lr": 0.01, "alpha": 0.7, "weight_decay": 0.1}),
     ("rmsprop_step_", ["square_avg", "momentum_buffer"], {"lr": 0.01, "momentum": 0.9}),
     ("rmsprop_step_", ["square_avg", "None", "grad_avg"], {"lr": 0.01}),
     ("rmsprop_step_", ["square_avg", "None", "grad_avg"], {"lr": 0.01, "alpha": 0.3}),
-    ("rmsprop_step_", ["square_avg", "momentum_buffer", "grad_avg"],
-     {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.1, "eps": 1e-3}),
+    (
+        "rmsprop_step_",
+        ["square_avg", "momentum_buffer", "grad_avg"],
+        {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.1, "eps": 1e-3},
+    ),
     ("adadelta_step_", ["square_avg", "acc_delta"], {}),
-    ("adadelta_step_", ["square_avg", "acc_delta"], {"lr": 0.5, "rho": 0.5,
-                                                     "weight_decay": 0.1}),
+    ("adadelta_step_", ["square_avg", "acc_delta"], {"lr": 0.5, "rho": 0.5, "weight_decay": 0.1}),
     ("adam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01}),
-    ("adam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01, "beta1": 0.2, "beta2": 0.5,
-                                               "eps": 1e-3, "weight_decay": 0.1}),
-    ("adam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01, "weight_decay": 0.1,
-                                               "decoupled_weight_decay": True}),
+    (
+        "adam_step_",
+        ["exp_avg", "exp_avg_sq"],
+        {"lr": 0.01, "beta1": 0.2, "beta2": 0.5, "eps": 1e-3, "weight_decay": 0.1},
+    ),
+    (
+        "adam_step_",
+        ["exp_avg", "exp_avg_sq"],
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
     ("adam_step_", ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"], {"lr": 0.01}),
-    ("adam_step_", ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
-     {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    (
+        "adam_step_",
+        ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
     ("radam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01}),
     ("radam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01, "beta2": 0.5, "weight_decay": 0.1}),
-    ("radam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01, "weight_decay": 0.1,
-                                                "decoupled_weight_decay": True}),
+    (
+        "radam_step_",
+        ["exp_avg", "exp_avg_sq"],
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
     ("nadam_step_", ["exp_avg", "exp_avg_sq"], {}),
-    ("nadam_step_", ["exp_avg", "exp_avg_sq"], {"beta1": 0.5, "weight_decay": 0.1,
-                                                "momentum_decay": 0.1}),
-    ("nadam_step_", ["exp_avg", "exp_avg_sq"], {"weight_decay": 0.1,
-                                                "decoupled_weight_decay": True}),
+    (
+        "nadam_step_",
+        ["exp_avg", "exp_avg_sq"],
+        {"beta1": 0.5, "weight_decay": 0.1, "momentum_decay": 0.1},
+    ),
+    (
+        "nadam_step_",
+        ["exp_avg", "exp_avg_sq"],
+        {"weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
 ]
 STEPPED = {"adagrad_step_", "adam_step_", "radam_step_", "nadam_step_"}
 IDS = [f"{k}-{'-'.join(s)}-{'-'.join(f'{a}={b}' for a, b in kw.items())}" for k, s, kw in CASES]
@@ -75,8 +104,10 @@ def _run(fn, arrays, names, kw, steps):
 @pytest.mark.parametrize("n", [0, 1, 7, 1000, 40_000])
 def test_step_matches_reference(rng, dtype, kernel, names, kw, n):
     steps = 3
-    arrays = {"param": rng.standard_normal(n).astype(dtype),
-              "grad": rng.standard_normal((steps, n)).astype(dtype)}
+    arrays = {
+        "param": rng.standard_normal(n).astype(dtype),
+        "grad": rng.standard_normal((steps, n)).astype(dtype),
+    }
     for name in names:
         if name != "None":
             arrays[name] = np.zeros(n, dtype)

@@ -67,9 +67,9 @@ void check_optional(bool given, bool wanted, const char* fn, const char* buffer,
             given ? "a buffer" : "None", ")");
 }
 
-void sgd_step_py(const py::object& param, const py::object& grad, const py::object& buf,
-                 double lr, double momentum, double dampening, double weight_decay,
-                 bool nesterov, bool first_step) {
+void sgd_step_py(const py::object& param, const py::object& grad, const py::object& buf, double lr,
+                 double momentum, double dampening, double weight_decay, bool nesterov,
+                 bool first_step) {
   constexpr const char* fn = "sgd_step_";
   check_optional(!buf.is_none(), momentum != 0.0, fn, "momentum_buffer", "`momentum` != 0");
   DLX_CHECK(!nesterov || momentum != 0.0, fn, ": `nesterov` needs a non-zero `momentum`");
@@ -112,9 +112,9 @@ void rmsprop_step_py(const py::object& param, const py::object& grad, const py::
   });
 }
 
-void adadelta_step_py(const py::object& param, const py::object& grad,
-                      const py::object& square_avg, const py::object& acc_delta, double lr,
-                      double rho, double eps, double weight_decay) {
+void adadelta_step_py(const py::object& param, const py::object& grad, const py::object& square_avg,
+                      const py::object& acc_delta, double lr, double rho, double eps,
+                      double weight_decay) {
   constexpr const char* fn = "adadelta_step_";
   with_arrays(param, fn, [&](auto& a) {
     const auto* g = a.grad(grad);
@@ -135,8 +135,14 @@ void adam_step_py(const py::object& param, const py::object& grad, const py::obj
   check_beta(beta1, fn, "beta1");
   check_beta(beta2, fn, "beta2");
   const double t = static_cast<double>(step);
-  const AdamParams s{lr, beta1, beta2, eps, weight_decay, 1.0 - std::pow(beta1, t),
-                     1.0 - std::pow(beta2, t), decoupled_weight_decay};
+  const AdamParams s{lr,
+                     beta1,
+                     beta2,
+                     eps,
+                     weight_decay,
+                     1.0 - std::pow(beta1, t),
+                     1.0 - std::pow(beta2, t),
+                     decoupled_weight_decay};
   with_arrays(param, fn, [&](auto& a) {
     const auto* g = a.grad(grad);
     auto* m = a.state(exp_avg, "exp_avg");
@@ -163,8 +169,8 @@ void radam_step_py(const py::object& param, const py::object& grad, const py::ob
   const double rect = rectify ? std::sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
                                           ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
                               : 1.0;
-  const RadamParams s{lr, beta1, beta2, eps, weight_decay, bc1, bc2, rect, rectify,
-                      decoupled_weight_decay};
+  const RadamParams s{lr,  beta1, beta2, eps,     weight_decay,
+                      bc1, bc2,   rect,  rectify, decoupled_weight_decay};
   with_arrays(param, fn, [&](auto& a) {
     const auto* g = a.grad(grad);
     auto* m = a.state(exp_avg, "exp_avg");
@@ -187,9 +193,15 @@ void nadam_step_py(const py::object& param, const py::object& grad, const py::ob
   const double t = static_cast<double>(step);
   const double mu_next = beta1 * (1.0 - 0.5 * std::pow(0.96, (t + 1.0) * momentum_decay));
   const double mu = beta1 * (1.0 - 0.5 * std::pow(0.96, t * momentum_decay));
-  const NadamParams s{lr, beta1, beta2, eps, weight_decay, 1.0 - std::pow(beta2, t),
+  const NadamParams s{lr,
+                      beta1,
+                      beta2,
+                      eps,
+                      weight_decay,
+                      1.0 - std::pow(beta2, t),
                       -lr * (1.0 - mu) / (1.0 - mu_product),
-                      -lr * mu_next / (1.0 - mu_product * mu_next), decoupled_weight_decay};
+                      -lr * mu_next / (1.0 - mu_product * mu_next),
+                      decoupled_weight_decay};
   with_arrays(param, fn, [&](auto& a) {
     const auto* g = a.grad(grad);
     auto* m = a.state(exp_avg, "exp_avg");
@@ -204,32 +216,32 @@ void nadam_step_py(const py::object& param, const py::object& grad, const py::ob
 void bind_optim(py::module_& m) {
   using py::arg;
   m.def("sgd_step_", &sgd_step_py, arg("param"), arg("grad"), arg("momentum_buffer") = py::none(),
-        arg("lr") = 1e-3, arg("momentum") = 0.0, arg("dampening") = 0.0,
-        arg("weight_decay") = 0.0, arg("nesterov") = false, arg("first_step") = false,
+        arg("lr") = 1e-3, arg("momentum") = 0.0, arg("dampening") = 0.0, arg("weight_decay") = 0.0,
+        arg("nesterov") = false, arg("first_step") = false,
         "Fused SGD step (momentum, dampening, Nesterov, weight decay); in place.");
-  m.def("adagrad_step_", &adagrad_step_py, arg("param"), arg("grad"), arg("state_sum"),
-        arg("step"), arg("lr") = 1e-2, arg("lr_decay") = 0.0, arg("weight_decay") = 0.0,
-        arg("eps") = 1e-10, "Fused Adagrad step; in place.");
+  m.def("adagrad_step_", &adagrad_step_py, arg("param"), arg("grad"), arg("state_sum"), arg("step"),
+        arg("lr") = 1e-2, arg("lr_decay") = 0.0, arg("weight_decay") = 0.0, arg("eps") = 1e-10,
+        "Fused Adagrad step; in place.");
   m.def("rmsprop_step_", &rmsprop_step_py, arg("param"), arg("grad"), arg("square_avg"),
         arg("momentum_buffer") = py::none(), arg("grad_avg") = py::none(), arg("lr") = 1e-2,
-        arg("alpha") = 0.99, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
-        arg("momentum") = 0.0, "Fused RMSprop step (centered when grad_avg is given); in place.");
+        arg("alpha") = 0.99, arg("eps") = 1e-8, arg("weight_decay") = 0.0, arg("momentum") = 0.0,
+        "Fused RMSprop step (centered when grad_avg is given); in place.");
   m.def("adadelta_step_", &adadelta_step_py, arg("param"), arg("grad"), arg("square_avg"),
         arg("acc_delta"), arg("lr") = 1.0, arg("rho") = 0.9, arg("eps") = 1e-6,
         arg("weight_decay") = 0.0, "Fused Adadelta step; in place.");
-  m.def("adam_step_", &adam_step_py, arg("param"), arg("grad"), arg("exp_avg"),
-        arg("exp_avg_sq"), arg("step"), arg("max_exp_avg_sq") = py::none(), arg("lr") = 1e-3,
-        arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
+  m.def("adam_step_", &adam_step_py, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
+        arg("step"), arg("max_exp_avg_sq") = py::none(), arg("lr") = 1e-3, arg("beta1") = 0.9,
+        arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
         arg("decoupled_weight_decay") = false,
         "Fused Adam / AdamW step (amsgrad when max_exp_avg_sq is given); in place.");
-  m.def("radam_step_", &radam_step_py, arg("param"), arg("grad"), arg("exp_avg"),
-        arg("exp_avg_sq"), arg("step"), arg("lr") = 1e-3, arg("beta1") = 0.9,
-        arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
-        arg("decoupled_weight_decay") = false, "Fused RAdam step; in place.");
-  m.def("nadam_step_", &nadam_step_py, arg("param"), arg("grad"), arg("exp_avg"),
-        arg("exp_avg_sq"), arg("step"), arg("mu_product"), arg("lr") = 2e-3, arg("beta1") = 0.9,
-        arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
-        arg("momentum_decay") = 4e-3, arg("decoupled_weight_decay") = false,
+  m.def("radam_step_", &radam_step_py, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
+        arg("step"), arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-8,
+        arg("weight_decay") = 0.0, arg("decoupled_weight_decay") = false,
+        "Fused RAdam step; in place.");
+  m.def("nadam_step_", &nadam_step_py, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
+        arg("step"), arg("mu_product"), arg("lr") = 2e-3, arg("beta1") = 0.9, arg("beta2") = 0.999,
+        arg("eps") = 1e-8, arg("weight_decay") = 0.0, arg("momentum_decay") = 4e-3,
+        arg("decoupled_weight_decay") = false,
         "Fused NAdam step; `mu_product` includes this step's mu. In place.");
 }
 

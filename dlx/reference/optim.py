@@ -35,8 +35,17 @@ def _apply_decay(param, grad, lr, weight_decay, decoupled):
     return grad + weight_decay * param
 
 
-def sgd_step_(param, grad, momentum_buffer=None, lr=1e-3, momentum=0.0, dampening=0.0,
-              weight_decay=0.0, nesterov=False, first_step=False):
+def sgd_step_(
+    param,
+    grad,
+    momentum_buffer=None,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    weight_decay=0.0,
+    nesterov=False,
+    first_step=False,
+):
     """SGD with momentum, dampening, Nesterov and L2 weight decay."""
     g = _decayed_grad(param, grad, weight_decay)
     if momentum != 0:
@@ -49,8 +58,7 @@ def sgd_step_(param, grad, momentum_buffer=None, lr=1e-3, momentum=0.0, dampenin
     param -= lr * g
 
 
-def adagrad_step_(param, grad, state_sum, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                  eps=1e-10):
+def adagrad_step_(param, grad, state_sum, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10):
     """Adagrad with learning-rate decay ``lr / (1 + (step - 1) lr_decay)``."""
     g = _decayed_grad(param, grad, weight_decay)
     clr = lr / (1 + (step - 1) * lr_decay)
@@ -58,8 +66,18 @@ def adagrad_step_(param, grad, state_sum, step, lr=1e-2, lr_decay=0.0, weight_de
     param += -clr * g / (np.sqrt(state_sum) + eps)
 
 
-def rmsprop_step_(param, grad, square_avg, momentum_buffer=None, grad_avg=None, lr=1e-2,
-                  alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
+def rmsprop_step_(
+    param,
+    grad,
+    square_avg,
+    momentum_buffer=None,
+    grad_avg=None,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum=0.0,
+):
     """RMSprop; centered when ``grad_avg`` is given, heavy-ball momentum when momentum > 0."""
     g = _decayed_grad(param, grad, weight_decay)
     square_avg *= alpha
@@ -77,8 +95,7 @@ def rmsprop_step_(param, grad, square_avg, momentum_buffer=None, grad_avg=None, 
         param -= lr * g / avg
 
 
-def adadelta_step_(param, grad, square_avg, acc_delta, lr=1.0, rho=0.9, eps=1e-6,
-                   weight_decay=0.0):
+def adadelta_step_(param, grad, square_avg, acc_delta, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
     """Adadelta."""
     g = _decayed_grad(param, grad, weight_decay)
     square_avg *= rho
@@ -89,8 +106,20 @@ def adadelta_step_(param, grad, square_avg, acc_delta, lr=1.0, rho=0.9, eps=1e-6
     param -= lr * delta
 
 
-def adam_step_(param, grad, exp_avg, exp_avg_sq, step, max_exp_avg_sq=None, lr=1e-3, beta1=0.9,
-               beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False):
+def adam_step_(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    step,
+    max_exp_avg_sq=None,
+    lr=1e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+):
     """Adam (AdamW with ``decoupled_weight_decay``); AMSGrad when ``max_exp_avg_sq`` is given."""
     g = _apply_decay(param, grad, lr, weight_decay, decoupled_weight_decay)
     _lerp_(exp_avg, g, 1 - beta1)
@@ -105,8 +134,19 @@ def adam_step_(param, grad, exp_avg, exp_avg_sq, step, max_exp_avg_sq=None, lr=1
     param += -step_size * exp_avg / denom
 
 
-def radam_step_(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9, beta2=0.999,
-                eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False):
+def radam_step_(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    step,
+    lr=1e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    decoupled_weight_decay=False,
+):
     """RAdam: Adam whose adaptive term is switched on (and rectified) once rho_t > 5."""
     g = _apply_decay(param, grad, lr, weight_decay, decoupled_weight_decay)
     _lerp_(exp_avg, g, 1 - beta1)
@@ -118,14 +158,28 @@ def radam_step_(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, beta1=0.9, beta
     rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
     update = exp_avg / bias_correction1 * lr
     if rho_t > 5.0:
-        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        rect = (
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        ) ** 0.5
         update = update * (bias_correction2**0.5 / (np.sqrt(exp_avg_sq) + eps)) * rect
     param -= update
 
 
-def nadam_step_(param, grad, exp_avg, exp_avg_sq, step, mu_product, lr=2e-3, beta1=0.9,
-                beta2=0.999, eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-                decoupled_weight_decay=False):
+def nadam_step_(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    step,
+    mu_product,
+    lr=2e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum_decay=4e-3,
+    decoupled_weight_decay=False,
+):
     """NAdam; ``mu_product`` is the product of mu_1 .. mu_step (this step included)."""
     g = _apply_decay(param, grad, lr, weight_decay, decoupled_weight_decay)
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
