@@ -1,215 +1,12 @@
-"""dlx.optim optimisers: flat buffers, param groups, state dicts, PyTorch trajectories."""
+"""dlx.optim optimisers: flat buffers, rebinding, None grads, param groups, errors."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from optim_testing import Param, assert_trajectory_close, make_problem, run_dlx
 
-from dlx import optim, reference
-
-
-class Param:
-    """Stand-in for dlx.nn.Parameter: the duck-typed contract the optimisers rely on."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data
-        self.grad = None
-        self.requires_grad = True
-
-
-SHAPES = [(3, 4), (5,), (), (2, 1, 3)]
-
-# Every rule with its options; each runs 50 steps against torch.optim.
-CONFIGS = [
-    ("SGD", {"lr": 0.1}),
-    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
-    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
-    ("Adagrad", {"lr": 0.1}),
-    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1,
-                 "initial_accumulator_value": 0.1, "eps": 1e-6}),
-    ("RMSprop", {}),
-    ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.1}),
-    ("RMSprop", {"lr": 0.01, "alpha": 0.3, "centered": True}),
-    ("Adadelta", {}),
-    ("Adadelta", {"lr": 0.5, "rho": 0.5, "weight_decay": 0.1}),
-    ("Adam", {}),
-    ("Adam", {"lr": 0.01, "betas": (0.3, 0.9), "eps": 1e-4, "weight_decay": 0.1}),
-    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
-    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
-    ("AdamW", {"lr": 0.01}),
-    ("AdamW", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.05}),
-    ("RAdam", {"lr": 0.01}),
-    ("RAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
-    ("NAdam", {}),
-    ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "momentum_decay": 0.01}),
-    ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
-]
-IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}"
-       for name, kw in CONFIGS]
-
-
-def make_problem(dtype, steps=50, seed=1):
-    rng = np.random.default_rng(seed)
-    init = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(steps)]
-    return init, grads
-
-
-def skip_grad(t: int, k: int) -> bool:
-    """Parameter 1 has no grad on some steps, so per-parameter step counts diverge."""
-    return k == 1 and t % 7 == 3
-
-
-def run_dlx(opt_cls, kw, init, grads, skip=skip_grad):
-    params = [Param(a.copy()) for a in init]
-    opt = opt_cls(params, **kw)
-    for t, gs in enumerate(grads):
-        for k, (p, g) in enumerate(zip(params, gs, strict=True)):
-            p.grad = None if skip(t, k) else g.copy()
-        opt.step()
-    return params, opt
-
-
-def assert_trajectory_close(actual, expected, dtype):
-    rtol, atol = (1e-5, 1e-6) if dtype == np.float32 else (1e-12, 1e-14)
-    for a, b in zip(actual, expected, strict=True):
-        scale = max(1.0, float(np.abs(b).max(initial=0)))
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * scale)
-
-
-@pytest.fixture
-def torch_default_dtype(dtype):
-    """torch with its default dtype set to `dtype` (NAdam keeps mu_product in it)."""
-    torch = pytest.importorskip("torch")
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
-    yield torch
-    torch.set_default_dtype(old)
-
-
-@pytest.mark.parametrize(("name", "kw"), CONFIGS, ids=IDS)
-def test_optimizer_matches_torch_50_steps(torch_default_dtype, dtype, name, kw):
-    torch = torch_default_dtype
-    init, grads = make_problem(dtype)
-    params, _ = run_dlx(getattr(optim, name), kw, init, grads)
-    tparams = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-    topt = getattr(torch.optim, name)(tparams, **kw)
-    for t, gs in enumerate(grads):
-        for k, (p, g) in enumerate(zip(tparams, gs, strict=True)):
-            p.grad = None if skip_grad(t, k) else torch.tensor(g)
-        topt.step()
-    assert_trajectory_close([p.data for p in params], [p.detach().numpy() for p in tparams],
-                            dtype)
-
-
-def test_optimizer_param_groups_match_torch(torch_default_dtype, dtype):
-    torch = torch_default_dtype
-    init, grads = make_problem(dtype, steps=20)
-    groups = [{"params": [0, 1]}, {"params": [2, 3], "lr": 0.05, "weight_decay": 0.0}]
-
-    def build(lib, ps):
-        return lib.Adam([{**g, "params": [ps[i] for i in g["params"]]} for g in groups],
-                        lr=0.01, weight_decay=0.1)
-
-    params = [Param(a.copy()) for a in init]
-    tparams = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-    opt, topt = build(optim, params), build(torch.optim, tparams)
-    for t, gs in enumerate(grads):
-        for k, g in enumerate(gs):
-            params[k].grad = g.copy()
-            tparams[k].grad = torch.tensor(g)
-        opt.step()
-        topt.step()
-        if t == 9:  # change a group's hyper-parameter mid-run, as a schedule would
-            opt.param_groups[1]["lr"] = topt.param_groups[1]["lr"] = 0.001
-    assert_trajectory_close([p.data for p in params], [p.detach().numpy() for p in tparams],
-                            dtype)
-
-
-@pytest.mark.parametrize(("name", "kw"), CONFIGS, ids=IDS)
-def test_optimizer_matches_reference_loop(dtype, name, kw):
-    """Without torch: the flat fused path equals per-parameter NumPy reference steps."""
-    init, grads = make_problem(dtype, steps=8)
-    params, _ = run_dlx(getattr(optim, name), kw, init, grads)
-    kw = {**dict(getattr(optim, name)([Param(np.zeros(1, dtype))]).defaults), **kw}
-    expected = [a.copy() for a in init]
-    for k, x in enumerate(expected):
-        state: dict = {}
-        step, mu_product = 0, 1.0
-        for t, gs in enumerate(grads):
-            if skip_grad(t, k):
-                continue
-            step += 1
-            _reference_step(name, kw, x, gs[k], state, step, mu_product)
-            if name == "NAdam":
-                mu_product = state["mu_product"]
-    assert_trajectory_close([p.data for p in params], expected, dtype)
-
-
-def _reference_step(name, kw, x, g, state, step, mu_product):
-    """One dlx.reference step of optimiser `name` on one parameter (state dict in place)."""
-    z = lambda: np.zeros_like(x)  # noqa: E731
-    if name == "SGD":
-        if kw["momentum"] != 0:
-            state.setdefault("momentum_buffer", z())
-        reference.sgd_step_(x, g, state.get("momentum_buffer"), lr=kw["lr"],
-                            momentum=kw["momentum"], dampening=kw["dampening"],
-                            weight_decay=kw["weight_decay"], nesterov=kw["nesterov"],
-                            first_step=step == 1)
-    elif name == "Adagrad":
-        s = state.setdefault("sum", np.full_like(x, kw["initial_accumulator_value"]))
-        reference.adagrad_step_(x, g, s, step, lr=kw["lr"], lr_decay=kw["lr_decay"],
-                                weight_decay=kw["weight_decay"], eps=kw["eps"])
-    elif name == "RMSprop":
-        sq = state.setdefault("square_avg", z())
-        buf = state.setdefault("momentum_buffer", z()) if kw["momentum"] > 0 else None
-        ga = state.setdefault("grad_avg", z()) if kw["centered"] else None
-        reference.rmsprop_step_(x, g, sq, buf, ga, lr=kw["lr"], alpha=kw["alpha"],
-                                eps=kw["eps"], weight_decay=kw["weight_decay"],
-                                momentum=kw["momentum"])
-    elif name == "Adadelta":
-        reference.adadelta_step_(x, g, state.setdefault("square_avg", z()),
-                                 state.setdefault("acc_delta", z()), lr=kw["lr"],
-                                 rho=kw["rho"], eps=kw["eps"], weight_decay=kw["weight_decay"])
-    else:
-        m, v = state.setdefault("exp_avg", z()), state.setdefault("exp_avg_sq", z())
-        common = {"lr": kw["lr"], "beta1": kw["betas"][0], "beta2": kw["betas"][1],
-                  "eps": kw["eps"], "weight_decay": kw["weight_decay"],
-                  "decoupled_weight_decay": kw["decoupled_weight_decay"]}
-        if name in ("Adam", "AdamW"):
-            vmax = state.setdefault("max_exp_avg_sq", z()) if kw["amsgrad"] else None
-            reference.adam_step_(x, g, m, v, step, vmax, **common)
-        elif name == "RAdam":
-            reference.radam_step_(x, g, m, v, step, **common)
-        else:
-            beta1, decay = kw["betas"][0], kw["momentum_decay"]
-            mu_product *= beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
-            state["mu_product"] = mu_product
-            reference.nadam_step_(x, g, m, v, step, mu_product, momentum_decay=decay, **common)
-
-
-@pytest.mark.parametrize(("name", "kw"), CONFIGS, ids=IDS)
-def test_state_dict_round_trip(dtype, name, kw):
-    """Save after 10 steps, load into a fresh optimiser, continue: same as uninterrupted."""
-    init, grads = make_problem(dtype, steps=20)
-    full, _ = run_dlx(getattr(optim, name), kw, init, grads)
-    first, opt = run_dlx(getattr(optim, name), kw, init, grads[:10])
-    saved = opt.state_dict()
-    for st in saved["state"].values():  # a copy, not a live view
-        for val in st.values():
-            if isinstance(val, np.ndarray):
-                val += 1000
-    saved = opt.state_dict()
-    resumed = [Param(p.data.copy()) for p in first]
-    opt2 = getattr(optim, name)(resumed, lr=0.123)  # hyper-parameters come from the dict
-    opt2.load_state_dict(saved)
-    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
-    for t, gs in enumerate(grads[10:], start=10):
-        for k, (p, g) in enumerate(zip(resumed, gs, strict=True)):
-            p.grad = None if skip_grad(t, k) else g.copy()
-        opt2.step()
-    for a, b in zip(resumed, full, strict=True):
-        np.testing.assert_array_equal(a.data, b.data)
+from dlx import optim
 
 
 def test_state_dict_layout_is_torch_like():
@@ -235,12 +32,22 @@ def test_state_dict_loads_into_torch_and_back():
     tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
     topt = torch.optim.Adam(tparams, lr=0.01)
     sd = opt.state_dict()
-    topt.load_state_dict({
-        "state": {i: {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in st.items()}
-                  for i, st in sd["state"].items()},
-        "param_groups": [{**g, **{k: False for k in ("maximize", "foreach", "capturable",
-                                                     "differentiable")}, "fused": None}
-                         for g in sd["param_groups"]]})
+    topt.load_state_dict(
+        {
+            "state": {
+                i: {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in st.items()}
+                for i, st in sd["state"].items()
+            },
+            "param_groups": [
+                {
+                    **g,
+                    **{k: False for k in ("maximize", "foreach", "capturable", "differentiable")},
+                    "fused": None,
+                }
+                for g in sd["param_groups"]
+            ],
+        }
+    )
     for p, tp in zip(params, tparams, strict=True):
         p.grad = np.ones(p.data.shape)
         tp.grad = torch.ones(tp.shape, dtype=torch.float64)
@@ -360,8 +167,9 @@ def test_add_param_group_keeps_state():
             tparams[k].grad = torch.tensor(g)
         opt.step()
         topt.step()
-    assert_trajectory_close([p.data for p in params], [p.detach().numpy() for p in tparams],
-                            np.float64)
+    assert_trajectory_close(
+        [p.data for p in params], [p.detach().numpy() for p in tparams], np.float64
+    )
 
 
 def test_adamw_defaults():
@@ -373,26 +181,38 @@ def test_adamw_defaults():
     assert optim.NAdam([Param(np.zeros(2))]).param_groups[0]["lr"] == 2e-3
 
 
-@pytest.mark.parametrize(("cls", "kw", "err", "pattern"), [
-    (optim.SGD, {"lr": 0}, ValueError, r"`lr` must be a finite number > 0, got 0"),
-    (optim.Adam, {"lr": -1e-3}, ValueError, r"`lr` must be a finite number > 0"),
-    (optim.Adam, {"lr": "0.1"}, TypeError, r"`lr` must be a real number, got str"),
-    (optim.Adam, {"betas": (1.0, 0.999)}, ValueError, r"`betas\[0\]` must be in \[0, 1\), got 1"),
-    (optim.NAdam, {"betas": (0.9, -0.1)}, ValueError, r"`betas\[1\]` must be in \[0, 1\)"),
-    (optim.RAdam, {"betas": 0.9}, TypeError, r"`betas` must be a pair"),
-    (optim.Adam, {"eps": -1e-8}, ValueError, r"`eps` must be a finite number >= 0"),
-    (optim.AdamW, {"weight_decay": -0.1}, ValueError, r"`weight_decay` must be"),
-    (optim.SGD, {"momentum": -0.9}, ValueError, r"`momentum` must be a finite number >= 0"),
-    (optim.SGD, {"nesterov": True}, ValueError, r"`nesterov` needs `momentum` > 0"),
-    (optim.SGD, {"nesterov": True, "momentum": 0.9, "dampening": 0.1}, ValueError,
-     r"`nesterov` needs `momentum` > 0 and `dampening` = 0"),
-    (optim.RMSprop, {"alpha": 1.5}, ValueError, r"`alpha` must be in \[0, 1\]"),
-    (optim.Adadelta, {"rho": -0.5}, ValueError, r"`rho` must be in \[0, 1\]"),
-    (optim.Adagrad, {"lr_decay": -1}, ValueError, r"`lr_decay` must be"),
-    (optim.RMSprop, {"centered": 1}, TypeError, r"`centered` must be a bool"),
-    (optim.LBFGS, {"line_search_fn": "wolfe"}, ValueError, r"`line_search_fn` must be None"),
-    (optim.LBFGS, {"history_size": 0}, ValueError, r"`history_size` must be >= 1"),
-])
+@pytest.mark.parametrize(
+    ("cls", "kw", "err", "pattern"),
+    [
+        (optim.SGD, {"lr": 0}, ValueError, r"`lr` must be a finite number > 0, got 0"),
+        (optim.Adam, {"lr": -1e-3}, ValueError, r"`lr` must be a finite number > 0"),
+        (optim.Adam, {"lr": "0.1"}, TypeError, r"`lr` must be a real number, got str"),
+        (
+            optim.Adam,
+            {"betas": (1.0, 0.999)},
+            ValueError,
+            r"`betas\[0\]` must be in \[0, 1\), got 1",
+        ),
+        (optim.NAdam, {"betas": (0.9, -0.1)}, ValueError, r"`betas\[1\]` must be in \[0, 1\)"),
+        (optim.RAdam, {"betas": 0.9}, TypeError, r"`betas` must be a pair"),
+        (optim.Adam, {"eps": -1e-8}, ValueError, r"`eps` must be a finite number >= 0"),
+        (optim.AdamW, {"weight_decay": -0.1}, ValueError, r"`weight_decay` must be"),
+        (optim.SGD, {"momentum": -0.9}, ValueError, r"`momentum` must be a finite number >= 0"),
+        (optim.SGD, {"nesterov": True}, ValueError, r"`nesterov` needs `momentum` > 0"),
+        (
+            optim.SGD,
+            {"nesterov": True, "momentum": 0.9, "dampening": 0.1},
+            ValueError,
+            r"`nesterov` needs `momentum` > 0 and `dampening` = 0",
+        ),
+        (optim.RMSprop, {"alpha": 1.5}, ValueError, r"`alpha` must be in \[0, 1\]"),
+        (optim.Adadelta, {"rho": -0.5}, ValueError, r"`rho` must be in \[0, 1\]"),
+        (optim.Adagrad, {"lr_decay": -1}, ValueError, r"`lr_decay` must be"),
+        (optim.RMSprop, {"centered": 1}, TypeError, r"`centered` must be a bool"),
+        (optim.LBFGS, {"line_search_fn": "wolfe"}, ValueError, r"`line_search_fn` must be None"),
+        (optim.LBFGS, {"history_size": 0}, ValueError, r"`history_size` must be >= 1"),
+    ],
+)
 def test_optimizer_argument_errors(cls, kw, err, pattern):
     with pytest.raises(err, match=pattern):
         cls([Param(np.zeros(2))], **kw)
@@ -409,15 +229,21 @@ def test_optimizer_param_errors():
         optim.Adam(np.zeros(3))
     with pytest.raises(TypeError, match=r"parameter 1 must be a parameter"):
         optim.Adam([Param(np.zeros(1)), np.zeros(1)])
-    with pytest.raises(ValueError, match=r"parameter 0 must have float32 or float64 data, got int64"):
+    with pytest.raises(
+        ValueError, match=r"parameter 0 must have float32 or float64 data, got int64"
+    ):
         optim.Adam([Param(np.zeros(2, np.int64))])
     with pytest.raises(TypeError, match=r"float32 or float64 data, got float16"):
         optim.Adam([Param(np.zeros(2, np.float16))])  # both a ValueError and a TypeError
     p = Param(np.zeros(2))
-    with pytest.raises(ValueError, match=r"parameter 1 appears more than once \(it is parameter 0\)"):
+    with pytest.raises(
+        ValueError, match=r"parameter 1 appears more than once \(it is parameter 0\)"
+    ):
         optim.SGD([p, p])
     opt = optim.SGD([p])
-    with pytest.raises(ValueError, match=r"parameter 2 appears more than once \(it is parameter 0\)"):
+    with pytest.raises(
+        ValueError, match=r"parameter 2 appears more than once \(it is parameter 0\)"
+    ):
         opt.add_param_group({"params": [Param(np.zeros(1)), p]})
     with pytest.raises(ValueError, match=r"appears more than once"):
         optim.SGD([{"params": [p]}, {"params": [p]}])
@@ -434,12 +260,16 @@ def test_load_state_dict_errors():
         opt.load_state_dict({"state": {}, "param_groups": [{"params": [0]}]})
     group = opt.state_dict()["param_groups"][0]
     with pytest.raises(ValueError, match=r"parameter 1 lacks `exp_avg_sq`"):
-        opt.load_state_dict({"state": {1: {"step": 3, "exp_avg": np.zeros(3)}},
-                             "param_groups": [group]})
+        opt.load_state_dict(
+            {"state": {1: {"step": 3, "exp_avg": np.zeros(3)}}, "param_groups": [group]}
+        )
     with pytest.raises(ValueError, match=r"`exp_avg` of parameter 0 has shape \(3,\)"):
-        opt.load_state_dict({"state": {0: {"step": 3, "exp_avg": np.zeros(3),
-                                           "exp_avg_sq": np.zeros(3)}},
-                             "param_groups": [group]})
+        opt.load_state_dict(
+            {
+                "state": {0: {"step": 3, "exp_avg": np.zeros(3), "exp_avg_sq": np.zeros(3)}},
+                "param_groups": [group],
+            }
+        )
     with pytest.raises(TypeError, match=r"`state_dict` must be a dict"):
         opt.load_state_dict([])
 
@@ -448,3 +278,13 @@ def test_repr_lists_groups():
     text = repr(optim.SGD([Param(np.zeros(1))], lr=0.5))
     assert text.startswith("SGD (")
     assert "lr: 0.5" in text
+
+
+def test_empty_and_scalar_parameters():
+    empty, scalar = Param(np.zeros((0, 3))), Param(np.array(2.0))
+    opt = optim.Adam([empty, scalar], lr=0.5)
+    empty.grad, scalar.grad = np.zeros((0, 3)), np.array(1.0)
+    opt.step()
+    assert empty.data.shape == (0, 3)
+    assert scalar.data.shape == ()
+    np.testing.assert_allclose(scalar.data, 1.5)

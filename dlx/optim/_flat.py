@@ -62,8 +62,10 @@ class FlatStore:
         self.sync(0, len(self.params))
         lo = len(self.params)
         shapes = [tuple(p.data.shape) for p in params]
-        grads = [None if p.grad is None else self._checked(p.grad, s, lab, "grad")
-                 for p, s, lab in zip(params, shapes, labels, strict=True)]
+        grads = [
+            None if p.grad is None else self._checked(p.grad, s, lab, "grad")
+            for p, s, lab in zip(params, shapes, labels, strict=True)
+        ]
         sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
         offsets = [int(o) for o in np.cumsum([self.numel, *sizes])]
         old, total = self.numel, offsets[-1]
@@ -83,8 +85,8 @@ class FlatStore:
         self.labels += labels
         self.offsets += offsets[1:]
         self.shapes += shapes
-        for k, v in self.scalar_defaults.items():
-            self.scalars[k] += [v] * len(params)
+        for name, default in self.scalar_defaults.items():
+            self.scalars[name] += [default] * len(params)
         self.data, self.grad = data, grad
         self.data_views = [data[self.span(i)].reshape(s) for i, s in enumerate(self.shapes)]
         self.grad_views = [grad[self.span(i)].reshape(s) for i, s in enumerate(self.shapes)]
@@ -107,13 +109,14 @@ class FlatStore:
         """`arr` as an array of `shape` and the store's dtype (ValueError / TypeError otherwise)."""
         a = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
         if a.shape != shape:
-            msg = (f"parameter {label} was given a `{what}` of shape {a.shape}, "
-                   f"expected {shape}")
+            msg = f"parameter {label} was given a `{what}` of shape {a.shape}, expected {shape}"
             raise ValueError(msg)
         if a.dtype != self.dtype:
-            msg = (f"parameter {label} was given a `{what}` of dtype {a.dtype}, expected "
-                   f"{self.dtype} (an optimiser keeps each parameter's dtype; build a new one "
-                   "after converting a model)")
+            msg = (
+                f"parameter {label} was given a `{what}` of dtype {a.dtype}, expected "
+                f"{self.dtype} (an optimiser keeps each parameter's dtype; build a new one "
+                "after converting a model)"
+            )
             raise TypeError(msg)
         return a
 

@@ -90,8 +90,10 @@ def check_param(p: Any, where: str) -> np.dtype:
     """The dtype of parameter `p` after checking it has float32/float64 `data` and a `grad`."""
     data = getattr(p, "data", None)
     if not isinstance(data, np.ndarray) or not hasattr(p, "grad"):
-        msg = (f"{where} must be a parameter (an object with a numpy `data` array and a "
-               f"`grad` attribute), got {type(p).__name__}")
+        msg = (
+            f"{where} must be a parameter (an object with a numpy `data` array and a "
+            f"`grad` attribute), got {type(p).__name__}"
+        )
         raise TypeError(msg)
     if data.dtype not in FLOAT_DTYPES:
         msg = f"{where} must have float32 or float64 data, got {data.dtype}"
@@ -102,8 +104,10 @@ def check_param(p: Any, where: str) -> np.dtype:
 def param_groups(params: Any) -> list[dict[str, Any]]:
     """Normalise `params` (an iterable of parameters or of dicts) to a list of group dicts."""
     if isinstance(params, np.ndarray) or hasattr(params, "data") or isinstance(params, dict):
-        msg = ("`params` must be an iterable of parameters or of dicts (param groups), got "
-               f"{type(params).__name__}")
+        msg = (
+            "`params` must be an iterable of parameters or of dicts (param groups), got "
+            f"{type(params).__name__}"
+        )
         raise TypeError(msg)
     if not isinstance(params, Iterable):
         msg = f"`params` must be an iterable of parameters or dicts, got {type(params).__name__}"

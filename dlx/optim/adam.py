@@ -7,7 +7,7 @@ computed in double by the binding. Arguments, defaults and results follow ``torc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,16 +22,22 @@ def _check_adam_group(group: dict[str, Any]) -> None:
     group["betas"] = v.betas(group["betas"])
     group["eps"] = v.non_negative(group["eps"], "eps")
     group["weight_decay"] = v.non_negative(group["weight_decay"], "weight_decay")
-    group["decoupled_weight_decay"] = v.flag(group["decoupled_weight_decay"],
-                                             "decoupled_weight_decay")
+    group["decoupled_weight_decay"] = v.flag(
+        group["decoupled_weight_decay"], "decoupled_weight_decay"
+    )
 
 
 def _common(group: dict[str, Any]) -> dict[str, Any]:
     """The kernel keywords shared by the Adam family."""
     beta1, beta2 = group["betas"]
-    return {"lr": group["lr"], "beta1": beta1, "beta2": beta2, "eps": group["eps"],
-            "weight_decay": group["weight_decay"],
-            "decoupled_weight_decay": group["decoupled_weight_decay"]}
+    return {
+        "lr": group["lr"],
+        "beta1": beta1,
+        "beta2": beta2,
+        "eps": group["eps"],
+        "weight_decay": group["weight_decay"],
+        "decoupled_weight_decay": group["decoupled_weight_decay"],
+    }
 
 
 class Adam(Optimizer):
@@ -55,12 +61,28 @@ class Adam(Optimizer):
         Shrink the parameters by ``lr * weight_decay`` instead (AdamW).
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 decoupled_weight_decay: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
-                                  "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                  "decoupled_weight_decay": decoupled_weight_decay})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "betas": betas,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "amsgrad": amsgrad,
+                "decoupled_weight_decay": decoupled_weight_decay,
+            },
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_adam_group(group)
@@ -72,11 +94,24 @@ class Adam(Optimizer):
             names["max_exp_avg_sq"] = 0.0
         return names
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
-        step = scalars["step"] + 1
-        _core.adam_step_(param, grad, state["exp_avg"], state["exp_avg_sq"], step,
-                         max_exp_avg_sq=state.get("max_exp_avg_sq"), **_common(group))
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        step = int(scalars["step"]) + 1
+        _core.adam_step_(
+            param,
+            grad,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            step,
+            max_exp_avg_sq=state.get("max_exp_avg_sq"),
+            **_common(group),
+        )
         return {"step": step}
 
 
@@ -86,10 +121,16 @@ class AdamW(Adam):
     Parameters are those of :class:`Adam`; ``decoupled_weight_decay`` is always True.
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         decoupled_weight_decay=True)
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -110,12 +151,25 @@ class RAdam(Optimizer):
     decoupled_weight_decay : bool, default False
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0,
-                 decoupled_weight_decay: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
-                                  "weight_decay": weight_decay,
-                                  "decoupled_weight_decay": decoupled_weight_decay})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "betas": betas,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "decoupled_weight_decay": decoupled_weight_decay,
+            },
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_adam_group(group)
@@ -123,11 +177,18 @@ class RAdam(Optimizer):
     def _state_buffers(self, group: dict[str, Any]) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
-        step = scalars["step"] + 1
-        _core.radam_step_(param, grad, state["exp_avg"], state["exp_avg_sq"], step,
-                          **_common(group))
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        step = int(scalars["step"]) + 1
+        _core.radam_step_(
+            param, grad, state["exp_avg"], state["exp_avg_sq"], step, **_common(group)
+        )
         return {"step": step}
 
 
@@ -147,15 +208,30 @@ class NAdam(Optimizer):
     decoupled_weight_decay : bool, default False
     """
 
-    _scalar_state = {"step": 0, "mu_product": 1.0}
-    _public_scalars = ("step", "mu_product")
+    _scalar_state: ClassVar[dict[str, float]] = {"step": 0, "mu_product": 1.0}
+    _public_scalars: ClassVar[tuple[str, ...]] = ("step", "mu_product")
 
-    def __init__(self, params: Any, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
-                                  "weight_decay": weight_decay, "momentum_decay": momentum_decay,
-                                  "decoupled_weight_decay": decoupled_weight_decay})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "betas": betas,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "momentum_decay": momentum_decay,
+                "decoupled_weight_decay": decoupled_weight_decay,
+            },
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         _check_adam_group(group)
@@ -164,11 +240,25 @@ class NAdam(Optimizer):
     def _state_buffers(self, group: dict[str, Any]) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
-        step = scalars["step"] + 1
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        step = int(scalars["step"]) + 1
         beta1, decay = group["betas"][0], group["momentum_decay"]
         mu_product = scalars["mu_product"] * (beta1 * (1.0 - 0.5 * 0.96 ** (step * decay)))
-        _core.nadam_step_(param, grad, state["exp_avg"], state["exp_avg_sq"], step, mu_product,
-                          momentum_decay=decay, **_common(group))
+        _core.nadam_step_(
+            param,
+            grad,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            step,
+            mu_product,
+            momentum_decay=decay,
+            **_common(group),
+        )
         return {"step": step, "mu_product": mu_product}

@@ -71,8 +71,14 @@ class Optimizer:
         """Names of the flat state buffers the group's settings need, with initial values."""
         return {}
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
         """One fused kernel call on a run of parameters; return their updated scalars."""
         raise NotImplementedError
 
@@ -87,21 +93,25 @@ class Optimizer:
         for k, p in enumerate(params):
             earlier = self._ids.get(id(p), seen.get(id(p)))
             if earlier is not None:
-                msg = (f"parameter {first + k} appears more than once (it is parameter "
-                       f"{earlier}); each parameter may be given to an optimiser only once, "
-                       "within or across param groups")
+                msg = (
+                    f"parameter {first + k} appears more than once (it is parameter "
+                    f"{earlier}); each parameter may be given to an optimiser only once, "
+                    "within or across param groups"
+                )
                 raise ValueError(msg)
             seen[id(p)] = first + k
-        group = {k: val for k, val in param_group.items() if k != "params"}
-        for k, default in self.defaults.items():
-            group.setdefault(k, default)
+        group = {key: val for key, val in param_group.items() if key != "params"}
+        for key, default in self.defaults.items():
+            group.setdefault(key, default)
         self._check_group(group)
         group["params"] = params
-        ranges, where = [], [None] * len(params)
+        ranges: list[tuple[FlatStore, int, int]] = []
+        where: list[Any] = [None] * len(params)
         for dt in dict.fromkeys(dtypes):
             ks = [k for k, d in enumerate(dtypes) if d == dt]
             store = self._stores.get(dt) or self._stores.setdefault(
-                dt, FlatStore(dt, self._scalar_state))
+                dt, FlatStore(dt, self._scalar_state)
+            )
             lo, hi = store.append([params[k] for k in ks], [first + k for k in ks])
             ranges.append((store, lo, hi))
             for pos, k in enumerate(ks):
@@ -188,25 +198,30 @@ class Optimizer:
             raise TypeError(msg)
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            msg = (f"loaded state dict has {len(saved_groups)} parameter groups, the optimiser "
-                   f"has {len(self.param_groups)}")
+            msg = (
+                f"loaded state dict has {len(saved_groups)} parameter groups, the optimiser "
+                f"has {len(self.param_groups)}"
+            )
             raise ValueError(msg)
         index_of, new_groups, start = {}, [], 0
         for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
             if len(saved["params"]) != len(group["params"]):
-                msg = (f"loaded param group {gi} has {len(saved['params'])} parameters, the "
-                       f"optimiser's has {len(group['params'])}")
+                msg = (
+                    f"loaded param group {gi} has {len(saved['params'])} parameters, the "
+                    f"optimiser's has {len(group['params'])}"
+                )
                 raise ValueError(msg)
             for k, sid in enumerate(saved["params"]):
                 index_of[sid] = start + k
             start += len(group["params"])
             # Not re-validated: a schedule may have driven lr to 0, which is legitimate.
             new_groups.append({k: val for k, val in saved.items() if k != "params"})
-        staged = [self._stage(index_of, sid, st, new_groups)
-                  for sid, st in state_dict["state"].items()]
+        staged = [
+            self._stage(index_of, sid, st, new_groups) for sid, st in state_dict["state"].items()
+        ]
         for store in self._stores.values():  # params absent from the dict have no state
-            for k, d in self._scalar_state.items():
-                store.scalars[k] = [d] * len(store)
+            for name, default in self._scalar_state.items():
+                store.scalars[name] = [default] * len(store)
         for store, i, arrays, scalars in staged:
             sl = store.span(i)
             for name, (arr, fill) in arrays.items():
@@ -219,15 +234,18 @@ class Optimizer:
             group.update(new)
             group["params"] = params
 
-    def _stage(self, index_of: dict[Any, int], sid: Any, st: dict[str, Any],
-               groups: list[dict[str, Any]]) -> tuple[FlatStore, int, dict, dict]:
+    def _stage(
+        self, index_of: dict[Any, int], sid: Any, st: dict[str, Any], groups: list[dict[str, Any]]
+    ) -> tuple[FlatStore, int, dict, dict]:
         """Check one parameter's saved state and convert it, touching nothing."""
         if sid not in index_of:
             msg = f"loaded state refers to parameter {sid!r}, which no loaded param group lists"
             raise ValueError(msg)
         store, i, g = self._where[index_of[sid]]
-        scalars = {k: type(d)(float(np.asarray(st[k]))) if k in st else d
-                   for k, d in self._scalar_state.items()}
+        scalars = {
+            k: type(d)(float(np.asarray(st[k]))) if k in st else d
+            for k, d in self._scalar_state.items()
+        }
         needed = self._state_buffers(groups[g])
         if "step" not in st and any(n in st for n in needed):
             scalars["step"] = 1  # PyTorch's SGD keeps no step; a buffer means it has stepped
@@ -239,8 +257,10 @@ class Optimizer:
                     raise ValueError(msg)
                 arr = np.asarray(st[name])
                 if arr.size != store.span(i).stop - store.span(i).start:
-                    msg = (f"loaded `{name}` of parameter {sid!r} has shape {arr.shape}, the "
-                           f"parameter has shape {store.shapes[i]}")
+                    msg = (
+                        f"loaded `{name}` of parameter {sid!r} has shape {arr.shape}, the "
+                        f"parameter has shape {store.shapes[i]}"
+                    )
                     raise ValueError(msg)
                 arrays[name] = (arr.reshape(-1).astype(store.dtype, copy=False), fill)
         return store, i, arrays, scalars

@@ -36,11 +36,25 @@ class SGD(Optimizer):
 
     _public_scalars = ()
 
-    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "momentum": momentum,
+                "dampening": dampening,
+                "weight_decay": weight_decay,
+                "nesterov": nesterov,
+            },
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["lr"] = v.positive(group["lr"], "lr")
@@ -49,20 +63,35 @@ class SGD(Optimizer):
         group["weight_decay"] = v.non_negative(group["weight_decay"], "weight_decay")
         group["nesterov"] = v.flag(group["nesterov"], "nesterov")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            msg = (f"`nesterov` needs `momentum` > 0 and `dampening` = 0, got momentum="
-                   f"{group['momentum']}, dampening={group['dampening']}")
+            msg = (
+                f"`nesterov` needs `momentum` > 0 and `dampening` = 0, got momentum="
+                f"{group['momentum']}, dampening={group['dampening']}"
+            )
             raise ValueError(msg)
 
     def _state_buffers(self, group: dict[str, Any]) -> dict[str, float]:
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
         momentum = group["momentum"]
-        _core.sgd_step_(param, grad, state.get("momentum_buffer"), lr=group["lr"],
-                        momentum=momentum, dampening=group["dampening"],
-                        weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                        first_step=scalars["step"] == 0)
+        _core.sgd_step_(
+            param,
+            grad,
+            state.get("momentum_buffer"),
+            lr=group["lr"],
+            momentum=momentum,
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+            first_step=scalars["step"] == 0,
+        )
         # "step" counts momentum steps: 0 means no momentum buffer yet (PyTorch's None).
         return {"step": scalars["step"] + (1 if momentum != 0 else 0)}
 
@@ -83,12 +112,25 @@ class Adagrad(Optimizer):
     eps : float, default 1e-10
     """
 
-    def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0,
-                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10) -> None:
-        super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-                                  "initial_accumulator_value": initial_accumulator_value,
-                                  "eps": eps})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "lr_decay": lr_decay,
+                "weight_decay": weight_decay,
+                "initial_accumulator_value": initial_accumulator_value,
+                "eps": eps,
+            },
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["lr"] = v.positive(group["lr"], "lr")
@@ -98,12 +140,25 @@ class Adagrad(Optimizer):
     def _state_buffers(self, group: dict[str, Any]) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
-        step = scalars["step"] + 1
-        _core.adagrad_step_(param, grad, state["sum"], step, lr=group["lr"],
-                            lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                            eps=group["eps"])
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        step = int(scalars["step"]) + 1
+        _core.adagrad_step_(
+            param,
+            grad,
+            state["sum"],
+            step,
+            lr=group["lr"],
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+        )
         return {"step": step}
 
 
@@ -124,12 +179,27 @@ class RMSprop(Optimizer):
         Normalise by an estimate of the gradient's variance instead of its second moment.
     """
 
-    def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
-                                  "weight_decay": weight_decay, "momentum": momentum,
-                                  "centered": centered})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "alpha": alpha,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "momentum": momentum,
+                "centered": centered,
+            },
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["lr"] = v.positive(group["lr"], "lr")
@@ -146,12 +216,26 @@ class RMSprop(Optimizer):
             names["grad_avg"] = 0.0
         return names
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
-        _core.rmsprop_step_(param, grad, state["square_avg"], state.get("momentum_buffer"),
-                            state.get("grad_avg"), lr=group["lr"], alpha=group["alpha"],
-                            eps=group["eps"], weight_decay=group["weight_decay"],
-                            momentum=group["momentum"])
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        _core.rmsprop_step_(
+            param,
+            grad,
+            state["square_avg"],
+            state.get("momentum_buffer"),
+            state.get("grad_avg"),
+            lr=group["lr"],
+            alpha=group["alpha"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+        )
         return {"step": scalars["step"] + 1}
 
 
@@ -170,10 +254,15 @@ class Adadelta(Optimizer):
     weight_decay : float, default 0
     """
 
-    def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0) -> None:
-        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,
-                                  "weight_decay": weight_decay})
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay})
 
     def _check_group(self, group: dict[str, Any]) -> None:
         group["lr"] = v.positive(group["lr"], "lr")
@@ -184,9 +273,22 @@ class Adadelta(Optimizer):
     def _state_buffers(self, group: dict[str, Any]) -> dict[str, float]:
         return {"square_avg": 0.0, "acc_delta": 0.0}
 
-    def _run(self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray,
-             state: dict[str, np.ndarray], scalars: dict[str, float]) -> dict[str, float]:
-        _core.adadelta_step_(param, grad, state["square_avg"], state["acc_delta"],
-                             lr=group["lr"], rho=group["rho"], eps=group["eps"],
-                             weight_decay=group["weight_decay"])
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        _core.adadelta_step_(
+            param,
+            grad,
+            state["square_avg"],
+            state["acc_delta"],
+            lr=group["lr"],
+            rho=group["rho"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+        )
         return {"step": scalars["step"] + 1}
