@@ -288,3 +288,14 @@ def test_empty_and_scalar_parameters():
     assert empty.data.shape == (0, 3)
     assert scalar.data.shape == ()
     np.testing.assert_allclose(scalar.data, 1.5)
+
+
+def test_construction_checks_existing_grads_first():
+    a, b = Param(np.zeros(2, np.float32)), Param(np.zeros(3))
+    b.grad = np.zeros(3, np.float32)
+    with pytest.raises(TypeError, match=r"parameter 1 has a `grad` of dtype float32"):
+        optim.SGD([a, b])
+    assert a.data.base is None  # nothing was packed before the error
+    b.grad = np.zeros(2)
+    with pytest.raises(ValueError, match=r"parameter 1 has a `grad` of shape \(2,\)"):
+        optim.SGD([a, b])

@@ -101,6 +101,20 @@ def check_param(p: Any, where: str) -> np.dtype:
     return data.dtype
 
 
+def check_grad(p: Any, dtype: np.dtype, where: str) -> None:
+    """A parameter's existing grad must match its data in shape and dtype."""
+    g = p.grad
+    if g is None:
+        return
+    g = g if isinstance(g, np.ndarray) else np.asarray(g)
+    if g.shape != p.data.shape:
+        msg = f"{where} has a `grad` of shape {g.shape}, its data has shape {p.data.shape}"
+        raise ValueError(msg)
+    if g.dtype != dtype:
+        msg = f"{where} has a `grad` of dtype {g.dtype}, its data has dtype {dtype}"
+        raise TypeError(msg)
+
+
 def param_groups(params: Any) -> list[dict[str, Any]]:
     """Normalise `params` (an iterable of parameters or of dicts) to a list of group dicts."""
     if isinstance(params, np.ndarray) or hasattr(params, "data") or isinstance(params, dict):

@@ -100,6 +100,8 @@ class Optimizer:
                 )
                 raise ValueError(msg)
             seen[id(p)] = first + k
+        for k, (p, dt) in enumerate(zip(params, dtypes, strict=True)):
+            v.check_grad(p, dt, f"parameter {first + k}")
         group = {key: val for key, val in param_group.items() if key != "params"}
         for key, default in self.defaults.items():
             group.setdefault(key, default)
@@ -109,9 +111,9 @@ class Optimizer:
         where: list[Any] = [None] * len(params)
         for dt in dict.fromkeys(dtypes):
             ks = [k for k, d in enumerate(dtypes) if d == dt]
-            store = self._stores.get(dt) or self._stores.setdefault(
-                dt, FlatStore(dt, self._scalar_state)
-            )
+            if dt not in self._stores:
+                self._stores[dt] = FlatStore(dt, self._scalar_state)
+            store = self._stores[dt]
             lo, hi = store.append([params[k] for k in ks], [first + k for k in ks])
             ranges.append((store, lo, hi))
             for pos, k in enumerate(ks):
