@@ -140,3 +140,36 @@ def batch_norm_backward(grad_output: Array, input: Array, weight: Array | None,
 def dropout_mask(shape: tuple[int, ...], p: float, seed: int) -> Array: ...  # uint8, 1 = keep
 def dropout_forward(input: Array, p: float, seed: int) -> tuple[Array, Array]: ...  # (output, mask)
 def dropout_backward(grad_output: Array, mask: Array, p: float) -> Array: ...
+
+# optimisers: fused in-place steps (torch.optim single-tensor semantics), one OpenMP pass.
+# param, grad and every state array share one dtype and param's shape; param and the
+# state arrays are updated in place (so they must be writeable; nothing is converted),
+# grad is only read. `step` counts from 1 and includes this step. An optional state
+# array switches its option on: momentum_buffer (SGD momentum != 0, RMSprop momentum > 0),
+# grad_avg (centered RMSprop), max_exp_avg_sq (AMSGrad).
+def sgd_step_(param: Array, grad: Array, momentum_buffer: Array | None = None,
+              lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+              weight_decay: float = 0.0, nesterov: bool = False,
+              first_step: bool = False) -> None: ...  # first_step: buffer = grad
+def adagrad_step_(param: Array, grad: Array, state_sum: Array, step: int, lr: float = 1e-2,
+                  lr_decay: float = 0.0, weight_decay: float = 0.0,
+                  eps: float = 1e-10) -> None: ...
+def rmsprop_step_(param: Array, grad: Array, square_avg: Array,
+                  momentum_buffer: Array | None = None, grad_avg: Array | None = None,
+                  lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                  weight_decay: float = 0.0, momentum: float = 0.0) -> None: ...
+def adadelta_step_(param: Array, grad: Array, square_avg: Array, acc_delta: Array,
+                   lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                   weight_decay: float = 0.0) -> None: ...
+def adam_step_(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: int,
+               max_exp_avg_sq: Array | None = None, lr: float = 1e-3, beta1: float = 0.9,
+               beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+               decoupled_weight_decay: bool = False) -> None: ...  # decoupled: AdamW
+def radam_step_(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: int,
+                lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                weight_decay: float = 0.0, decoupled_weight_decay: bool = False) -> None: ...
+# mu_product: prod of mu_1 .. mu_step (this step included), mu_t = beta1 (1 - 0.5 * 0.96^(t md))
+def nadam_step_(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: int,
+                mu_product: float, lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999,
+                eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
+                decoupled_weight_decay: bool = False) -> None: ...

@@ -7,27 +7,26 @@ C++ vs NumPy benchmarks time. They favour clarity over speed, but use vectorised
 
 from __future__ import annotations
 
-from dlx.reference.batchnorm import batch_norm_backward, batch_norm_forward
-from dlx.reference.dropout import dropout_backward, dropout_forward, dropout_mask
 from dlx.reference.linear import gemm, linear_backward, linear_forward
-from dlx.reference.pool import (
-    avg_pool2d_backward,
-    avg_pool2d_forward,
-    max_pool2d_backward,
-    max_pool2d_forward,
+from dlx.reference.optim import (
+    adadelta_step_,
+    adagrad_step_,
+    adam_step_,
+    nadam_step_,
+    radam_step_,
+    rmsprop_step_,
+    sgd_step_,
 )
 
 __all__ = [
-    "avg_pool2d_backward",
-    "avg_pool2d_forward",
-    "batch_norm_backward",
-    "batch_norm_forward",
-    "dropout_backward",
-    "dropout_forward",
-    "dropout_mask",
+    "adadelta_step_",
+    "adagrad_step_",
+    "adam_step_",
     "gemm",
     "linear_backward",
     "linear_forward",
-    "max_pool2d_backward",
-    "max_pool2d_forward",
+    "nadam_step_",
+    "radam_step_",
+    "rmsprop_step_",
+    "sgd_step_",
 ]

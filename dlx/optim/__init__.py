@@ -1,0 +1,30 @@
+"""Optimisers over flat parameter buffers, learning-rate schedules and L-BFGS.
+
+Every update rule is one fused C++ kernel (one OpenMP pass) over a flat buffer holding
+all parameters of a dtype; see :mod:`dlx.optim.optimizer` for the design. Names,
+arguments, defaults and results follow ``torch.optim``.
+"""
+
+from __future__ import annotations
+
+from dlx.optim import lr_scheduler
+from dlx.optim._validation import ParamDTypeError
+from dlx.optim.adam import Adam, AdamW, NAdam, RAdam
+from dlx.optim.lbfgs import LBFGS
+from dlx.optim.optimizer import Optimizer
+from dlx.optim.sgd import SGD, Adadelta, Adagrad, RMSprop
+
+__all__ = [
+    "LBFGS",
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "NAdam",
+    "Optimizer",
+    "ParamDTypeError",
+    "RAdam",
+    "RMSprop",
+    "lr_scheduler",
+]
