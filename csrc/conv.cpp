@@ -94,9 +94,11 @@ struct Dims {
 };
 
 // Runs body(b, workspace) for b in [0, count): spread over OpenMP threads with BLAS serial
-// when there are enough items and work, else one by one on multi-threaded BLAS.
+// when there are enough items and work, else one by one on multi-threaded BLAS. Items are
+// handed out dynamically so a thread that loses its core to another process (the machine
+// is often shared) does not hold the others up at the end.
 template <typename T, typename F>
-void for_each_item(int64_t count, int64_t work, int64_t scratch_size, bool dynamic, F&& body) {
+void for_each_item(int64_t count, int64_t work, int64_t scratch_size, F&& body) {
   const int nt = num_threads();
   if (nt > 1 && count >= nt && work > kParallelWork) {
     BlasSerialScope serial;
@@ -104,13 +106,8 @@ void for_each_item(int64_t count, int64_t work, int64_t scratch_size, bool dynam
 #pragma omp parallel num_threads(nt)
     errors.run([&] {
       Scratch<T> ws(scratch_size);
-      if (dynamic) {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < count; ++b) body(b, ws.data());
-      } else {
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < count; ++b) body(b, ws.data());
-      }
+      for (int64_t b = 0; b < count; ++b) body(b, ws.data());
     });
     errors.rethrow();
   } else {
@@ -137,7 +134,7 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
   const Dims d(s);
   if (s.n == 0 || d.y_size == 0) return;
   const int64_t work = s.n * s.o * d.k * d.l;
-  for_each_item<T>(s.n, work, d.col_size, false, [&](int64_t b, T* ws) {
+  for_each_item<T>(s.n, work, d.col_size, [&](int64_t b, T* ws) {
     const T* xb = x + b * d.x_size;
     T* yb = y + b * d.y_size;
     const T* col = xb;
@@ -176,7 +173,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct;
   const int64_t work = s.n * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
 
-  for_each_item<T>(parts, work, need_col ? d.col_size : 0, true, [&](int64_t p, T* ws) {
+  for_each_item<T>(parts, work, need_col ? d.col_size : 0, [&](int64_t p, T* ws) {
     T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.data() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
     const int64_t b_lo = p * s.n / parts, b_hi = (p + 1) * s.n / parts;
