@@ -30,8 +30,10 @@ def _layer_cases(torch, rng, name, n, c, h, w, o, k, pad):
         reference.conv2d_forward(x, wt, b, padding=pad)
         reference.conv2d_backward(gy, x, wt, padding=pad)
 
-    fwd = {"dlx": lambda: _core.conv2d_forward(x, wt, b, padding=pad),
-           "numpy": lambda: reference.conv2d_forward(x, wt, b, padding=pad)}
+    fwd = {
+        "dlx": lambda: _core.conv2d_forward(x, wt, b, padding=pad),
+        "numpy": lambda: reference.conv2d_forward(x, wt, b, padding=pad),
+    }
     fb = {"dlx": dlx_fb, "numpy": ref_fb}
     if torch:
         tx = torch.from_numpy(x).requires_grad_()
@@ -50,8 +52,12 @@ def _layer_cases(torch, rng, name, n, c, h, w, o, k, pad):
         fwd["torch"] = torch_fwd
         fb["torch"] = torch_fb
     yield Case(f"conv2d {name} fwd", fwd, work=(flop, "FLOP"))
-    yield Case(f"conv2d {name} fwd+bwd", fb, work=(3 * flop, "FLOP"),
-               note="backward computes input, weight and bias gradients")
+    yield Case(
+        f"conv2d {name} fwd+bwd",
+        fb,
+        work=(3 * flop, "FLOP"),
+        note="backward computes input, weight and bias gradients",
+    )
 
 
 def cases(size: str):

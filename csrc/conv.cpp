@@ -1,9 +1,11 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "blas.h"
@@ -14,7 +16,7 @@ namespace dlx {
 namespace {
 
 // Below this many multiply-adds a call stays on the calling thread.
-constexpr int64_t kParallelWork = int64_t{1} << 17;
+constexpr double kParallelWork = 131072.0;
 // Column workspaces up to this size stay cached per thread between calls.
 constexpr size_t kCachedScratchBytes = size_t{32} << 20;
 // Batch chunks for the weight gradient: at most this many, each with its own partial sum,
@@ -52,15 +54,20 @@ class Scratch {
 // Carries the first exception out of an OpenMP region (throwing across it terminates).
 class ErrorSlot {
  public:
+  // Runs f, keeping what it throws; false when it threw.
   template <typename F>
-  void run(F&& f) {
+  bool run(F&& f) {
     try {
       f();
+      return true;
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!error_) error_ = std::current_exception();
+      failed_.store(true);
+      return false;
     }
   }
+  bool failed() const { return failed_.load(); }
   void rethrow() const {
     if (error_) std::rethrow_exception(error_);
   }
@@ -68,6 +75,7 @@ class ErrorSlot {
  private:
   std::mutex mutex_;
   std::exception_ptr error_;
+  std::atomic<bool> failed_{false};
 };
 
 // Sizes every GEMM of one convolution uses, checked once against the 32-bit BLAS.
@@ -98,17 +106,21 @@ struct Dims {
 // handed out dynamically so a thread that loses its core to another process (the machine
 // is often shared) does not hold the others up at the end.
 template <typename T, typename F>
-void for_each_item(int64_t count, int64_t work, int64_t scratch_size, F&& body) {
+void for_each_item(int64_t count, double work, int64_t scratch_size, F&& body) {
   const int nt = num_threads();
   if (nt > 1 && count >= nt && work > kParallelWork) {
     BlasSerialScope serial;
     ErrorSlot errors;
 #pragma omp parallel num_threads(nt)
-    errors.run([&] {
-      Scratch<T> ws(scratch_size);
+    {
+      // Every thread must reach the worksharing loop, even one whose allocation failed.
+      std::optional<Scratch<T>> ws;
+      const bool ready = errors.run([&] { ws.emplace(scratch_size); });
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t b = 0; b < count; ++b) body(b, ws.data());
-    });
+      for (int64_t b = 0; b < count; ++b) {
+        if (ready && !errors.failed()) errors.run([&] { body(b, ws->data()); });
+      }
+    }
     errors.rethrow();
   } else {
     Scratch<T> ws(scratch_size);
@@ -133,7 +145,7 @@ template <typename T>
 void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv2dShape& s) {
   const Dims d(s);
   if (s.n == 0 || d.y_size == 0) return;
-  const int64_t work = s.n * s.o * d.k * d.l;
+  const double work = static_cast<double>(s.n) * s.o * d.k * d.l;
   for_each_item<T>(s.n, work, d.col_size, [&](int64_t b, T* ws) {
     const T* xb = x + b * d.x_size;
     T* yb = y + b * d.y_size;
@@ -168,13 +180,15 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     const int64_t fit = kPartialBytes / std::max<int64_t>(w_size * sizeof(T), 1);
     parts = std::clamp<int64_t>(std::min(s.n, kMaxParts), 1, std::max<int64_t>(fit, 1));
   }
-  std::vector<T> part_w(gw != nullptr && parts > 1 ? static_cast<size_t>(parts * w_size) : 0);
+  // Partial sums need no zeroing: each chunk's first GEMM runs with beta = 0.
+  std::unique_ptr<T[]> part_w(gw != nullptr && parts > 1 ? new T[parts * w_size] : nullptr);
   std::vector<double> part_b(gb != nullptr ? static_cast<size_t>(parts * s.o) : 0, 0.0);
   const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct;
-  const int64_t work = s.n * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
+  const double work =
+      static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
 
   for_each_item<T>(parts, work, need_col ? d.col_size : 0, [&](int64_t p, T* ws) {
-    T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.data() + p * w_size : gw;
+    T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.get() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
     const int64_t b_lo = p * s.n / parts, b_hi = (p + 1) * s.n / parts;
     for (int64_t b = b_lo; b < b_hi; ++b) {
@@ -228,8 +242,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
 
 #define DLX_CONV(T)                                                                      \
   template void conv2d_forward<T>(const T*, const T*, const T*, T*, const Conv2dShape&); \
-  template void conv2d_backward<T>(const T*, const T*, const T*, T*, T*, T*,            \
-                                   const Conv2dShape&);
+  template void conv2d_backward<T>(const T*, const T*, const T*, T*, T*, T*, const Conv2dShape&);
 DLX_INSTANTIATE(DLX_CONV)
 
 }  // namespace dlx

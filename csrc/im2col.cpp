@@ -123,13 +123,12 @@ void col2im_batch(const T* col, T* im, int64_t n, int64_t c, int64_t h, int64_t 
   for (int64_t b = 0; b < n; ++b) col2im(col + b * col_size, im + b * im_size, c, h, w, win);
 }
 
-#define DLX_IM2COL(T)                                                                         \
-  template void im2col<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&);          \
-  template void col2im<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&);          \
-  template void im2col_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t,             \
-                                const Window2d&);                                             \
-  template void col2im_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t,             \
-                                const Window2d&);
+#define DLX_IM2COL(T)                                                                \
+  template void im2col<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&); \
+  template void col2im<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&); \
+  template void im2col_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t,    \
+                                const Window2d&);                                    \
+  template void col2im_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, const Window2d&);
 DLX_INSTANTIATE(DLX_IM2COL)
 
 }  // namespace dlx

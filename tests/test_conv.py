@@ -27,6 +27,8 @@ CASES = [
     (0, 3, 5, 5, 4, 3, 1, 1, 1, 1),  # empty batch
     (8, 16, 12, 12, 16, 3, 1, 1, 1, 1),  # large enough for the threaded paths
     (3, 8, 16, 16, 8, 5, 1, 2, 1, 2),
+    (40, 2, 6, 6, 3, 3, 1, 1, 1, 1),  # several images per weight-gradient chunk
+    (37, 4, 8, 8, 8, 3, 1, 1, 1, 2),  # same, on the threaded path
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}o{c[4]}k{c[5]}s{c[6]}p{c[7]}d{c[8]}g{c[9]}" for c in CASES]
 
@@ -98,8 +100,9 @@ def test_conv2d_backward_skips_unrequested(rng):
     gy = rng.standard_normal((2, 4, 4, 4))
     rx, rw, rb = reference.conv2d_backward(gy, x, wt)
     for flags in [(True, False, False), (False, True, False), (False, False, True)]:
-        got = _core.conv2d_backward(gy, x, wt, input_grad=flags[0], weight_grad=flags[1],
-                                    bias_grad=flags[2])
+        got = _core.conv2d_backward(
+            gy, x, wt, input_grad=flags[0], weight_grad=flags[1], bias_grad=flags[2]
+        )
         for want, g, r in zip(flags, got, (rx, rw, rb), strict=True):
             if want:
                 assert_close(g, r)
@@ -141,7 +144,7 @@ def test_conv2d_gradcheck_float64(rng, n, c, h, w, o, k, s, p, d, g):
     check_grad(f, b, gb)
 
 
-@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("n", [1, 3, 37])
 def test_conv2d_results_independent_of_thread_count(rng, n):
     x, wt, b = _make(rng, np.float32, n, 16, 14, 14, 16, 3, 1)
     gy = rng.standard_normal((n, 16, 14, 14)).astype(np.float32)
@@ -170,7 +173,9 @@ def test_conv2d_errors():
         match=r"`weight` has 3 input channels per group but `input` has 4 channels and groups=1",
     ):
         _core.conv2d_forward(x, np.ones((3, 3, 3, 3)))
-    with pytest.raises(ValueError, match=r"`input` has 4 channels, which is not divisible by groups=3"):
+    with pytest.raises(
+        ValueError, match=r"`input` has 4 channels, which is not divisible by groups=3"
+    ):
         _core.conv2d_forward(x, w, groups=3)
     with pytest.raises(ValueError, match=r"`weight` has 3 output channels, .* groups=2"):
         _core.conv2d_forward(x, np.ones((3, 2, 3, 3)), groups=2)
@@ -182,7 +187,9 @@ def test_conv2d_errors():
         _core.conv2d_forward(x, w, dilation=-1)
     with pytest.raises(ValueError, match=r"`padding` must be non-negative, got \(1, -2\)"):
         _core.conv2d_forward(x, w, padding=(1, -2))
-    with pytest.raises(ValueError, match=r"`stride` must be an int or a pair of ints, got 3 values"):
+    with pytest.raises(
+        ValueError, match=r"`stride` must be an int or a pair of ints, got 3 values"
+    ):
         _core.conv2d_forward(x, w, stride=(1, 1, 1))
     with pytest.raises(ValueError, match=r"`weight` must have a positive kernel size"):
         _core.conv2d_forward(x, np.ones((3, 4, 0, 3)))
@@ -209,8 +216,11 @@ def test_conv2d_errors():
 def test_conv2d_backward_errors():
     x = np.ones((2, 4, 5, 5))
     w = np.ones((3, 4, 3, 3))
-    with pytest.raises(ValueError, match=r"conv2d_backward: `grad_output` must have shape "
-                       r"\(2, 3, 3, 3\), got \(2, 3, 5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d_backward: `grad_output` must have shape "
+        r"\(2, 3, 3, 3\), got \(2, 3, 5, 5\)",
+    ):
         _core.conv2d_backward(np.ones((2, 3, 5, 5)), x, w)
     with pytest.raises(ValueError, match=r"conv2d_backward: `weight` has 2 input channels"):
         _core.conv2d_backward(np.ones((2, 3, 3, 3)), x, np.ones((3, 2, 3, 3)))

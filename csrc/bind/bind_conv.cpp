@@ -42,9 +42,9 @@ std::pair<int64_t, int64_t> out_size(int64_t h, int64_t w, const Window2d& win, 
   const int64_t h_out = win.h_out(h), w_out = win.w_out(w);
   DLX_CHECK(h_out >= 1 && w_out >= 1, fn, ": output size would be ", pair_str(h_out, w_out),
             ": input size ", pair_str(h, w), " is smaller than the dilated kernel ",
-            pair_str(win.dil_h * (win.kh - 1) + 1, win.dil_w * (win.kw - 1) + 1),
-            " (kernel_size ", pair_str(win.kh, win.kw), ", dilation ",
-            pair_str(win.dil_h, win.dil_w), ") with padding ", pair_str(win.pad_h, win.pad_w));
+            pair_str(win.dil_h * (win.kh - 1) + 1, win.dil_w * (win.kw - 1) + 1), " (kernel_size ",
+            pair_str(win.kh, win.kw), ", dilation ", pair_str(win.dil_h, win.dil_w),
+            ") with padding ", pair_str(win.pad_h, win.pad_w));
   return {h_out, w_out};
 }
 
@@ -106,8 +106,8 @@ py::array col2im_py(const py::object& cols_obj, const py::object& shape_obj,
     using T = decltype(tag);
     cols = input<T>(cols_obj, fn, "cols");
     check_ndim(cols, 3, fn, "cols");
-    DLX_CHECK_TYPE(py::isinstance<py::tuple>(shape_obj) || py::isinstance<py::list>(shape_obj),
-                   fn, ": `input_shape` must be a tuple of 4 ints, got ", type_name(shape_obj));
+    DLX_CHECK_TYPE(py::isinstance<py::tuple>(shape_obj) || py::isinstance<py::list>(shape_obj), fn,
+                   ": `input_shape` must be a tuple of 4 ints, got ", type_name(shape_obj));
     py::sequence seq = shape_obj.cast<py::sequence>();
     DLX_CHECK(seq.size() == 4, fn, ": `input_shape` must be a tuple of 4 ints (N, C, H, W), got ",
               seq.size(), " values");
@@ -135,8 +135,7 @@ py::array col2im_py(const py::object& cols_obj, const py::object& shape_obj,
 
 py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj,
                             const py::object& b_obj, const py::object& stride,
-                            const py::object& padding, const py::object& dilation,
-                            int64_t groups) {
+                            const py::object& padding, const py::object& dilation, int64_t groups) {
   constexpr const char* fn = "conv2d_forward";
   py::array x = as_array(x_obj, fn, "input");
   return dispatch(x, fn, "input", [&](auto tag) -> py::array {
@@ -164,8 +163,8 @@ py::array conv2d_forward_py(const py::object& x_obj, const py::object& w_obj,
 
 py::tuple conv2d_backward_py(const py::object& gy_obj, const py::object& x_obj,
                              const py::object& w_obj, const py::object& stride,
-                             const py::object& padding, const py::object& dilation,
-                             int64_t groups, bool input_grad, bool weight_grad, bool bias_grad) {
+                             const py::object& padding, const py::object& dilation, int64_t groups,
+                             bool input_grad, bool weight_grad, bool bias_grad) {
   constexpr const char* fn = "conv2d_backward";
   py::array gy = as_array(gy_obj, fn, "grad_output");
   return dispatch(gy, fn, "grad_output", [&](auto tag) -> py::tuple {
