@@ -244,6 +244,8 @@ def test_im2col_col2im_errors():
         _core.col2im(np.ones((2, 27, 9)), (3, 5, 5), 3)
     with pytest.raises(TypeError, match=r"col2im: `input_shape` must be a tuple of 4 ints"):
         _core.col2im(np.ones((2, 27, 9)), 5, 3)
+    with pytest.raises(TypeError, match=r"col2im: `input_shape` .* got an element of type str"):
+        _core.col2im(np.ones((2, 27, 9)), (2, 3, "5", 5), 3)
     with pytest.raises(ValueError, match=r"col2im: `input_shape` must be non-negative"):
         _core.col2im(np.ones((2, 27, 9)), (2, -3, 5, 5), 3)
     with pytest.raises(TypeError, match=r"col2im: `cols` must be float32 or float64"):

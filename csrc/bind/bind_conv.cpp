@@ -113,7 +113,11 @@ py::array col2im_py(const py::object& cols_obj, const py::object& shape_obj,
               seq.size(), " values");
     int64_t shape[4];
     for (int i = 0; i < 4; ++i) {
-      shape[i] = seq[i].cast<int64_t>();
+      py::object item = seq[i];
+      DLX_CHECK_TYPE(py::isinstance<py::int_>(item), fn,
+                     ": `input_shape` must be a tuple of 4 ints, got an element of type ",
+                     type_name(item));
+      shape[i] = item.cast<int64_t>();
       DLX_CHECK(shape[i] >= 0, fn, ": `input_shape` must be non-negative, got a size of ",
                 shape[i]);
     }
