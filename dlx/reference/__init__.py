@@ -7,26 +7,15 @@ C++ vs NumPy benchmarks time. They favour clarity over speed, but use vectorised
 
 from __future__ import annotations
 
+from dlx.reference.conv import col2im, conv2d_backward, conv2d_forward, im2col
 from dlx.reference.linear import gemm, linear_backward, linear_forward
-from dlx.reference.optim import (
-    adadelta_step_,
-    adagrad_step_,
-    adam_step_,
-    nadam_step_,
-    radam_step_,
-    rmsprop_step_,
-    sgd_step_,
-)
 
 __all__ = [
-    "adadelta_step_",
-    "adagrad_step_",
-    "adam_step_",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
     "gemm",
+    "im2col",
     "linear_backward",
     "linear_forward",
-    "nadam_step_",
-    "radam_step_",
-    "rmsprop_step_",
-    "sgd_step_",
 ]

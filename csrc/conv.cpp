@@ -1,0 +1,248 @@
+#include "conv.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "blas.h"
+#include "common.h"
+#include "threads.h"
+
+namespace dlx {
+namespace {
+
+// Below this many multiply-adds a call stays on the calling thread.
+constexpr double kParallelWork = 131072.0;
+// Column workspaces up to this size stay cached per thread between calls.
+constexpr size_t kCachedScratchBytes = size_t{32} << 20;
+// Batch chunks for the weight gradient: at most this many, each with its own partial sum,
+// and at most kPartialBytes of partial sums in total.
+constexpr int64_t kMaxParts = 32;
+constexpr int64_t kPartialBytes = int64_t{64} << 20;
+
+// One thread's column workspace: a thread-local buffer reused across images and calls,
+// or a one-off allocation when it is too large to keep. One live Scratch per thread.
+template <typename T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t size) {
+    const size_t n = static_cast<size_t>(size);
+    if (n == 0) return;
+    if (n * sizeof(T) <= kCachedScratchBytes) {
+      thread_local std::vector<T> cache;
+      if (cache.size() < n) {
+        cache = std::vector<T>();
+        cache.resize(n);
+      }
+      data_ = cache.data();
+    } else {
+      owned_.reset(new T[n]);
+      data_ = owned_.get();
+    }
+  }
+  T* data() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+  std::unique_ptr<T[]> owned_;
+};
+
+// Carries the first exception out of an OpenMP region (throwing across it terminates).
+class ErrorSlot {
+ public:
+  // Runs f, keeping what it throws; false when it threw.
+  template <typename F>
+  bool run(F&& f) {
+    try {
+      f();
+      return true;
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      failed_.store(true);
+      return false;
+    }
+  }
+  bool failed() const { return failed_.load(); }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+  std::atomic<bool> failed_{false};
+};
+
+// Sizes every GEMM of one convolution uses, checked once against the 32-bit BLAS.
+struct Dims {
+  int64_t h_out, w_out, l;  // l = h_out * w_out output positions
+  int64_t cg, og, k;        // per group: in channels, out channels, k = cg * kh * kw
+  int64_t x_size, y_size;   // per image
+  int64_t col_size;         // workspace per thread (0 when im2col is skipped)
+  bool direct;
+
+  explicit Dims(const Conv2dShape& s) {
+    h_out = s.win.h_out(s.h);
+    w_out = s.win.w_out(s.w);
+    l = checked_mul(h_out, w_out, "conv2d");
+    cg = s.c / s.groups;
+    og = s.o / s.groups;
+    k = checked_mul(checked_mul(cg, s.win.kh, "conv2d"), s.win.kw, "conv2d");
+    x_size = checked_mul(checked_mul(s.c, s.h, "conv2d"), s.w, "conv2d");
+    y_size = checked_mul(s.o, l, "conv2d");
+    direct = s.win.is_identity();
+    col_size = direct ? 0 : checked_mul(checked_mul(k, s.groups, "conv2d"), l, "conv2d");
+    for (int64_t d : {l, k, og, cg}) blas_int(d, "conv2d");
+  }
+};
+
+// Runs body(b, workspace) for b in [0, count): spread over OpenMP threads with BLAS serial
+// when there are enough items and work, else one by one on multi-threaded BLAS. Items are
+// handed out dynamically so a thread that loses its core to another process (the machine
+// is often shared) does not hold the others up at the end.
+template <typename T, typename F>
+void for_each_item(int64_t count, double work, int64_t scratch_size, F&& body) {
+  const int nt = num_threads();
+  if (nt > 1 && count >= nt && work > kParallelWork) {
+    BlasSerialScope serial;
+    ErrorSlot errors;
+#pragma omp parallel num_threads(nt)
+    {
+      // Every thread must reach the worksharing loop, even one whose allocation failed.
+      std::optional<Scratch<T>> ws;
+      const bool ready = errors.run([&] { ws.emplace(scratch_size); });
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t b = 0; b < count; ++b) {
+        if (ready && !errors.failed()) errors.run([&] { body(b, ws->data()); });
+      }
+    }
+    errors.rethrow();
+  } else {
+    Scratch<T> ws(scratch_size);
+    for (int64_t b = 0; b < count; ++b) body(b, ws.data());
+  }
+}
+
+// sum of a[0..len) in double with 8 interleaved accumulators (vectorisable, fixed order).
+template <typename T>
+double sum_double(const T* a, int64_t len) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8)
+    for (int u = 0; u < 8; ++u) acc[u] += static_cast<double>(a[i + u]);
+  for (int u = 0; i < len; ++i, ++u) acc[u] += static_cast<double>(a[i]);
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv2dShape& s) {
+  const Dims d(s);
+  if (s.n == 0 || d.y_size == 0) return;
+  const double work = static_cast<double>(s.n) * s.o * d.k * d.l;
+  for_each_item<T>(s.n, work, d.col_size, [&](int64_t b, T* ws) {
+    const T* xb = x + b * d.x_size;
+    T* yb = y + b * d.y_size;
+    const T* col = xb;
+    if (!d.direct) {
+      im2col(xb, ws, s.c, s.h, s.w, s.win);
+      col = ws;
+    }
+    if (bias != nullptr)
+      for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k, col + g * d.k * d.l,
+           d.l, bias != nullptr ? T(1) : T(0), yb + g * d.og * d.l, d.l);
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* gb,
+                     const Conv2dShape& s) {
+  const Dims d(s);
+  const int64_t w_size = s.o * d.k;
+  if (s.n == 0 || d.y_size == 0) {
+    if (gx != nullptr) std::fill_n(gx, s.n * d.x_size, T(0));
+    if (gw != nullptr) std::fill_n(gw, w_size, T(0));
+    if (gb != nullptr) std::fill_n(gb, s.o, T(0));
+    return;
+  }
+  // Fixed batch chunks (they depend on the shape only, never on the thread count).
+  int64_t parts = s.n;
+  if (gw != nullptr) {
+    const int64_t fit = kPartialBytes / std::max<int64_t>(w_size * sizeof(T), 1);
+    parts = std::clamp<int64_t>(std::min(s.n, kMaxParts), 1, std::max<int64_t>(fit, 1));
+  }
+  // Partial sums need no zeroing: each chunk's first GEMM runs with beta = 0.
+  std::unique_ptr<T[]> part_w(gw != nullptr && parts > 1 ? new T[parts * w_size] : nullptr);
+  std::vector<double> part_b(gb != nullptr ? static_cast<size_t>(parts * s.o) : 0, 0.0);
+  const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct;
+  const double work =
+      static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
+
+  for_each_item<T>(parts, work, need_col ? d.col_size : 0, [&](int64_t p, T* ws) {
+    T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.get() + p * w_size : gw;
+    double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
+    const int64_t b_lo = p * s.n / parts, b_hi = (p + 1) * s.n / parts;
+    for (int64_t b = b_lo; b < b_hi; ++b) {
+      const T* xb = x + b * d.x_size;
+      const T* gyb = gy + b * d.y_size;
+      if (pw != nullptr) {
+        const T* col = xb;
+        if (!d.direct) {
+          im2col(xb, ws, s.c, s.h, s.w, s.win);
+          col = ws;
+        }
+        for (int64_t g = 0; g < s.groups; ++g) {
+          gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l, col + g * d.k * d.l,
+               d.l, b == b_lo ? T(0) : T(1), pw + g * d.og * d.k, d.k);
+        }
+      }
+      if (pb != nullptr)
+        for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyb + oc * d.l, d.l);
+      if (gx != nullptr) {
+        T* gxb = gx + b * d.x_size;
+        // Without im2col the column gradient is the input gradient itself.
+        T* dcol = d.direct ? gxb : ws;
+        for (int64_t g = 0; g < s.groups; ++g) {
+          gemm(true, false, d.k, d.l, d.og, T(1), weight + g * d.og * d.k, d.k,
+               gyb + g * d.og * d.l, d.l, T(0), dcol + g * d.k * d.l, d.l);
+        }
+        if (!d.direct) {
+          std::fill_n(gxb, d.x_size, T(0));
+          col2im(dcol, gxb, s.c, s.h, s.w, s.win);
+        }
+      }
+    }
+  });
+
+  if (gw != nullptr && parts > 1) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (parts * w_size > 32768)
+    for (int64_t i = 0; i < w_size; ++i) {
+      double acc = 0.0;
+      for (int64_t p = 0; p < parts; ++p) acc += static_cast<double>(part_w[p * w_size + i]);
+      gw[i] = static_cast<T>(acc);
+    }
+  }
+  if (gb != nullptr) {
+    for (int64_t oc = 0; oc < s.o; ++oc) {
+      double acc = 0.0;
+      for (int64_t p = 0; p < parts; ++p) acc += part_b[p * s.o + oc];
+      gb[oc] = static_cast<T>(acc);
+    }
+  }
+}
+
+#define DLX_CONV(T)                                                                      \
+  template void conv2d_forward<T>(const T*, const T*, const T*, T*, const Conv2dShape&); \
+  template void conv2d_backward<T>(const T*, const T*, const T*, T*, T*, T*, const Conv2dShape&);
+DLX_INSTANTIATE(DLX_CONV)
+
+}  // namespace dlx

@@ -1,0 +1,50 @@
+// im2col / col2im: the unfolding that turns a 2-D convolution into a GEMM.
+//
+// One image im is (c, h, w), row-major. Its column matrix col is
+//   (c * kh * kw, h_out * w_out), row-major, row r = (ci * kh + i) * kw + j,
+//   col[r, oh * w_out + ow] = im[ci, oh * stride_h - pad_h + i * dil_h,
+//                                    ow * stride_w - pad_w + j * dil_w]
+// with 0 where that position falls in the padding. h_out / w_out follow
+// window_out_size (common.h). Rows of one channel are contiguous, so the rows of a
+// channel group [g * c_g, (g + 1) * c_g) form one contiguous block of the matrix.
+//
+// im2col overwrites col. col2im is its adjoint: it ADDS each column entry into the image
+// position it came from (entries from padding are dropped), so the caller zeroes im
+// first when it wants the plain fold. The *_batch versions loop over n images
+// (im: (n, c, h, w), col: (n, c * kh * kw, h_out * w_out)) in parallel.
+#pragma once
+
+#include <cstdint>
+
+namespace dlx {
+
+// Kernel window geometry shared by im2col, col2im and conv2d.
+struct Window2d {
+  int64_t kh = 1, kw = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dil_h = 1, dil_w = 1;
+
+  int64_t h_out(int64_t h) const;
+  int64_t w_out(int64_t w) const;
+  // True when col == im as a (c, h * w) matrix: 1x1 kernel, stride 1, no padding.
+  bool is_identity() const {
+    return kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
+  }
+};
+
+template <typename T>
+void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win);
+
+template <typename T>
+void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win);
+
+template <typename T>
+void im2col_batch(const T* im, T* col, int64_t n, int64_t c, int64_t h, int64_t w,
+                  const Window2d& win);
+
+template <typename T>
+void col2im_batch(const T* col, T* im, int64_t n, int64_t c, int64_t h, int64_t w,
+                  const Window2d& win);
+
+}  // namespace dlx
