@@ -45,9 +45,18 @@ def torch_fn(name, kw):
     import torch
     import torch.nn.functional as F
 
-    fns = {"relu": F.relu, "leaky_relu": F.leaky_relu, "abs_relu": torch.abs, "elu": F.elu,
-           "sigmoid": torch.sigmoid, "tanh": torch.tanh, "softplus": F.softplus,
-           "hardtanh": F.hardtanh, "gelu": F.gelu, "silu": F.silu}
+    fns = {
+        "relu": F.relu,
+        "leaky_relu": F.leaky_relu,
+        "abs_relu": torch.abs,
+        "elu": F.elu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "softplus": F.softplus,
+        "hardtanh": F.hardtanh,
+        "gelu": F.gelu,
+        "silu": F.silu,
+    }
     return lambda t: fns[name](t, **kw)
 
 
@@ -85,7 +94,8 @@ def test_activation_subgradients_follow_pytorch(dtype):
     g = np.ones(3, dtype)
     np.testing.assert_array_equal(_core.relu_backward(g, x), [0, 0, 1])
     np.testing.assert_array_equal(
-        _core.leaky_relu_backward(g, x, negative_slope=0.25), [0.25, 0.25, 1])
+        _core.leaky_relu_backward(g, x, negative_slope=0.25), [0.25, 0.25, 1]
+    )
     np.testing.assert_array_equal(_core.abs_relu_backward(g, x), [-1, 0, 1])
     np.testing.assert_allclose(_core.elu_backward(g, x, alpha=0.5)[1:], [0.5, 1])
     edges = np.array([-1.0, -0.5, 1.0, 1.5], dtype)
@@ -112,7 +122,8 @@ def test_activation_limits_are_exact(dtype):
     np.testing.assert_array_equal(_core.tanh_forward(x), [-1, -1, 1, 1])
     np.testing.assert_array_equal(_core.softplus_forward(x[1:3]), [0, 1e4])
     np.testing.assert_array_equal(
-        _core.softplus_forward(x[1:3], threshold=1e9), [0, 1e4])  # the stable branch
+        _core.softplus_forward(x[1:3], threshold=1e9), [0, 1e4]
+    )  # the stable branch
     np.testing.assert_array_equal(_core.gelu_forward(x[1:3]), [0, 1e4])
     np.testing.assert_array_equal(_core.elu_forward(x[:2], alpha=2.0), [-2, -2])
     # sigmoid(-100) is a small positive number, not 0 through an overflowing exp(100).
@@ -121,8 +132,21 @@ def test_activation_limits_are_exact(dtype):
     assert_close(s, [math.exp(-80)], rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "hardtanh", "gelu",
-                                  "silu", "elu", "softplus", "abs_relu"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "hardtanh",
+        "gelu",
+        "silu",
+        "elu",
+        "softplus",
+        "abs_relu",
+    ],
+)
 def test_activation_nan_propagates(dtype, name):
     y = fwd(name, np.array([np.nan, 1.0], dtype), {})
     assert np.isnan(y[0])
@@ -152,8 +176,17 @@ def test_activation_matches_torch(rng, dtype, name, kw):
 # PReLU
 
 
-PRELU_SHAPES = [(1,), (5,), (4, 3), (2, 3, 5), (2, 3, 4, 5), (0, 3, 2), (3, 4, 0), (300, 4, 40),
-                (2, 2, 9000)]
+PRELU_SHAPES = [
+    (1,),
+    (5,),
+    (4, 3),
+    (2, 3, 5),
+    (2, 3, 4, 5),
+    (0, 3, 2),
+    (3, 4, 0),
+    (300, 4, 40),
+    (2, 2, 9000),
+]
 
 
 @pytest.mark.parametrize("shape", PRELU_SHAPES, ids=str)
@@ -205,8 +238,11 @@ def test_prelu_matches_torch(rng, dtype, shared):
 
 def test_prelu_errors():
     x = np.ones((2, 4, 3), np.float32)
-    with pytest.raises(ValueError, match=r"prelu_forward: `weight` must have 1 element or one "
-                                         r"per channel \(4 = input.shape\[1\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"prelu_forward: `weight` must have 1 element or one "
+        r"per channel \(4 = input.shape\[1\]\)",
+    ):
         _core.prelu_forward(x, np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"`weight` must be 1-D, got ndim=2"):
         _core.prelu_forward(x, np.ones((1, 4), np.float32))
@@ -221,8 +257,16 @@ def test_prelu_errors():
 # Maxout
 
 
-MAXOUT_CASES = [((2, 6), 3), ((2, 6), 1), ((1, 4, 3, 3), 2), ((3, 6, 5), 6), ((0, 4, 2), 2),
-                ((2, 4, 0), 4), ((64, 32, 12), 4), ((2, 2, 9000), 2)]
+MAXOUT_CASES = [
+    ((2, 6), 3),
+    ((2, 6), 1),
+    ((1, 4, 3, 3), 2),
+    ((3, 6, 5), 6),
+    ((0, 4, 2), 2),
+    ((2, 4, 0), 4),
+    ((64, 32, 12), 4),
+    ((2, 2, 9000), 2),
+]
 
 
 @pytest.mark.parametrize(("shape", "pieces"), MAXOUT_CASES, ids=str)
@@ -269,8 +313,11 @@ def test_maxout_errors():
     x = np.ones((2, 6, 3), np.float32)
     with pytest.raises(ValueError, match=r"maxout_forward: `pieces` must be a positive int, got 0"):
         _core.maxout_forward(x, 0)
-    with pytest.raises(ValueError, match=r"`input` has 6 channels, which is not a multiple of "
-                                         r"`pieces`=4"):
+    with pytest.raises(
+        ValueError,
+        match=r"`input` has 6 channels, which is not a multiple of "
+        r"`pieces`=4",
+    ):
         _core.maxout_forward(x, 4)
     with pytest.raises(ValueError, match=r"`input` must be \(N, C \* pieces, \*rest\)"):
         _core.maxout_forward(np.ones(6, np.float32), 2)
@@ -301,13 +348,19 @@ def test_activation_errors():
         _core.relu_backward(x, np.ones((2, 3)))
     with pytest.raises(TypeError, match=r"sigmoid_backward: `output` must have dtype float64"):
         _core.sigmoid_backward(np.ones(3), np.ones(3, np.float32))
-    with pytest.raises(ValueError, match=r"relu_backward: `grad_output` must have shape \(3, 2\), "
-                                         r"got \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"relu_backward: `grad_output` must have shape \(3, 2\), "
+        r"got \(2, 3\)",
+    ):
         _core.relu_backward(x, np.ones((3, 2), np.float32))
     with pytest.raises(ValueError, match=r"tanh_forward: `input` must be C-contiguous"):
         _core.tanh_forward(np.ones((4, 4), np.float32)[:, ::2])
-    with pytest.raises(ValueError, match=r"gelu_forward: `approximate` must be 'none' or 'tanh', "
-                                         r"got 'Tanh'"):
+    with pytest.raises(
+        ValueError,
+        match=r"gelu_forward: `approximate` must be 'none' or 'tanh', "
+        r"got 'Tanh'",
+    ):
         _core.gelu_forward(x, approximate="Tanh")
     with pytest.raises(ValueError, match=r"gelu_backward: `approximate` must be"):
         _core.gelu_backward(x, x, approximate="erf")

@@ -10,20 +10,60 @@ import numpy as np
 
 # erf / erfc rational approximations (Cephes double precision, S. L. Moshier); coefficient
 # lists are highest degree first, as np.polyval expects. A leading 1 is implied for Q, S, U.
-_ERFC_P = [2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0,
-           4.86371970985681366614e1, 1.96520832956077098242e2, 5.26445194995477358631e2,
-           9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2]
-_ERFC_Q = [1.0, 1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2,
-           9.75708501743205489753e2, 1.82390916687909736289e3, 2.24633760818710981792e3,
-           1.65666309194161350182e3, 5.57535340817727675546e2]
-_ERFC_R = [5.64189583547755073984e-1, 1.27536670759978104416e0, 5.01905042251180477414e0,
-           6.16021097993053585195e0, 7.40974269950448939160e0, 2.97886665372100240670e0]
-_ERFC_S = [1.0, 2.26052863220117276590e0, 9.39603524938001434673e0, 1.20489539808096656605e1,
-           1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0]
-_ERF_T = [9.60497373987051638749e0, 9.00260197203842689217e1, 2.23200534594684319226e3,
-          7.00332514112805075473e3, 5.55923013010394962768e4]
-_ERF_U = [1.0, 3.35617141647503099647e1, 5.21357949780152679795e2, 4.59432382970980127987e3,
-          2.26290000613890934246e4, 4.92673942608635921086e4]
+_ERFC_P = [
+    2.46196981473530512524e-10,
+    5.64189564831068821977e-1,
+    7.46321056442269912687e0,
+    4.86371970985681366614e1,
+    1.96520832956077098242e2,
+    5.26445194995477358631e2,
+    9.34528527171957607540e2,
+    1.02755188689515710272e3,
+    5.57535335369399327526e2,
+]
+_ERFC_Q = [
+    1.0,
+    1.32281951154744992508e1,
+    8.67072140885989742329e1,
+    3.54937778887819891062e2,
+    9.75708501743205489753e2,
+    1.82390916687909736289e3,
+    2.24633760818710981792e3,
+    1.65666309194161350182e3,
+    5.57535340817727675546e2,
+]
+_ERFC_R = [
+    5.64189583547755073984e-1,
+    1.27536670759978104416e0,
+    5.01905042251180477414e0,
+    6.16021097993053585195e0,
+    7.40974269950448939160e0,
+    2.97886665372100240670e0,
+]
+_ERFC_S = [
+    1.0,
+    2.26052863220117276590e0,
+    9.39603524938001434673e0,
+    1.20489539808096656605e1,
+    1.70814450747565897222e1,
+    9.60896809063285878198e0,
+    3.36907645100081516050e0,
+]
+_ERF_T = [
+    9.60497373987051638749e0,
+    9.00260197203842689217e1,
+    2.23200534594684319226e3,
+    7.00332514112805075473e3,
+    5.55923013010394962768e4,
+]
+_ERF_U = [
+    1.0,
+    3.35617141647503099647e1,
+    5.21357949780152679795e2,
+    4.59432382970980127987e3,
+    2.26290000613890934246e4,
+    4.92673942608635921086e4,
+]
 
 
 def _erfc(x):
@@ -113,12 +153,14 @@ def softplus_forward(x, beta=1.0, threshold=20.0):
 def softplus_backward(grad_output, x, beta=1.0, threshold=20.0):
     z = x * beta
     return np.where(z > threshold, grad_output, grad_output * _sigmoid(z)).astype(
-        x.dtype, copy=False)
+        x.dtype, copy=False
+    )
 
 
 def hardtanh_forward(x, min_val=-1.0, max_val=1.0):
     return np.where(x < min_val, min_val, np.where(x > max_val, max_val, x)).astype(
-        x.dtype, copy=False)
+        x.dtype, copy=False
+    )
 
 
 def hardtanh_backward(grad_output, x, min_val=-1.0, max_val=1.0):
@@ -193,7 +235,7 @@ def prelu_backward(grad_output, x, weight):
 def maxout_forward(x, pieces):
     """``(output, indices)``: max over groups of ``pieces`` consecutive channels (axis 1)."""
     n, c = x.shape[:2]
-    g = x.reshape((n, c // pieces, pieces) + x.shape[2:])
+    g = x.reshape((n, c // pieces, pieces, *x.shape[2:]))
     idx = np.argmax(g, axis=2)  # first maximum; a NaN counts as the maximum
     return np.take_along_axis(g, idx[:, :, None], axis=2)[:, :, 0], idx.astype(np.int64)
 
@@ -201,6 +243,5 @@ def maxout_forward(x, pieces):
 def maxout_backward(grad_output, indices, pieces):
     n, c = grad_output.shape[:2]
     ks = np.arange(pieces).reshape((1, 1, pieces) + (1,) * (grad_output.ndim - 2))
-    gx = np.where(indices[:, :, None] == ks, grad_output[:, :, None], 0).astype(
-        grad_output.dtype)
-    return gx.reshape((n, c * pieces) + grad_output.shape[2:])
+    gx = np.where(indices[:, :, None] == ks, grad_output[:, :, None], 0).astype(grad_output.dtype)
+    return gx.reshape((n, c * pieces, *grad_output.shape[2:]))
