@@ -29,7 +29,6 @@ void map2(const T* gy, const T* s, T* gx, int64_t n, F f) {
 // Constants of the tanh-form GELU.
 constexpr double kGeluBeta = 0.79788456080286535588;  // sqrt(2 / pi)
 constexpr double kGeluKappa = 0.044715;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
 
 }  // namespace
 
@@ -118,9 +117,10 @@ void activation_backward(Activation op, const T* gy, const T* s, T* gx, int64_t 
     }
     case Activation::gelu: {
       // d/dx x Phi(x) = Phi(x) + x phi(x), phi the standard normal density.
-      const T c = static_cast<T>(kInvSqrt2Pi);
-      return map2(gy, s, gx, n, [=](T g, T v) {
-        return g * (vnormcdf(v) + v * c * vexp(-half * v * v));
+      return map2(gy, s, gx, n, [](T g, T v) {
+        T pdf;
+        const T cdf = vnormcdf_pdf(v, pdf);
+        return g * (cdf + v * pdf);
       });
     }
     case Activation::gelu_tanh: {

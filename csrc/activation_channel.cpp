@@ -8,6 +8,7 @@
 
 #include "activation.h"
 #include "common.h"
+#include "reduce.h"
 #include "threads.h"
 
 namespace dlx {
@@ -66,14 +67,12 @@ void prelu_backward(const T* gy, const T* x, const T* weight, T* gx, T* gweight,
       const T* xr = x + r * inner;
       const T* gyr = gy + r * inner;
       T* gxr = gx + r * inner;
-      double s = 0.0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t i = b; i < e; ++i) {
-        const bool pos = xr[i] > T(0);
-        gxr[i] = pos ? gyr[i] : w * gyr[i];
-        s += pos ? 0.0 : static_cast<double>(xr[i]) * static_cast<double>(gyr[i]);
-      }
-      acc[wc] += s;
+      for (int64_t i = b; i < e; ++i) gxr[i] = xr[i] > T(0) ? gyr[i] : w * gyr[i];
+      acc[wc] += lane_sum_of(e - b, [&](int64_t k) {
+        const int64_t i = b + k;
+        // Select, then multiply: see reduce.h for why not `x > 0 ? 0.0 : x * g`.
+        return static_cast<double>(xr[i] > T(0) ? T(0) : xr[i]) * static_cast<double>(gyr[i]);
+      });
     }
   }
   for (int64_t c = 0; c < wlen; ++c) {

@@ -55,16 +55,10 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
         const double wy = weight == nullptr ? 1.0 : static_cast<double>(weight[y]);
         li = -(1.0 - eps) * wy * static_cast<double>(lr[y]);
         if (eps > 0.0) {
-          double sm = 0.0;
-          if (weight == nullptr) {
-#pragma omp simd reduction(+ : sm)
-            for (int64_t j = 0; j < c; ++j) sm += static_cast<double>(lr[j]);
-          } else {
-#pragma omp simd reduction(+ : sm)
-            for (int64_t j = 0; j < c; ++j) {
-              sm += static_cast<double>(weight[j]) * static_cast<double>(lr[j]);
-            }
-          }
+          const double sm =
+              weight == nullptr ? lane_sum(lr, c) : lane_sum_of(c, [&](int64_t j) {
+                return static_cast<double>(weight[j]) * static_cast<double>(lr[j]);
+              });
           li -= eps / static_cast<double>(c) * sm;
         }
       }
@@ -106,10 +100,8 @@ void cross_entropy_backward(const T* grad_loss, const T* lp, const int64_t* targ
       const T a = static_cast<T>(g * ((1.0 - eps) * wy + eps_c * weight_total));
       const T k = static_cast<T>(g * eps_c);
       if (weight == nullptr) {
-#pragma omp simd
         for (int64_t j = 0; j < c; ++j) gr[j] = a * vexp(lr[j]) - k;
       } else {
-#pragma omp simd
         for (int64_t j = 0; j < c; ++j) gr[j] = a * vexp(lr[j]) - k * weight[j];
       }
       gr[y] -= static_cast<T>(g * (1.0 - eps) * wy);
@@ -128,12 +120,10 @@ void cross_entropy_prob_forward(const T* logits, const T* target, const T* weigh
       const T* lr = lp + i * c;
       const T* tr = target + i * c;
       log_softmax_row(logits + i * c, lp + i * c, c);
-      double sm = 0.0;
-#pragma omp simd reduction(+ : sm)
-      for (int64_t j = 0; j < c; ++j) {
+      const double sm = lane_sum_of(c, [&](int64_t j) {
         const double w = weight == nullptr ? 1.0 : static_cast<double>(weight[j]);
-        sm += w * (keep * static_cast<double>(tr[j]) + eps_c) * static_cast<double>(lr[j]);
-      }
+        return w * (keep * static_cast<double>(tr[j]) + eps_c) * static_cast<double>(lr[j]);
+      });
       if (red == Reduction::none) loss[i] = static_cast<T>(-sm);
       acc -= sm;
     }
@@ -155,14 +145,11 @@ void cross_entropy_prob_backward(const T* grad_loss, const T* lp, const T* targe
       const T* tr = target + i * c;
       T* gr = gx + i * c;
       const double g = red == Reduction::none ? static_cast<double>(grad_loss[i]) : scalar;
-      double total = 0.0;  // sum_k W_k t'_k
-#pragma omp simd reduction(+ : total)
-      for (int64_t j = 0; j < c; ++j) {
+      const double total = lane_sum_of(c, [&](int64_t j) {  // sum_k W_k t'_k
         const double w = weight == nullptr ? 1.0 : static_cast<double>(weight[j]);
-        total += w * (keep * static_cast<double>(tr[j]) + eps_c);
-      }
+        return w * (keep * static_cast<double>(tr[j]) + eps_c);
+      });
       const T a = static_cast<T>(g * total), gt = static_cast<T>(g);
-#pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
         const T w = weight == nullptr ? T(1) : weight[j];
         gr[j] = a * vexp(lr[j]) - gt * w * (keep_t * tr[j] + eps_c_t);

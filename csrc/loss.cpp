@@ -17,15 +17,11 @@ template <typename T, typename F>
 double reduce_or_store(int64_t n, Reduction red, T* out, F value) {
   const bool store = red == Reduction::none;
   return parallel_sum(n, n, [&](int64_t b, int64_t e) {
-    double acc = 0.0;
     if (store) {
-#pragma omp simd
       for (int64_t i = b; i < e; ++i) out[i] = value(i);
-    } else {
-#pragma omp simd reduction(+ : acc)
-      for (int64_t i = b; i < e; ++i) acc += static_cast<double>(value(i));
+      return 0.0;
     }
-    return acc;
+    return lane_sum_of(e - b, [&](int64_t k) { return static_cast<double>(value(b + k)); });
   });
 }
 
@@ -61,17 +57,16 @@ void scale_grad(const GradScale<T>& g, int64_t n, T* gx, F deriv) {
 template <typename T, typename F>
 double with_pos_weight(int64_t n, int64_t cols, const T* pw, F f) {
   return parallel_sum(n, n, [&](int64_t b, int64_t e) {
-    double acc = 0.0;
     if (pw == nullptr || cols == 1) {
       const T p = pw == nullptr ? T(1) : pw[0];
-#pragma omp simd reduction(+ : acc)
-      for (int64_t i = b; i < e; ++i) acc += static_cast<double>(f(i, p));
-      return acc;
+      return lane_sum_of(e - b, [&](int64_t k) { return static_cast<double>(f(b + k, p)); });
     }
+    double acc = 0.0;
     for (int64_t i = b; i < e;) {  // row segments of the range: column j0 .. j0 + len - 1
       const int64_t j0 = i % cols, len = std::min(cols - j0, e - i);
-#pragma omp simd reduction(+ : acc)
-      for (int64_t k = 0; k < len; ++k) acc += static_cast<double>(f(i + k, pw[j0 + k]));
+      acc += lane_sum_of(len, [&](int64_t k) {
+        return static_cast<double>(f(i + k, pw[j0 + k]));
+      });
       i += len;
     }
     return acc;

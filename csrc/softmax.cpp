@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common.h"
+#include "reduce.h"
 #include "softmax.h"
 #include "threads.h"
 #include "vmath.h"
@@ -17,30 +18,16 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 15;
 constexpr int64_t kCols = 256;
 
-template <typename T>
-T row_max(const T* x, int64_t len) {
-  T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int64_t l = 0; l < len; ++l) m = std::max(m, x[l]);
-  return m;
-}
-
+// Loops are kept plain (one job each) so GCC vectorises them; sums use reduce.h lanes.
 template <typename T, bool Log>
 void forward_row(const T* x, T* y, int64_t len) {
-  const T m = row_max(x, len);
-  double s = 0.0;
+  const T m = lane_max(x, len);
+  for (int64_t l = 0; l < len; ++l) y[l] = vexp(x[l] - m);
+  const double s = lane_sum(y, len);
   if constexpr (Log) {
-#pragma omp simd reduction(+ : s)
-    for (int64_t l = 0; l < len; ++l) s += static_cast<double>(vexp(x[l] - m));
     const T lse = static_cast<T>(std::log(s));
     for (int64_t l = 0; l < len; ++l) y[l] = (x[l] - m) - lse;
   } else {
-#pragma omp simd reduction(+ : s)
-    for (int64_t l = 0; l < len; ++l) {
-      const T e = vexp(x[l] - m);
-      y[l] = e;
-      s += static_cast<double>(e);
-    }
     const T inv = static_cast<T>(1.0 / s);
     for (int64_t l = 0; l < len; ++l) y[l] *= inv;
   }
@@ -48,21 +35,19 @@ void forward_row(const T* x, T* y, int64_t len) {
 
 template <typename T, bool Log>
 void backward_row(const T* gy, const T* y, T* gx, int64_t len) {
-  double s = 0.0;
   if constexpr (Log) {
-#pragma omp simd reduction(+ : s)
-    for (int64_t l = 0; l < len; ++l) s += static_cast<double>(gy[l]);
-    const T st = static_cast<T>(s);
-    for (int64_t l = 0; l < len; ++l) gx[l] = gy[l] - vexp(y[l]) * st;
+    const T s = static_cast<T>(lane_sum(gy, len));
+    for (int64_t l = 0; l < len; ++l) gx[l] = gy[l] - vexp(y[l]) * s;
   } else {
-#pragma omp simd reduction(+ : s)
-    for (int64_t l = 0; l < len; ++l) s += static_cast<double>(gy[l]) * static_cast<double>(y[l]);
-    const T st = static_cast<T>(s);
-    for (int64_t l = 0; l < len; ++l) gx[l] = y[l] * (gy[l] - st);
+    const T s = static_cast<T>(lane_sum_of(len, [&](int64_t l) {
+      return static_cast<double>(gy[l]) * static_cast<double>(y[l]);
+    }));
+    for (int64_t l = 0; l < len; ++l) gx[l] = y[l] * (gy[l] - s);
   }
 }
 
 // Columns [b, b + w) of outer slice o: same maths as forward_row, one column per lane.
+// For log-softmax y holds exp(x - m) until the last pass overwrites it.
 template <typename T, bool Log>
 void forward_cols(const T* x, T* y, int64_t len, int64_t inner, int64_t w) {
   T m[kCols];
@@ -76,23 +61,18 @@ void forward_cols(const T* x, T* y, int64_t len, int64_t inner, int64_t w) {
   for (int64_t l = 0; l < len; ++l) {
     const T* xl = x + l * inner;
     T* yl = y + l * inner;
-    for (int64_t i = 0; i < w; ++i) {
-      const T e = vexp(xl[i] - m[i]);
-      if constexpr (!Log) yl[i] = e;
-      s[i] += static_cast<double>(e);
-    }
+    for (int64_t i = 0; i < w; ++i) yl[i] = vexp(xl[i] - m[i]);
+    for (int64_t i = 0; i < w; ++i) s[i] += static_cast<double>(yl[i]);
   }
   T k[kCols];  // log of the sum (log-softmax) or its inverse (softmax)
   for (int64_t i = 0; i < w; ++i) k[i] = static_cast<T>(Log ? std::log(s[i]) : 1.0 / s[i]);
   for (int64_t l = 0; l < len; ++l) {
     const T* xl = x + l * inner;
     T* yl = y + l * inner;
-    for (int64_t i = 0; i < w; ++i) {
-      if constexpr (Log) {
-        yl[i] = (xl[i] - m[i]) - k[i];
-      } else {
-        yl[i] *= k[i];
-      }
+    if constexpr (Log) {
+      for (int64_t i = 0; i < w; ++i) yl[i] = (xl[i] - m[i]) - k[i];
+    } else {
+      for (int64_t i = 0; i < w; ++i) yl[i] *= k[i];
     }
   }
 }
@@ -104,9 +84,12 @@ void backward_cols(const T* gy, const T* y, T* gx, int64_t len, int64_t inner, i
   for (int64_t l = 0; l < len; ++l) {
     const T* gl = gy + l * inner;
     const T* yl = y + l * inner;
-    for (int64_t i = 0; i < w; ++i) {
-      s[i] += Log ? static_cast<double>(gl[i])
-                  : static_cast<double>(gl[i]) * static_cast<double>(yl[i]);
+    if constexpr (Log) {
+      for (int64_t i = 0; i < w; ++i) s[i] += static_cast<double>(gl[i]);
+    } else {
+      for (int64_t i = 0; i < w; ++i) {
+        s[i] += static_cast<double>(gl[i]) * static_cast<double>(yl[i]);
+      }
     }
   }
   T st[kCols];
@@ -115,8 +98,10 @@ void backward_cols(const T* gy, const T* y, T* gx, int64_t len, int64_t inner, i
     const T* gl = gy + l * inner;
     const T* yl = y + l * inner;
     T* ol = gx + l * inner;
-    for (int64_t i = 0; i < w; ++i) {
-      ol[i] = Log ? gl[i] - vexp(yl[i]) * st[i] : yl[i] * (gl[i] - st[i]);
+    if constexpr (Log) {
+      for (int64_t i = 0; i < w; ++i) ol[i] = gl[i] - vexp(yl[i]) * st[i];
+    } else {
+      for (int64_t i = 0; i < w; ++i) ol[i] = yl[i] * (gl[i] - st[i]);
     }
   }
 }

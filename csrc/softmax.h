@@ -8,7 +8,7 @@
 // accumulated in double. Backward takes the forward output y:
 //   softmax      gx = y * (gy - sum(gy * y))
 //   log_softmax  gx = gy - exp(y) * sum(gy)
-// Outputs are overwritten; y may alias x and gx may alias gy.
+// Outputs are overwritten and must not alias the inputs.
 #pragma once
 
 #include <cstdint>
