@@ -24,7 +24,7 @@ def cases(size: str):
             fwd = getattr(mod, f"{name}_forward")
             bwd = getattr(mod, f"{name}_backward")
 
-            def fb(fwd=fwd, bwd=bwd):
+            def fb(fwd=fwd, bwd=bwd, uses_output=uses_output):
                 y = fwd(x)
                 bwd(gy, y if uses_output else x)
 
