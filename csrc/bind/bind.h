@@ -9,7 +9,9 @@ void bind_gemm(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
 void bind_pool(pybind11::module_& m);
 void bind_activation(pybind11::module_& m);
+void bind_activation_channel(pybind11::module_& m);  // called by bind_activation
 void bind_softmax_loss(pybind11::module_& m);
+void bind_loss(pybind11::module_& m);  // called by bind_softmax_loss
 void bind_batchnorm(pybind11::module_& m);
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
