@@ -52,6 +52,8 @@ def array_from(data: object, dtype: np.dtype | None, copy: bool) -> np.ndarray:
 
 def is_scalar(x: object) -> bool:
     """True for Python and NumPy numbers (weak operands that do not upcast tensors)."""
+    if type(x) in (float, int, bool):
+        return True
     return isinstance(x, numbers.Number | np.generic) and not isinstance(x, complex)
 
 
@@ -69,6 +71,8 @@ def binary_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
 
 def scalar_dtype(a: np.dtype, s: object) -> np.dtype:
     """Result dtype of an op between an array of dtype ``a`` and a scalar ``s``."""
+    if type(s) is float:
+        return a if a.kind == "f" else default_float
     if isinstance(s, bool | np.bool_):
         return a
     if isinstance(s, numbers.Integral):

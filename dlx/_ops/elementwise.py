@@ -23,21 +23,26 @@ def as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+_ARRAYS = (Tensor, np.ndarray)
+
+
 def _operand(x: Any) -> Any:
     """A Tensor, an ndarray or a scalar; lists become arrays."""
-    if isinstance(x, Tensor | np.ndarray) or _dtype.is_scalar(x):
+    if isinstance(x, _ARRAYS) or _dtype.is_scalar(x):
         return x
     return _dtype.array_from(x, None, copy=False)
 
 
 def _dtype_of(a: Any, b: Any) -> np.dtype:
-    if _dtype.is_scalar(a) and _dtype.is_scalar(b):
-        return _dtype.array_from([a, b], None, copy=False).dtype
-    if _dtype.is_scalar(b):
+    """Result dtype of ``a op b`` for operands normalised by :func:`_operand`."""
+    if isinstance(a, _ARRAYS):
+        if isinstance(b, _ARRAYS):
+            da, db = a.dtype, b.dtype
+            return da if da == db else _dtype.binary_dtype(da, db)
         return _dtype.scalar_dtype(a.dtype, b)
-    if _dtype.is_scalar(a):
+    if isinstance(b, _ARRAYS):
         return _dtype.scalar_dtype(b.dtype, a)
-    return _dtype.binary_dtype(a.dtype, b.dtype)
+    return _dtype.array_from([a, b], None, copy=False).dtype
 
 
 def _binary(cls: type[Function], a: Any, b: Any, name: str, **kw: Any) -> Tensor:

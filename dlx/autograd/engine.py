@@ -9,6 +9,7 @@ buffer; leaves accumulate into ``.grad`` (in place when it already exists).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def _run(
         captured = {}
         capture_ids = {id(t._node if t._node is not None else t) for t in targets}
 
-    def send(key: object, g: np.ndarray) -> None:
+    def send(key: Any, g: np.ndarray) -> None:
         if isinstance(key, Function):
             prev = buf.get(key)
             if prev is None:
@@ -125,7 +126,7 @@ def _run(
         else:
             _accumulate_leaf(key, g)
 
-    roots = []
+    roots: list[Function] = []
     for t, g in zip(outputs, seeds, strict=True):
         send(t._node if t._node is not None else t, g)
         if t._node is not None:
@@ -144,7 +145,7 @@ def _run(
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for node in order:
-            g = buf.pop(node, None)
+            g = buf.pop(node, None)  # type: ignore[arg-type]
             if g is not None and captured is not None and id(node) in capture_ids:
                 captured[id(node)] = np.array(g, order="C")
             if g is None or (useful is not None and id(node) not in useful):
@@ -170,7 +171,7 @@ def _run(
                 if isinstance(p, Function):
                     shape, dtype = p._out_shape, p._out_dtype
                 else:
-                    shape, dtype = p.data.shape, p.data.dtype
+                    shape, dtype = p.data.shape, p.data.dtype  # a leaf Tensor
                 if gi.shape != shape:
                     msg = (
                         f"{node.name()} returned a gradient of shape {gi.shape} for an input "
@@ -208,10 +209,11 @@ def backward(
         msg = "create_graph=True (higher-order gradients) is not supported by dlx"
         raise NotImplementedError(msg)
     single = isinstance(tensors, Tensor)
-    outputs = [tensors] if single else list(tensors)
-    if grad_tensors is not None and (single or isinstance(grad_tensors, Tensor | np.ndarray)):
-        grad_tensors = [grad_tensors]
-    seeds = _root_grads(outputs, grad_tensors, "grad_tensors")
+    outputs: list[Tensor] = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    grads: Any = grad_tensors
+    if grads is not None and (single or isinstance(grads, Tensor | np.ndarray)):
+        grads = [grads]
+    seeds = _root_grads(outputs, grads, "grad_tensors")
     _run(outputs, seeds, bool(retain_graph))
 
 
@@ -250,10 +252,11 @@ def grad(
         raise NotImplementedError(msg)
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is not None and (
-        isinstance(outputs, Tensor) or isinstance(grad_outputs, Tensor | np.ndarray)
+    gouts: Any = grad_outputs
+    if gouts is not None and (
+        isinstance(outputs, Tensor) or isinstance(gouts, Tensor | np.ndarray)
     ):
-        grad_outputs = [grad_outputs]
+        gouts = [gouts]
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor):
             msg = f"`inputs[{i}]` must be a dlx.Tensor, got {type(t).__name__}"
@@ -261,7 +264,7 @@ def grad(
         if not t._requires_grad:
             msg = f"`inputs[{i}]` does not require grad, so it has no gradient"
             raise RuntimeError(msg)
-    seeds = _root_grads(outs, grad_outputs, "grad_outputs")
+    seeds = _root_grads(outs, gouts, "grad_outputs")
     captured = _run(outs, seeds, bool(retain_graph), targets=ins)
     assert captured is not None
     result = []

@@ -20,6 +20,9 @@ of ``apply`` are passed to ``forward`` and are never differentiated.
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import numpy as np
 
 from dlx._grad_mode import _state
@@ -62,7 +65,14 @@ class Function:
     _view_of: int | None = None
 
     needs_input_grad: tuple[bool, ...]
-    parents: tuple[object, ...]
+    parents: tuple[Any, ...]  # per input: producing Function, leaf Tensor, or None
+    _out_shape: tuple[int, ...]
+    _out_dtype: np.dtype
+    # Class-level defaults, overridden per instance when set.
+    _saved: tuple[Any, ...] = ()
+    _versions: list[tuple[int, list[int], int]] = []  # (input index or -1, counter, version)  # noqa: RUF012
+    _freed: bool = False
+    _retained: weakref.ref[Tensor] | None = None
 
     @staticmethod
     def forward(ctx: Function, *args: object, **kwargs: object) -> np.ndarray:
@@ -73,12 +83,12 @@ class Function:
         raise NotImplementedError
 
     # -- saved arrays ---------------------------------------------------------------
-    def save_for_backward(self, *arrays: object) -> None:
+    def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays for backward; inputs and output saved here are version-checked."""
         self._saved = arrays
 
     @property
-    def saved_arrays(self) -> tuple[object, ...]:
+    def saved_arrays(self) -> tuple[Any, ...]:
         """The arrays given to :meth:`save_for_backward`."""
         if self._freed:
             raise RuntimeError(_FREED_MSG)
@@ -89,7 +99,7 @@ class Function:
     def _free(self) -> None:
         """Drop saved arrays and edges after backward (unless the graph is retained)."""
         self._saved = ()
-        self._versions = ()
+        self._versions = []
         self.parents = ()
         self._freed = True
 
@@ -102,24 +112,13 @@ class Function:
 
     # -- graph construction -----------------------------------------------------------
     @classmethod
-    def apply(cls, *args: object, **kwargs: object) -> Tensor:
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and record a node when needed."""
         ctx = cls.__new__(cls)
-        arrays = []
-        needs = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.data)
-                needs.append(a._requires_grad)
-                record = record or a._requires_grad
-            else:
-                arrays.append(a)
-                needs.append(False)
-        record = record and _state.enabled
-        ctx.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
-        ctx._saved = ()
-        ctx._freed = False
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        record = _state.enabled and True in needs
+        ctx.needs_input_grad = needs if record else (False,) * len(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -133,14 +132,18 @@ class Function:
             return Tensor._make(out, None, False, vc)
 
         ctx.parents = tuple(
-            (a._node if a._node is not None else a) if n else None
-            for a, n in zip(args, needs, strict=True)
+            [
+                (a._node if a._node is not None else a) if n else None
+                for a, n in zip(args, needs, strict=True)
+            ]
         )
         ctx._out_shape = out.shape
         ctx._out_dtype = out.dtype
-        ctx._retained = None
         t = Tensor._make(out, ctx, True, vc)
-        versions = []
+        if not ctx._saved:
+            return t
+        versions: list[tuple[int, list[int], int]] = []
+        s: Any
         for s in ctx._saved:
             if s is None or type(s) is not np.ndarray:
                 continue

@@ -92,7 +92,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def __getitem__(self, idx: int | slice) -> Any:
-        values = list(self._modules.values())
+        values = [m for m in self._modules.values() if m is not None]
         if isinstance(idx, slice):
             return ModuleList(values[idx])
         return values[_index(idx, len(values), "ModuleList")]
@@ -114,7 +114,7 @@ class ModuleList(Module):
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
+        return iter([m for m in self._modules.values() if m is not None])
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:  # noqa: PYI034
         return self.extend(modules)

@@ -318,7 +318,7 @@ class Module:
         for t in [*self.parameters(), *self.buffers()]:
             if t.dtype.kind == "f" and t.dtype != dtype:
                 t.data = t.data.astype(dtype)
-                if t.grad is not None:
+                if t._grad is not None:
                     t._grad = t._grad.astype(dtype)
         return self
 
