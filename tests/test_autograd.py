@@ -285,6 +285,9 @@ def test_autograd_grad_intermediate_input_and_grad_outputs():
     out = h * h
     (gh,) = dlx.autograd.grad(out, h, grad_outputs=np.array([1.0, 0.5]), retain_graph=True)
     np.testing.assert_allclose(gh, 2 * h.data * [1.0, 0.5])
+    gh, gx = dlx.autograd.grad(out.sum(), [h, x], retain_graph=True)
+    np.testing.assert_allclose(gh, 2 * h.data)
+    np.testing.assert_allclose(gx, 8 * x.data)
     (gx,) = dlx.autograd.grad(out.sum(), x)
     np.testing.assert_allclose(gx, 8 * x.data)
 

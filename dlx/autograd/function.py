@@ -16,6 +16,25 @@ Each op is a :class:`Function` subclass with two static methods::
 ``Exp.apply(t)`` runs ``forward`` on ``t.data`` and, when grad mode is on and an input
 requires grad, returns a Tensor whose ``grad_fn`` is the ctx (the node). Keyword arguments
 of ``apply`` are passed to ``forward`` and are never differentiated.
+
+A kernel-backed op follows the same pattern (kernels refuse strided arrays, hence
+``c_contiguous``; ``ctx.needs_input_grad`` maps onto the kernels' ``*_grad`` flags)::
+
+    class Conv2d(Function):
+        @staticmethod
+        def forward(ctx, x, w, b, stride, padding):
+            x, w = c_contiguous(x), c_contiguous(w)
+            ctx.save_for_backward(x, w)
+            ctx.stride, ctx.padding = stride, padding
+            return _core.conv2d_forward(x, w, b, stride, padding)
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_arrays
+            nx, nw, nb = ctx.needs_input_grad
+            return _core.conv2d_backward(c_contiguous(g), x, w, ctx.stride, ctx.padding,
+                                         input_grad=nx, weight_grad=nw, bias_grad=nb)
+
+    Conv2d.apply(x, w, b, stride=1, padding=0)  # b may be None: its gradient is skipped
 """
 
 from __future__ import annotations
