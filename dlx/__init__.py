@@ -48,6 +48,7 @@ from dlx._threads import blas_info, get_num_threads, set_num_threads
 from dlx.autograd import GradcheckError, gradcheck
 from dlx.tensor import Tensor
 
+concatenate = cat  # NumPy spelling
 max = amax
 min = amin
 
@@ -70,6 +71,7 @@ __all__ = [
     "cat",
     "clamp",
     "clip",
+    "concatenate",
     "empty",
     "enable_grad",
     "exp",
