@@ -2,8 +2,122 @@
 
 from __future__ import annotations
 
+from dlx import autograd, nn
+from dlx._dtype import bool_, float16, float32, float64, int32, int64, uint8
+from dlx._factory import (
+    arange,
+    empty,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from dlx._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from dlx._ops.elementwise import maximum, minimum, where
+from dlx._ops.linalg import matmul
+from dlx._ops.reduce import amax, amin, argmax, argmin, mean, std, sum, var
+from dlx._ops.shape import (
+    broadcast_to,
+    cat,
+    flatten,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
+from dlx._ops.unary import (
+    abs,
+    clamp,
+    clip,
+    exp,
+    log,
+    relu,
+    sigmoid,
+    sqrt,
+    tanh,
+)
+from dlx._random import manual_seed
 from dlx._threads import blas_info, get_num_threads, set_num_threads
+from dlx.autograd import GradcheckError, gradcheck
+from dlx.tensor import Tensor
+
+concatenate = cat  # NumPy spelling
+max = amax
+min = amin
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "blas_info", "get_num_threads", "set_num_threads"]
+__all__ = [
+    "GradcheckError",
+    "Tensor",
+    "__version__",
+    "abs",
+    "amax",
+    "amin",
+    "arange",
+    "argmax",
+    "argmin",
+    "autograd",
+    "blas_info",
+    "bool_",
+    "broadcast_to",
+    "cat",
+    "clamp",
+    "clip",
+    "concatenate",
+    "empty",
+    "enable_grad",
+    "exp",
+    "flatten",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "get_num_threads",
+    "gradcheck",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "log",
+    "manual_seed",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "nn",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "permute",
+    "rand",
+    "randn",
+    "relu",
+    "reshape",
+    "set_grad_enabled",
+    "set_num_threads",
+    "sigmoid",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "std",
+    "sum",
+    "tanh",
+    "tensor",
+    "transpose",
+    "uint8",
+    "unsqueeze",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+]

@@ -1,0 +1,1 @@
+"""Differentiable ops (Function subclasses and the functions that apply them)."""

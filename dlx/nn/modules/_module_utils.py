@@ -1,0 +1,92 @@
+"""Module helpers: state-dict loading, hook handles, repr indentation, name checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from dlx._validation import shape_str
+
+if TYPE_CHECKING:
+    from dlx.nn.modules.module import Module
+
+
+class StateDictError(ValueError, RuntimeError):
+    """A state dict does not match the module (ValueError; RuntimeError as in PyTorch)."""
+
+
+class IncompatibleKeys(NamedTuple):
+    """Keys ``load_state_dict(strict=False)`` could not match."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """Returned by hook registration; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Callable[..., Any]]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+
+def addindent(s: str, spaces: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def check_name(module: Module, name: object, kind: str, existing: dict[str, Any]) -> str:
+    if not isinstance(name, str):
+        msg = f"{kind} name must be a str, got {type(name).__name__}"
+        raise TypeError(msg)
+    if not name or "." in name:
+        msg = f"{kind} name must be a non-empty str without '.', got {name!r}"
+        raise KeyError(msg)
+    if hasattr(module, name) and name not in existing:
+        msg = f"attribute {name!r} already exists"
+        raise KeyError(msg)
+    return name
+
+
+def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> IncompatibleKeys:
+    """Check ``state_dict`` against ``module`` completely, then copy it in place."""
+    if not isinstance(state_dict, Mapping):
+        msg = f"`state_dict` must be a mapping, got {type(state_dict).__name__}"
+        raise TypeError(msg)
+    own = module.state_dict(keep_vars=True)
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    errors, pairs = [], []
+    for key, target in own.items():
+        if key not in state_dict:
+            continue
+        value = np.asarray(state_dict[key])
+        if value.shape != target.shape:
+            errors.append(
+                f"size mismatch for {key}: copying a value of shape {shape_str(value.shape)} "
+                f"into a tensor of shape {shape_str(target.shape)}"
+            )
+        else:
+            pairs.append((target, value))
+    if strict:
+        if unexpected:
+            errors.insert(0, "unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
+        if missing:
+            errors.insert(0, "missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+    if errors:
+        msg = f"error(s) in loading state_dict for {module._get_name()}:\n\t" + "\n\t".join(errors)
+        raise StateDictError(msg)
+    for target, value in pairs:
+        np.copyto(target.data, value, casting="unsafe")
+        target._vc[0] += 1
+    return IncompatibleKeys(missing, unexpected)

@@ -1,0 +1,142 @@
+"""Containers: ``Sequential`` (chains its children) and ``ModuleList`` (holds them)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from dlx.nn.modules.module import Module
+
+
+def _index(idx: Any, n: int, owner: str) -> int:
+    try:
+        i = operator.index(idx)
+    except TypeError:
+        msg = f"{owner} indices must be integers or slices, got {type(idx).__name__}"
+        raise TypeError(msg) from None
+    if not -n <= i < n:
+        msg = f"index {i} is out of range for {owner} of length {n}"
+        raise IndexError(msg)
+    return i % n
+
+
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(m0, m1, ...)`` or ``Sequential(OrderedDict)``.
+
+    Children are named ``"0"``, ``"1"``, ... (or by the dict's keys), so state_dict keys
+    read ``0.weight``, as in PyTorch.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], Mapping):
+            for key, module in args[0].items():
+                self.add_module(key, module)
+        else:
+            for i, module in enumerate(args):
+                self.add_module(str(i), module)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        items = list(self._modules.items())
+        if isinstance(idx, slice):
+            return Sequential(dict(items[idx]))
+        return items[_index(idx, len(items), "Sequential")][1]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        keys = list(self._modules)
+        setattr(self, keys[_index(idx, len(keys), "Sequential")], module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        keys = list(self._modules)
+        doomed = (
+            keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys), "Sequential")]]
+        )
+        for key in doomed:
+            del self._modules[key]
+        if all(k.isdigit() for k in self._modules):  # keep numbering contiguous
+            modules = list(self._modules.values())
+            self._modules.clear()
+            for i, m in enumerate(modules):
+                self._modules[str(i)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(m for m in self._modules.values() if m is not None)
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Append every module of ``modules``."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def forward(self, input: Any) -> Any:
+        for module in self:
+            input = module(input)
+        return input
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (no forward of its own)."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, idx: int | slice) -> Any:
+        values = [m for m in self._modules.values() if m is not None]
+        if isinstance(idx, slice):
+            return ModuleList(values[idx])
+        return values[_index(idx, len(values), "ModuleList")]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        setattr(self, str(_index(idx, len(self), "ModuleList")), module)
+
+    def __delitem__(self, idx: int | slice) -> None:
+        values = list(self._modules.values())
+        if isinstance(idx, slice):
+            del values[idx]
+        else:
+            del values[_index(idx, len(values), "ModuleList")]
+        self._modules.clear()
+        for i, m in enumerate(values):
+            self._modules[str(i)] = m
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter([m for m in self._modules.values() if m is not None])
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:  # noqa: PYI034
+        return self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of ``modules``."""
+        if isinstance(modules, Module) and not isinstance(modules, ModuleList | Sequential):
+            msg = f"ModuleList.extend needs an iterable of modules, got {type(modules).__name__}"
+            raise TypeError(msg)
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``."""
+        values = list(self._modules.values())
+        values.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(values):
+            self.add_module(str(i), m)
