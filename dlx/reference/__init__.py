@@ -2,7 +2,8 @@
 
 They are the specification the C++ kernels are tested against and the baseline the
 C++ vs NumPy benchmarks time. They favour clarity over speed, but use vectorised NumPy
-(no per-element Python loops) so benchmark ratios are honest.
+(no per-element Python loops) so benchmark ratios are honest. Each function has the
+same name and arguments as its kernel in ``dlx._core``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,26 @@ from dlx.reference.activation import (
     tanh_backward,
     tanh_forward,
 )
-from dlx.reference.linear import gemm, linear_backward, linear_forward
+from dlx.reference.batchnorm import (
+    batch_norm_backward,
+    batch_norm_forward,
+)
+from dlx.reference.conv import (
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+)
+from dlx.reference.dropout import (
+    dropout_backward,
+    dropout_forward,
+    dropout_mask,
+)
+from dlx.reference.linear import (
+    gemm,
+    linear_backward,
+    linear_forward,
+)
 from dlx.reference.loss import (
     bce_with_logits_backward,
     bce_with_logits_forward,
@@ -46,6 +66,21 @@ from dlx.reference.loss import (
     mse_loss_backward,
     mse_loss_forward,
 )
+from dlx.reference.optim import (
+    adadelta_step_,
+    adagrad_step_,
+    adam_step_,
+    nadam_step_,
+    radam_step_,
+    rmsprop_step_,
+    sgd_step_,
+)
+from dlx.reference.pool import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from dlx.reference.softmax import (
     log_softmax_backward,
     log_softmax_forward,
@@ -56,10 +91,23 @@ from dlx.reference.softmax import (
 __all__ = [
     "abs_relu_backward",
     "abs_relu_forward",
+    "adadelta_step_",
+    "adagrad_step_",
+    "adam_step_",
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "batch_norm_backward",
+    "batch_norm_forward",
     "bce_with_logits_backward",
     "bce_with_logits_forward",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
     "cross_entropy_backward",
     "cross_entropy_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "dropout_mask",
     "elu_backward",
     "elu_forward",
     "gelu_backward",
@@ -69,6 +117,7 @@ __all__ = [
     "hardtanh_forward",
     "huber_loss_backward",
     "huber_loss_forward",
+    "im2col",
     "l1_loss_backward",
     "l1_loss_forward",
     "leaky_relu_backward",
@@ -77,14 +126,20 @@ __all__ = [
     "linear_forward",
     "log_softmax_backward",
     "log_softmax_forward",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
     "maxout_backward",
     "maxout_forward",
     "mse_loss_backward",
     "mse_loss_forward",
+    "nadam_step_",
     "prelu_backward",
     "prelu_forward",
+    "radam_step_",
     "relu_backward",
     "relu_forward",
+    "rmsprop_step_",
+    "sgd_step_",
     "sigmoid_backward",
     "sigmoid_forward",
     "silu_backward",
