@@ -75,7 +75,9 @@ def _class_targets(fn: str, t: np.ndarray, c: int, ignore_index: int) -> np.ndar
 def _to_rows(x: Tensor, fn: str) -> tuple[Tensor, tuple[int, ...]]:
     """``x`` (C,), (N, C) or (N, C, d...) as rows (M, C), and the per-sample shape."""
     if x.ndim == 0:
-        msg = f"{fn}: `input` must have a class axis ((C,), (N, C) or (N, C, d1, ...)), got shape ()"
+        msg = (
+            f"{fn}: `input` must have a class axis ((C,), (N, C) or (N, C, d1, ...)), got shape ()"
+        )
         raise ValueError(msg)
     if x.ndim == 1:
         return x.reshape(1, x.shape[0]), ()
@@ -86,26 +88,31 @@ def _to_rows(x: Tensor, fn: str) -> tuple[Tensor, tuple[int, ...]]:
     return x.permute(*perm).reshape(-1, x.shape[1]), lead
 
 
-def _check_target_shape(fn: str, t_shape: tuple[int, ...], x_shape: tuple[int, ...],
-                        lead: tuple[int, ...]) -> None:
+def _check_target_shape(
+    fn: str,
+    t_shape: tuple[int, ...],
+    x_shape: tuple[int, ...],
+    lead: tuple[int, ...],
+    probs_ok: bool,
+) -> None:
     if t_shape == lead:
         return
     if len(x_shape) == 2 and len(t_shape) == 1:
         msg = (
-            f"{fn}: `target` has shape {shape_str(t_shape)} but `input` has batch size "
-            f"{x_shape[0]}"
+            f"{fn}: `target` has shape {shape_str(t_shape)} but `input` has batch size {x_shape[0]}"
         )
     else:
+        alt = f" or {shape_str(x_shape)} (probabilities)" if probs_ok else ""
         msg = (
-            f"{fn}: `target` must have shape {shape_str(lead)} (class indices) or "
-            f"{shape_str(x_shape)} (probabilities) for `input` of shape {shape_str(x_shape)}, "
-            f"got {shape_str(t_shape)}"
+            f"{fn}: `target` must have shape {shape_str(lead)} (class indices){alt} for "
+            f"`input` of shape {shape_str(x_shape)}, got {shape_str(t_shape)}"
         )
     raise ValueError(msg)
 
 
-def _prepare(fn: str, input: Any, target: Any, weight: Any, ignore_index: Any,
-             probs_ok: bool) -> tuple[Tensor, Tensor, np.ndarray | None, tuple[int, ...], bool]:
+def _prepare(
+    fn: str, input: Any, target: Any, weight: Any, ignore_index: Any, probs_ok: bool
+) -> tuple[Tensor, Tensor, np.ndarray | None, tuple[int, ...], bool]:
     """Shared validation: rows (M, C), target (M,) or (M, C), weight, sample shape, probs?"""
     x, t = as_tensor(input), as_tensor(target)
     dtype = same_float_dtype(fn, input=x.data)
@@ -120,7 +127,7 @@ def _prepare(fn: str, input: Any, target: Any, weight: Any, ignore_index: Any,
             if t.shape == lead:
                 msg = f"{fn}: class-index `target` must have an integer dtype, got {t.dtype}"
                 raise TypeError(msg)
-            _check_target_shape(fn, t.shape, x.shape, lead)
+            _check_target_shape(fn, t.shape, x.shape, lead, probs_ok)
         if t.dtype != dtype:
             if t.requires_grad:
                 msg = f"{fn}: `target` has dtype {t.dtype} but `input` has dtype {dtype}"
@@ -128,7 +135,10 @@ def _prepare(fn: str, input: Any, target: Any, weight: Any, ignore_index: Any,
             t = Tensor(t.data.astype(dtype))
         t_rows, _ = _to_rows(t, fn)
     else:
-        _check_target_shape(fn, t.shape, x.shape, lead)
+        if t.dtype.kind not in "iu":
+            msg = f"{fn}: class-index `target` must have an integer dtype, got {t.dtype}"
+            raise TypeError(msg)
+        _check_target_shape(fn, t.shape, x.shape, lead, probs_ok)
         t_rows = Tensor(_class_targets(fn, t.data.reshape(-1), c, int(ignore_index)))
     return rows, t_rows, _class_weight(fn, weight, c, dtype), lead, probs
 
@@ -201,7 +211,11 @@ def cross_entropy(
         raise ValueError(msg)
     rows, t_rows, w, lead, _ = _prepare(fn, input, target, weight, ignore_index, True)
     loss = CrossEntropy.apply(
-        rows, t_rows, weight=w, ignore_index=int(ignore_index), label_smoothing=eps,
+        rows,
+        t_rows,
+        weight=w,
+        ignore_index=int(ignore_index),
+        label_smoothing=eps,
         reduction=reduction,
     )
     return loss.reshape(lead) if reduction == "none" else loss

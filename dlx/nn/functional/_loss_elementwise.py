@@ -44,8 +44,7 @@ def _pair(fn: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
     return x, t
 
 
-def _weighted(loss: Tensor, weight: Any, shape: tuple[int, ...], reduction: str,
-              fn: str) -> Tensor:
+def _weighted(loss: Tensor, weight: Any, shape: tuple[int, ...], reduction: str, fn: str) -> Tensor:
     """``loss`` (per element) times a broadcastable ``weight``, then reduced."""
     w = as_tensor(weight)
     try:
