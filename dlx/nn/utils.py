@@ -145,8 +145,9 @@ def clip_grad_norm_(
         raise RuntimeError(msg)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):  # PyTorch: grads *= min(coef, 1); nan propagates
-        for g in grads:
-            np.multiply(g, g.dtype.type(coef), out=g)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 -> nan, as in PyTorch
+            for g in grads:
+                np.multiply(g, g.dtype.type(coef), out=g)
     return Tensor(np.asarray(total, dtype=dtype))
 
 
