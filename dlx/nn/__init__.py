@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from dlx.nn import functional, init
+from dlx.nn import functional, init, utils
 from dlx.nn.modules import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
     Flatten,
+    HuberLoss,
     Identity,
     IncompatibleKeys,
+    L1Loss,
     Linear,
     Module,
     ModuleList,
+    MSELoss,
+    NLLLoss,
     RemovableHandle,
     Sequential,
     StateDictError,
@@ -17,16 +24,24 @@ from dlx.nn.modules import (
 from dlx.nn.parameter import Parameter
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
     "Flatten",
+    "HuberLoss",
     "Identity",
     "IncompatibleKeys",
+    "L1Loss",
     "Linear",
+    "MSELoss",
     "Module",
     "ModuleList",
+    "NLLLoss",
     "Parameter",
     "RemovableHandle",
     "Sequential",
     "StateDictError",
     "functional",
     "init",
+    "utils",
 ]

@@ -4,5 +4,23 @@ from __future__ import annotations
 
 from dlx._ops.shape import flatten
 from dlx.nn.functional._linear import linear
+from dlx.nn.functional._loss import cross_entropy, nll_loss
+from dlx.nn.functional._loss_elementwise import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+)
 
-__all__ = ["flatten", "linear"]
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "flatten",
+    "huber_loss",
+    "l1_loss",
+    "linear",
+    "mse_loss",
+    "nll_loss",
+]

@@ -6,15 +6,31 @@ from dlx.nn.modules._module_utils import IncompatibleKeys, RemovableHandle, Stat
 from dlx.nn.modules.container import ModuleList, Sequential
 from dlx.nn.modules.flatten import Flatten
 from dlx.nn.modules.linear import Identity, Linear
+from dlx.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
 from dlx.nn.modules.module import Module
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
     "Flatten",
+    "HuberLoss",
     "Identity",
     "IncompatibleKeys",
+    "L1Loss",
     "Linear",
+    "MSELoss",
     "Module",
     "ModuleList",
+    "NLLLoss",
     "RemovableHandle",
     "Sequential",
     "StateDictError",
