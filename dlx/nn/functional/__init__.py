@@ -3,6 +3,48 @@
 from __future__ import annotations
 
 from dlx._ops.shape import flatten
+from dlx.nn.functional._activation import (
+    abs_relu,
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    maxout,
+    prelu,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from dlx.nn.functional._conv import conv2d
+from dlx.nn.functional._dropout import dropout
 from dlx.nn.functional._linear import linear
+from dlx.nn.functional._norm import batch_norm
+from dlx.nn.functional._pool import avg_pool2d, max_pool2d
 
-__all__ = ["flatten", "linear"]
+__all__ = [
+    "abs_relu",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "dropout",
+    "elu",
+    "flatten",
+    "gelu",
+    "hardtanh",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "maxout",
+    "prelu",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
