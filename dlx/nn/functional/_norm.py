@@ -100,7 +100,7 @@ def batch_norm(
     if not (isinstance(eps, int | float) and eps > 0 and math.isfinite(eps)):
         msg = f"batch_norm: `eps` must be a positive number, got {eps!r}"
         raise ValueError(msg)
-    if training and x.size // max(c, 1) <= 1 and x.size > 0:
+    if training and x.data.size // max(c, 1) <= 1 and x.data.size > 0:
         msg = (
             f"batch_norm: expected more than 1 value per channel when training, got input of "
             f"shape {shape_str(x.shape)}"

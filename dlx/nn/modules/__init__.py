@@ -3,19 +3,60 @@
 from __future__ import annotations
 
 from dlx.nn.modules._module_utils import IncompatibleKeys, RemovableHandle, StateDictError
-from dlx.nn.modules.container import ModuleList, Sequential
+from dlx.nn.modules.activation import (
+    ELU,
+    GELU,
+    AbsReLU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Maxout,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from dlx.nn.modules.container import ModuleList, Residual, Sequential
+from dlx.nn.modules.conv import Conv2d
+from dlx.nn.modules.dropout import Dropout
 from dlx.nn.modules.flatten import Flatten
 from dlx.nn.modules.linear import Identity, Linear
 from dlx.nn.modules.module import Module
+from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
+from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
+    "ELU",
+    "GELU",
+    "AbsReLU",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Dropout",
     "Flatten",
+    "Hardtanh",
     "Identity",
     "IncompatibleKeys",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
+    "MaxPool2d",
+    "Maxout",
     "Module",
     "ModuleList",
+    "PReLU",
+    "ReLU",
     "RemovableHandle",
+    "Residual",
     "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
     "StateDictError",
+    "Tanh",
 ]
