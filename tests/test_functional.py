@@ -98,7 +98,8 @@ def test_pool_gradcheck(rng, k, s, p, ceil):
 def test_max_pool2d_return_indices(rng):
     x = _t(rng, 1, 1, 4, 4, grad=False)
     y, idx = F.max_pool2d(x, 2, return_indices=True)
-    assert idx.dtype == np.int64 and idx.shape == y.shape
+    assert idx.dtype == np.int64
+    assert idx.shape == y.shape
     np.testing.assert_array_equal(x.data.reshape(-1)[idx.data.reshape(-1)], y.data.reshape(-1))
 
 
@@ -159,7 +160,10 @@ def test_functional_float32_matches_float64(rng):
 def test_conv2d_errors_name_argument_and_shapes(rng):
     x = _t(rng, 1, 4, 5, 5, grad=False)
     w = _t(rng, 2, 3, 3, 3, grad=False)
-    with pytest.raises(ValueError, match=r"conv2d: expected `input` with 3 channels .*\(2, 3, 3, 3\).*\(1, 4, 5, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2d: expected `input` with 3 channels .*\(2, 3, 3, 3\).*\(1, 4, 5, 5\)",
+    ):
         F.conv2d(x, w)
     with pytest.raises(ValueError, match="`weight` must be 4-D"):
         F.conv2d(x, w.data[0])
@@ -183,7 +187,7 @@ def test_other_errors_name_argument(rng):
         F.avg_pool2d(x, 2, padding=2)
     with pytest.raises(ValueError, match=r"prelu: `weight` must have shape \(1,\) or \(3,\)"):
         F.prelu(x, np.ones(2))
-    with pytest.raises(ValueError, match="maxout: .*divisible by pieces=2"):
+    with pytest.raises(ValueError, match=r"maxout: .*divisible by pieces=2"):
         F.maxout(x, 2)
     with pytest.raises(ValueError, match="`dim` must be in"):
         F.softmax(x, 4)

@@ -121,8 +121,10 @@ def test_conv2d_default_init_bounds():
     dlx.manual_seed(0)
     m = nn.Conv2d(8, 16, 3)
     bound = 1 / np.sqrt(8 * 9)
-    assert m.weight.shape == (16, 8, 3, 3) and m.weight.dtype == np.float32
-    assert np.abs(m.weight.data).max() <= bound and np.abs(m.weight.data).max() > 0.9 * bound
+    assert m.weight.shape == (16, 8, 3, 3)
+    assert m.weight.dtype == np.float32
+    assert np.abs(m.weight.data).max() <= bound
+    assert np.abs(m.weight.data).max() > 0.9 * bound
     assert np.abs(m.bias.data).max() <= bound
 
 
@@ -153,7 +155,11 @@ def test_batchnorm_running_stats_updated_in_train_and_used_in_eval(rng):
     np.testing.assert_allclose(y, expect, rtol=1e-4, atol=1e-5)
     assert int(m.num_batches_tracked.item()) == 1  # eval does not count
     assert list(m.state_dict()) == [
-        "weight", "bias", "running_mean", "running_var", "num_batches_tracked"
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
     ]
 
 
@@ -169,7 +175,8 @@ def test_batchnorm_momentum_none_is_cumulative_average(rng):
 
 def test_batchnorm_without_running_stats_always_uses_batch_stats(rng):
     m = nn.BatchNorm1d(3, track_running_stats=False).eval()
-    assert m.running_mean is None and "running_mean" not in m.state_dict()
+    assert m.running_mean is None
+    assert "running_mean" not in m.state_dict()
     x = rng.standard_normal((6, 3)).astype(np.float32) * 4 + 1
     y = m(dlx.tensor(x)).numpy()
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
@@ -206,7 +213,12 @@ def test_residual_identity_shortcut_and_state_dict_keys():
     np.testing.assert_allclose(r(x).numpy(), block(x).numpy() + x.numpy())
     assert list(r.state_dict()) == ["block.0.weight", "block.0.bias"]
     r2 = nn.Residual(nn.Linear(3, 2), nn.Linear(3, 2))
-    assert list(r2.state_dict()) == ["block.weight", "block.bias", "shortcut.weight", "shortcut.bias"]
+    assert list(r2.state_dict()) == [
+        "block.weight",
+        "block.bias",
+        "shortcut.weight",
+        "shortcut.bias",
+    ]
 
 
 def test_containers_config_is_empty():
@@ -214,7 +226,10 @@ def test_containers_config_is_empty():
     assert nn.ModuleList([nn.ReLU()]).get_config() == {}
     assert nn.Flatten(0, 2).get_config() == {"start_dim": 0, "end_dim": 2}
     assert nn.Linear(2, 3, bias=False).get_config() == {
-        "in_features": 2, "out_features": 3, "bias": False, "dtype": "float32"
+        "in_features": 2,
+        "out_features": 3,
+        "bias": False,
+        "dtype": "float32",
     }
 
     class Custom(nn.Module):

@@ -40,12 +40,28 @@ def test_mlp_matches_torch(rng):
     tn = torch.nn
     torch.manual_seed(0)
     tmodel = tn.Sequential(
-        tn.Linear(6, 16), tn.ReLU(), tn.Linear(16, 12), tn.GELU(), tn.Linear(12, 8),
-        tn.LeakyReLU(0.1), tn.Linear(8, 8), tn.PReLU(), tn.Linear(8, 3), tn.LogSoftmax(dim=1),
+        tn.Linear(6, 16),
+        tn.ReLU(),
+        tn.Linear(16, 12),
+        tn.GELU(),
+        tn.Linear(12, 8),
+        tn.LeakyReLU(0.1),
+        tn.Linear(8, 8),
+        tn.PReLU(),
+        tn.Linear(8, 3),
+        tn.LogSoftmax(dim=1),
     )
     dmodel = nn.Sequential(
-        nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 12), nn.GELU(), nn.Linear(12, 8),
-        nn.LeakyReLU(0.1), nn.Linear(8, 8), nn.PReLU(), nn.Linear(8, 3), nn.LogSoftmax(dim=1),
+        nn.Linear(6, 16),
+        nn.ReLU(),
+        nn.Linear(16, 12),
+        nn.GELU(),
+        nn.Linear(12, 8),
+        nn.LeakyReLU(0.1),
+        nn.Linear(8, 8),
+        nn.PReLU(),
+        nn.Linear(8, 3),
+        nn.LogSoftmax(dim=1),
     )
     _compare(torch, dmodel, tmodel, rng.standard_normal((5, 6)).astype(np.float32))
 
@@ -56,10 +72,20 @@ def test_cnn_with_batchnorm_and_dropout_eval_matches_torch(rng):
 
     def build(m):
         return m.Sequential(
-            m.Conv2d(3, 8, 3, padding=1), m.BatchNorm2d(8), m.ReLU(), m.MaxPool2d(2),
-            m.Conv2d(8, 12, 3, stride=2, padding=1, groups=4), m.BatchNorm2d(12), m.SiLU(),
-            m.AvgPool2d(2, ceil_mode=True), m.Dropout(0.5), m.Flatten(), m.Linear(12 * 2 * 2, 10),
-            m.BatchNorm1d(10), m.Tanh(), m.Linear(10, 4),
+            m.Conv2d(3, 8, 3, padding=1),
+            m.BatchNorm2d(8),
+            m.ReLU(),
+            m.MaxPool2d(2),
+            m.Conv2d(8, 12, 3, stride=2, padding=1, groups=4),
+            m.BatchNorm2d(12),
+            m.SiLU(),
+            m.AvgPool2d(2, ceil_mode=True),
+            m.Dropout(0.5),
+            m.Flatten(),
+            m.Linear(12 * 2 * 2, 10),
+            m.BatchNorm1d(10),
+            m.Tanh(),
+            m.Linear(10, 4),
         )
 
     torch.manual_seed(0)
@@ -79,13 +105,15 @@ def test_cnn_batchnorm_training_mode_matches_torch(rng):
     tn = torch.nn
 
     def build(m):
-        return m.Sequential(m.Conv2d(2, 4, 3), m.BatchNorm2d(4), m.ELU(), m.Flatten(),
-                            m.Linear(4 * 4 * 4, 3))
+        return m.Sequential(
+            m.Conv2d(2, 4, 3), m.BatchNorm2d(4), m.ELU(), m.Flatten(), m.Linear(4 * 4 * 4, 3)
+        )
 
     torch.manual_seed(0)
     tmodel = build(tn)
-    _compare(torch, build(nn), tmodel, rng.standard_normal((4, 2, 6, 6)).astype(np.float32),
-             train=True)
+    _compare(
+        torch, build(nn), tmodel, rng.standard_normal((4, 2, 6, 6)).astype(np.float32), train=True
+    )
 
 
 def test_residual_block_matches_torch(rng):
@@ -103,15 +131,25 @@ def test_residual_block_matches_torch(rng):
 
     def build(m, residual):
         return m.Sequential(
-            residual(m.Sequential(m.Conv2d(4, 4, 3, padding=1), m.BatchNorm2d(4), m.ReLU(),
-                                  m.Conv2d(4, 4, 3, padding=1))),
+            residual(
+                m.Sequential(
+                    m.Conv2d(4, 4, 3, padding=1),
+                    m.BatchNorm2d(4),
+                    m.ReLU(),
+                    m.Conv2d(4, 4, 3, padding=1),
+                )
+            ),
             m.ReLU(),
-            residual(m.Sequential(m.Conv2d(4, 6, 3, stride=2, padding=1), m.Softplus()),
-                     shortcut=m.Conv2d(4, 6, 1, stride=2, bias=False)),
-            m.Flatten(), m.Linear(6 * 3 * 3, 2),
+            residual(
+                m.Sequential(m.Conv2d(4, 6, 3, stride=2, padding=1), m.Softplus()),
+                shortcut=m.Conv2d(4, 6, 1, stride=2, bias=False),
+            ),
+            m.Flatten(),
+            m.Linear(6 * 3 * 3, 2),
         )
 
     torch.manual_seed(0)
     tmodel = build(tn, TorchResidual)
-    _compare(torch, build(nn, nn.Residual), tmodel,
-             rng.standard_normal((2, 4, 5, 5)).astype(np.float32))
+    _compare(
+        torch, build(nn, nn.Residual), tmodel, rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    )

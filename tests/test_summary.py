@@ -39,10 +39,14 @@ def test_summary_vgg16_reports_exact_parameter_count():
     assert "Total params: 138,357,544" in text
     assert "Trainable params: 138,357,544" in text
     assert "Non-trainable params: 0" in text
-    assert "0.0 (Conv2d)" in text and "(None, 64, 224, 224)" in text
-    assert "0.30 (MaxPool2d)" in text and "(None, 512, 7, 7)" in text
-    assert "1 (Flatten)" in text and "(None, 25088)" in text
-    assert "2.6 (Linear)" in text and "(None, 1000)" in text
+    assert "0.0 (Conv2d)" in text
+    assert "(None, 64, 224, 224)" in text
+    assert "0.30 (MaxPool2d)" in text
+    assert "(None, 512, 7, 7)" in text
+    assert "1 (Flatten)" in text
+    assert "(None, 25088)" in text
+    assert "2.6 (Linear)" in text
+    assert "(None, 1000)" in text
     assert "102,764,544" in text  # the first classifier layer
     assert sum(1 for line in text.splitlines() if "(Conv2d)" in line) == 13
 
@@ -54,7 +58,8 @@ def test_summary_xor_net_reports_33():
     lines = text.splitlines()
     assert lines[0] == 'Model: "Sequential"'
     row = next(line for line in lines if line.startswith("0 (Linear)"))
-    assert "(None, 8)" in row and row.endswith("24")
+    assert "(None, 8)" in row
+    assert row.endswith("24")
 
 
 def test_summary_non_trainable_and_buffers():
@@ -84,8 +89,11 @@ def test_summary_falls_back_to_forward_for_custom_modules():
         nn.Linear(5, 4), TwoBranch(), nn.Residual(nn.Sequential(nn.Linear(3, 3), nn.Tanh()))
     )
     text = model.summary(5)
-    assert "1 (TwoBranch)" in text and "1.a (Linear)" in text and "1.b (Linear)" in text
-    assert "2 (Residual)" in text and "2.block.0 (Linear)" in text
+    assert "1 (TwoBranch)" in text
+    assert "1.a (Linear)" in text
+    assert "1.b (Linear)" in text
+    assert "2 (Residual)" in text
+    assert "2.block.0 (Linear)" in text
     assert f"Total params: {24 + 15 + 15 + 3 + 12}" in text
     assert not any(h for m in model.modules() for h in m._forward_hooks)  # hooks removed
     assert model[0].weight.grad is None

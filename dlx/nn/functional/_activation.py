@@ -32,6 +32,9 @@ _KERNELS = {
 class Activation(Function):
     """One elementwise kernel pair; ``kind`` picks it, ``params`` are its scalars."""
 
+    kind: str
+    params: tuple[Any, ...]
+
     @staticmethod
     def forward(ctx, x, kind, params):
         fwd, _, uses_output = _KERNELS[kind]
@@ -191,6 +194,9 @@ def maxout(input: Any, pieces: int) -> Tensor:
 
 
 class Softmax(Function):
+    axis: int
+    log: bool
+
     @staticmethod
     def forward(ctx, x, axis, log):
         y = (_core.log_softmax_forward if log else _core.softmax_forward)(c_contiguous(x), axis)

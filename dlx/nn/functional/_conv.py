@@ -134,7 +134,7 @@ def conv2d(
         padding_ = pair(padding, "padding", "conv2d", minimum=0)
     if pads is not None:
         x = _Pad2d.apply(x, pads=pads)
-    spatial_out(
-        "conv2d", x.shape, (kh, kw), stride_, padding_, dilation_, ceil_mode=False
+    spatial_out("conv2d", x.shape, (kh, kw), stride_, padding_, dilation_, ceil_mode=False)
+    return Conv2d.apply(
+        x, w, b, stride=stride_, padding=padding_, dilation=dilation_, groups=groups_
     )
-    return Conv2d.apply(x, w, b, stride=stride_, padding=padding_, dilation=dilation_, groups=groups_)

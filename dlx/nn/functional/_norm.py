@@ -70,13 +70,18 @@ def batch_norm(
     """
     x = as_tensor(input)
     if x.ndim < 2:
-        msg = f"batch_norm: `input` must be at least 2-D (N, C, ...), got shape {shape_str(x.shape)}"
+        msg = (
+            f"batch_norm: `input` must be at least 2-D (N, C, ...), got shape {shape_str(x.shape)}"
+        )
         raise ValueError(msg)
     c = x.shape[1]
     w = None if weight is None else as_tensor(weight)
     b = None if bias is None else as_tensor(bias)
     dtype = same_float_dtype(
-        "batch_norm", input=x.data, weight=None if w is None else w.data, bias=None if b is None else b.data
+        "batch_norm",
+        input=x.data,
+        weight=None if w is None else w.data,
+        bias=None if b is None else b.data,
     )
     for name, t in (("weight", w), ("bias", b)):
         if t is not None and t.shape != (c,):

@@ -31,7 +31,9 @@ def _shape_of(out: Any) -> Any:
     return tuple(getattr(out, "shape", ()))
 
 
-def _forward_rows(module: Module, name: str, shape: tuple[int, ...], dtype: Any) -> tuple[Any, list[Row]]:
+def _forward_rows(
+    module: Module, name: str, shape: tuple[int, ...], dtype: Any
+) -> tuple[Any, list[Row]]:
     """Real forward on zeros; every module that holds parameters or has no children is a row."""
     from dlx.tensor import Tensor
 
@@ -44,7 +46,9 @@ def _forward_rows(module: Module, name: str, shape: tuple[int, ...], dtype: Any)
         full = f"{name}.{sub}" if name and sub else (name or sub or type(m).__name__)
 
         def hook(mod: Module, args: Any, out: Any, full: str = full) -> None:
-            rows.append((order[id(mod)], (full, type(mod).__name__, _shape_of(out), _own_params(mod))))
+            rows.append(
+                (order[id(mod)], (full, type(mod).__name__, _shape_of(out), _own_params(mod)))
+            )
 
         handles.append(m.register_forward_hook(hook))
     try:
@@ -80,7 +84,9 @@ def _infer(module: Module, name: str, shape: Any, dtype: Any, rows: list[Row]) -
     fn = getattr(module, "output_shape", None)
     if fn is not None and isinstance(shape, tuple):
         out = tuple(fn(shape))
-        rows.append((name or type(module).__name__, type(module).__name__, out, _own_params(module)))
+        rows.append(
+            (name or type(module).__name__, type(module).__name__, out, _own_params(module))
+        )
         return out
     out, sub_rows = _forward_rows(module, name, shape, dtype)
     rows.extend(sub_rows)

@@ -203,7 +203,11 @@ class PReLU(Module):
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-serialisable values."""
-        return {"num_parameters": self.num_parameters, "init": self.init, "dtype": self.weight.dtype.name}
+        return {
+            "num_parameters": self.num_parameters,
+            "init": self.init,
+            "dtype": self.weight.dtype.name,
+        }
 
 
 class Maxout(Module):

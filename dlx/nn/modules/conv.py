@@ -64,14 +64,18 @@ class Conv2d(Module):
             raise ValueError(msg)
         for name, n in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if n < 1 or n % self.groups:
-                msg = f"Conv2d: `{name}` must be a positive multiple of groups={self.groups}, got {n}"
+                msg = (
+                    f"Conv2d: `{name}` must be a positive multiple of groups={self.groups}, got {n}"
+                )
                 raise ValueError(msg)
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", minimum=1)
         self.stride = pair(stride, "stride", "Conv2d", minimum=1)
         self.dilation = pair(dilation, "dilation", "Conv2d", minimum=1)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                msg = f"Conv2d: `padding` must be an int, a pair, 'same' or 'valid', got {padding!r}"
+                msg = (
+                    f"Conv2d: `padding` must be an int, a pair, 'same' or 'valid', got {padding!r}"
+                )
                 raise ValueError(msg)
             if padding == "same" and self.stride != (1, 1):
                 msg = f"Conv2d: `padding`='same' needs stride 1, got stride={self.stride}"
@@ -123,15 +127,24 @@ class Conv2d(Module):
         padding = (0, 0) if self.padding == "valid" else self.padding
         assert not isinstance(padding, str)
         h, w = spatial_out(
-            type(self).__name__, tuple(input_shape), self.kernel_size, self.stride, padding,
-            self.dilation, ceil_mode=False,
+            type(self).__name__,
+            tuple(input_shape),
+            self.kernel_size,
+            self.stride,
+            padding,
+            self.dilation,
+            ceil_mode=False,
         )
         return (input_shape[0], self.out_channels, h, w)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += (
+                f", padding={self.padding!r}"
+                if isinstance(self.padding, str)
+                else f", padding={self.padding}"
+            )
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dlx._ops.shape import flatten
 import math
 from typing import Any
 
+from dlx._ops.shape import flatten
 from dlx._validation import as_int, normalize_axis
 from dlx.nn.modules.module import Module
 from dlx.tensor import Tensor

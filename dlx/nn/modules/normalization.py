@@ -116,7 +116,7 @@ class _BatchNorm(Module):
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-serialisable values."""
-        dt = (self.weight if self.affine else self.running_mean)
+        dt = self.weight if self.affine else self.running_mean
         return {
             "num_features": self.num_features,
             "eps": self.eps,

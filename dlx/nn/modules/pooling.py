@@ -25,7 +25,11 @@ def _pool_config(
     def keep(v: Any, t: tuple[int, int]) -> Any:
         return v if isinstance(v, int) and not isinstance(v, bool) else t
 
-    return keep(kernel_size, k), (kernel_size if stride is None else keep(stride, s)), keep(padding, p)
+    return (
+        keep(kernel_size, k),
+        (kernel_size if stride is None else keep(stride, s)),
+        keep(padding, p),
+    )
 
 
 class _Pool2d(Module):
@@ -123,7 +127,11 @@ class AvgPool2d(_Pool2d):
     def forward(self, input: Tensor) -> Tensor:
         check_input(self, tuple(getattr(input, "shape", ())), (4,), None, "(N, C, H, W)")
         return avg_pool2d(
-            input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
             self.count_include_pad,
         )
 
