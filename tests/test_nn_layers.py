@@ -238,3 +238,21 @@ def test_containers_config_is_empty():
 
     with pytest.raises(NotImplementedError, match="Custom does not define get_config"):
         Custom().get_config()
+
+
+def test_layers_accept_empty_batch():
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AvgPool2d(2), nn.Dropout(), nn.Flatten(), nn.Linear(16, 6), nn.Maxout(2), nn.PReLU(),
+        nn.Softmax(1),
+    )  # fmt: skip
+    x = dlx.zeros(0, 3, 8, 8, requires_grad=True)
+    y = model(x)
+    assert y.shape == (0, 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 3, 8, 8)
+    assert model.eval()(x).shape == (0, 3)
+
+
+def test_dropout_p_one_drops_everything():
+    np.testing.assert_array_equal(nn.Dropout(1.0)(dlx.ones(2, 3)).numpy(), np.zeros((2, 3)))
