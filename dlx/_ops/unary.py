@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
+from dlx._native import _core
 from dlx._ops.elementwise import _QUIET, as_tensor
-from dlx.autograd.function import Function
+from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
 
@@ -100,29 +101,41 @@ class Clamp(Function):
         return g * keep
 
 
+def _kernel_ok(x: np.ndarray) -> bool:
+    """float32/float64 arrays go to the C++ kernels (faster than NumPy for relu/sigmoid)."""
+    return x.dtype == np.float32 or x.dtype == np.float64
+
+
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
-        y = np.maximum(x, 0)
+        y = _core.relu_forward(c_contiguous(x)) if _kernel_ok(x) else np.maximum(x, 0)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_arrays
+        if _kernel_ok(y) and g.dtype == y.dtype:
+            return _core.relu_backward(c_contiguous(g), y)  # y > 0 exactly where x > 0
         return g * (y > 0)
 
 
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)  # 1 / (1 + e^-x), stable
+        if _kernel_ok(x):
+            y = _core.sigmoid_forward(c_contiguous(x))
+        else:  # 1 / (1 + e^-x), stable
+            y = np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_arrays
+        if _kernel_ok(y) and g.dtype == y.dtype:
+            return _core.sigmoid_backward(c_contiguous(g), y)
         return g * y * (1 - y)
 
 

@@ -3,6 +3,24 @@
 from __future__ import annotations
 
 from dlx._ops.shape import flatten
+from dlx.nn.functional._activation import (
+    abs_relu,
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    maxout,
+    prelu,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from dlx.nn.functional._conv import conv2d
+from dlx.nn.functional._dropout import dropout
 from dlx.nn.functional._linear import linear
 from dlx.nn.functional._loss import cross_entropy, nll_loss
 from dlx.nn.functional._loss_elementwise import (
@@ -12,15 +30,36 @@ from dlx.nn.functional._loss_elementwise import (
     l1_loss,
     mse_loss,
 )
+from dlx.nn.functional._norm import batch_norm
+from dlx.nn.functional._pool import avg_pool2d, max_pool2d
 
 __all__ = [
+    "abs_relu",
+    "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv2d",
     "cross_entropy",
+    "dropout",
+    "elu",
     "flatten",
+    "gelu",
+    "hardtanh",
     "huber_loss",
     "l1_loss",
+    "leaky_relu",
     "linear",
+    "log_softmax",
+    "max_pool2d",
+    "maxout",
     "mse_loss",
     "nll_loss",
+    "prelu",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
 ]

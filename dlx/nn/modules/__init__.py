@@ -3,7 +3,25 @@
 from __future__ import annotations
 
 from dlx.nn.modules._module_utils import IncompatibleKeys, RemovableHandle, StateDictError
-from dlx.nn.modules.container import ModuleList, Sequential
+from dlx.nn.modules.activation import (
+    AbsReLU,
+    ELU,
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Maxout,
+    PReLU,
+    ReLU,
+    SiLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from dlx.nn.modules.container import ModuleList, Residual, Sequential
+from dlx.nn.modules.conv import Conv2d
+from dlx.nn.modules.dropout import Dropout
 from dlx.nn.modules.flatten import Flatten
 from dlx.nn.modules.linear import Identity, Linear
 from dlx.nn.modules.loss import (
@@ -16,22 +34,45 @@ from dlx.nn.modules.loss import (
     NLLLoss,
 )
 from dlx.nn.modules.module import Module
+from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
+from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
 
 __all__ = [
+    "AbsReLU",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "CrossEntropyLoss",
+    "Dropout",
+    "ELU",
     "Flatten",
+    "GELU",
+    "Hardtanh",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
     "L1Loss",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
+    "Maxout",
     "Module",
     "ModuleList",
     "NLLLoss",
+    "PReLU",
+    "ReLU",
     "RemovableHandle",
+    "Residual",
     "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
     "StateDictError",
+    "Tanh",
 ]

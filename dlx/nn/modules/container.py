@@ -1,4 +1,10 @@
-"""Containers: ``Sequential`` (chains its children) and ``ModuleList`` (holds them)."""
+"""Containers: ``Sequential`` (chains its children), ``ModuleList`` (holds them) and
+``Residual`` (adds a skip connection around a block).
+
+Their ``get_config()`` is empty: a serialiser rebuilds them from their named children
+(``Sequential(*children)`` / ``Sequential(OrderedDict)``, ``ModuleList(children)``,
+``Residual(**named_children)``).
+"""
 
 from __future__ import annotations
 
@@ -82,6 +88,10 @@ class Sequential(Module):
             input = module(input)
         return input
 
+    def get_config(self) -> dict[str, Any]:
+        """No constructor arguments besides the children."""
+        return {}
+
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered (no forward of its own)."""
@@ -133,6 +143,10 @@ class ModuleList(Module):
             self.append(m)
         return self
 
+    def get_config(self) -> dict[str, Any]:
+        """No constructor arguments besides the children."""
+        return {}
+
     def insert(self, index: int, module: Module) -> None:
         """Insert ``module`` before position ``index``."""
         values = list(self._modules.values())
@@ -140,3 +154,36 @@ class ModuleList(Module):
         self._modules.clear()
         for i, m in enumerate(values):
             self.add_module(str(i), m)
+
+
+class Residual(Module):
+    """``y = block(x) + shortcut(x)``; the shortcut is the identity when None.
+
+    The children are named ``block`` and ``shortcut`` (state_dict keys ``block.0.weight``,
+    ``shortcut.weight`` ...). Use a shortcut (e.g. a 1x1 Conv2d) when the block changes
+    the shape.
+    """
+
+    def __init__(self, block: Module, shortcut: Module | None = None) -> None:
+        super().__init__()
+        if not isinstance(block, Module):
+            msg = f"Residual: `block` must be a Module, got {type(block).__name__}"
+            raise TypeError(msg)
+        self.block = block
+        self.add_module("shortcut", shortcut)
+
+    def forward(self, input: Any) -> Any:
+        out = self.block(input)
+        skip = input if self.shortcut is None else self.shortcut(input)
+        if tuple(out.shape) != tuple(skip.shape):
+            msg = (
+                f"Residual: the block's output of shape {tuple(out.shape)} cannot be added to "
+                f"the shortcut's output of shape {tuple(skip.shape)} (input shape "
+                f"{tuple(input.shape)}); give a `shortcut` that matches the block"
+            )
+            raise ValueError(msg)
+        return out + skip
+
+    def get_config(self) -> dict[str, Any]:
+        """No constructor arguments besides the children."""
+        return {}

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
-from dlx._validation import non_negative_int
+from dlx._validation import non_negative_int, shape_str
 from dlx.nn import init
 from dlx.nn.functional import linear
 from dlx.nn.modules.module import Module
@@ -24,6 +24,14 @@ class Identity(Module):
 
     def forward(self, input: Any) -> Any:
         return input
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Same as the input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values (none)."""
+        return {}
 
 
 class Linear(Module):
@@ -69,6 +77,26 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return linear(input, self.weight, self.bias)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``input_shape`` with the last axis replaced by ``out_features`` (checked)."""
+        s = tuple(input_shape)
+        if not s or s[-1] != self.in_features:
+            msg = (
+                f"{self!r}: expected input of shape (*, {self.in_features}), got input of "
+                f"shape {shape_str(s)}"
+            )
+            raise ValueError(msg)
+        return (*s[:-1], self.out_features)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values."""
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "dtype": self.weight.dtype.name,
+        }
 
     def extra_repr(self) -> str:
         return (

@@ -373,6 +373,27 @@ class Module:
         """
         return load_state(self, state_dict, strict)
 
+    # -- description ----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """Constructor keyword arguments as JSON-serialisable values (for serialisation).
+
+        Every built-in layer defines it; containers return ``{}`` and are rebuilt from
+        their children. Custom modules override it to be serialisable.
+        """
+        msg = f"{type(self).__name__} does not define get_config(); override it to serialise the module"
+        raise NotImplementedError(msg)
+
+    def summary(self, input_shape: Any, dtype: Any = np.float32) -> str:
+        """Keras-style table: layer (type), output shape, parameter count, and totals.
+
+        ``input_shape`` is one sample's shape (the batch axis, shown as None, is added).
+        Layers with ``output_shape`` need no computation; other modules run one forward
+        on zeros under ``no_grad``. Use ``print(model.summary((3, 32, 32)))``.
+        """
+        from dlx.nn.modules._summary import summary
+
+        return summary(self, input_shape, dtype)
+
     # -- repr ---------------------------------------------------------------------------
     def _get_name(self) -> str:
         return type(self).__name__

@@ -1,0 +1,128 @@
+"""``batch_norm`` over the fused kernels of ``dlx._core`` (channels on axis 1)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dlx._native import _core
+from dlx._ops.elementwise import as_tensor
+from dlx._validation import same_float_dtype, shape_str
+from dlx.autograd.function import Function, c_contiguous
+from dlx.tensor import Tensor
+
+
+class BatchNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        x = c_contiguous(x)
+        w = None if weight is None else c_contiguous(weight)
+        b = None if bias is None else c_contiguous(bias)
+        y, mean, invstd = _core.batch_norm_forward(
+            x, w, b, running_mean, running_var, training, momentum, eps
+        )
+        ctx.save_for_backward(x, w, mean, invstd)
+        ctx.training = training
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, mean, invstd = ctx.saved_arrays
+        gx, gw, gb = _core.batch_norm_backward(c_contiguous(g), x, w, mean, invstd, ctx.training)
+        return gx, gw, gb
+
+
+def _stat(value: Any, name: str, channels: int, dtype: np.dtype) -> tuple[np.ndarray | None, Any]:
+    """The array behind a running-statistics buffer, checked for in-place update."""
+    if value is None:
+        return None, None
+    arr = value.data if isinstance(value, Tensor) else value
+    if not isinstance(arr, np.ndarray) or arr.shape != (channels,):
+        shape = getattr(arr, "shape", type(arr).__name__)
+        msg = f"batch_norm: `{name}` must have shape ({channels},), got {shape}"
+        raise ValueError(msg)
+    if arr.dtype != dtype:
+        msg = f"batch_norm: `{name}` has dtype {arr.dtype} but `input` has dtype {dtype}"
+        raise TypeError(msg)
+    if not (arr.flags.c_contiguous and arr.flags.writeable):
+        msg = f"batch_norm: `{name}` must be a writeable C-contiguous array (updated in place)"
+        raise ValueError(msg)
+    return arr, value
+
+
+def batch_norm(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation over axis 1 of ``(N, C)`` or ``(N, C, *spatial)`` (``F.batch_norm``).
+
+    In training mode normalises with the batch statistics and, when given, updates
+    ``running_mean``/``running_var`` in place (``(1 - momentum) * old + momentum * new``,
+    unbiased variance); otherwise normalises with the running statistics (required).
+    """
+    x = as_tensor(input)
+    if x.ndim < 2:
+        msg = (
+            f"batch_norm: `input` must be at least 2-D (N, C, ...), got shape {shape_str(x.shape)}"
+        )
+        raise ValueError(msg)
+    c = x.shape[1]
+    w = None if weight is None else as_tensor(weight)
+    b = None if bias is None else as_tensor(bias)
+    dtype = same_float_dtype(
+        "batch_norm",
+        input=x.data,
+        weight=None if w is None else w.data,
+        bias=None if b is None else b.data,
+    )
+    for name, t in (("weight", w), ("bias", b)):
+        if t is not None and t.shape != (c,):
+            msg = (
+                f"batch_norm: `{name}` must have shape ({c},) for input of shape "
+                f"{shape_str(x.shape)}, got {shape_str(t.shape)}"
+            )
+            raise ValueError(msg)
+    rm, rm_t = _stat(running_mean, "running_mean", c, dtype)
+    rv, rv_t = _stat(running_var, "running_var", c, dtype)
+    if (rm is None) != (rv is None):
+        msg = "batch_norm: give both `running_mean` and `running_var`, or neither"
+        raise ValueError(msg)
+    training = bool(training)
+    if not training and rm is None:
+        msg = "batch_norm: `running_mean` and `running_var` are required when training=False"
+        raise ValueError(msg)
+    if not (isinstance(momentum, int | float) and 0.0 <= momentum <= 1.0):
+        msg = f"batch_norm: `momentum` must be in [0, 1], got {momentum!r}"
+        raise ValueError(msg)
+    if not (isinstance(eps, int | float) and eps > 0 and math.isfinite(eps)):
+        msg = f"batch_norm: `eps` must be a positive number, got {eps!r}"
+        raise ValueError(msg)
+    if training and x.data.size // max(c, 1) <= 1 and x.data.size > 0:
+        msg = (
+            f"batch_norm: expected more than 1 value per channel when training, got input of "
+            f"shape {shape_str(x.shape)}"
+        )
+        raise ValueError(msg)
+    out = BatchNorm.apply(
+        x,
+        w,
+        b,
+        running_mean=rm,
+        running_var=rv,
+        training=training,
+        momentum=float(momentum),
+        eps=float(eps),
+    )
+    if training:
+        for t in (rm_t, rv_t):
+            if isinstance(t, Tensor):
+                t._vc[0] += 1  # updated in place by the kernel
+    return out
