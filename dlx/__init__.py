@@ -54,6 +54,18 @@ min = amin
 
 __version__ = "0.1.0"
 
+# Model files live in dlx.io.model; imported on first use so `import dlx` stays cheap.
+_LAZY = {"save": "dlx.io.model", "load": "dlx.io.model", "load_state_dict_file": "dlx.io.model"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    msg = f"module 'dlx' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 __all__ = [
     "GradcheckError",
     "Tensor",
@@ -86,6 +98,8 @@ __all__ = [
     "int32",
     "int64",
     "is_grad_enabled",
+    "load",
+    "load_state_dict_file",
     "log",
     "manual_seed",
     "matmul",
@@ -103,6 +117,7 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "save",
     "set_grad_enabled",
     "set_num_threads",
     "sigmoid",

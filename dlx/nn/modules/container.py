@@ -82,6 +82,10 @@ class Sequential(Module):
             input = module(input)
         return input
 
+    def get_config(self) -> dict[str, Any]:
+        """No constructor arguments: the children are saved separately (``dlx.save``)."""
+        return {}
+
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered (no forward of its own)."""
@@ -132,6 +136,10 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
+
+    def get_config(self) -> dict[str, Any]:
+        """No constructor arguments: the children are saved separately (``dlx.save``)."""
+        return {}
 
     def insert(self, index: int, module: Module) -> None:
         """Insert ``module`` before position ``index``."""

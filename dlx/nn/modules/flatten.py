@@ -21,3 +21,7 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def get_config(self) -> dict[str, int]:
+        """Constructor arguments as JSON-serialisable values (used by ``dlx.save``)."""
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}

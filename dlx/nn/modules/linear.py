@@ -25,6 +25,10 @@ class Identity(Module):
     def forward(self, input: Any) -> Any:
         return input
 
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values (used by ``dlx.save``)."""
+        return {}
+
 
 class Linear(Module):
     """``y = x @ weight.T + bias`` with weight ``(out_features, in_features)``.
@@ -75,3 +79,11 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values (used by ``dlx.save``)."""
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }
