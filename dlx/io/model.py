@@ -97,12 +97,16 @@ def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any
 
 
 # -- architecture <-> JSON ----------------------------------------------------------------
+# dlx-internal stand-ins for layers not yet in dlx.nn (e.g. the CLI's ReLU fallback).
+_INTERNAL: dict[str, type] = {}
+
+
 def registry() -> dict[str, type]:
     """The Module classes ``load`` may build: every Module subclass exported by dlx.nn."""
     import dlx.nn as nn
     from dlx.nn import Module
 
-    out = {}
+    out = dict(_INTERNAL)
     for name in dir(nn):
         obj = getattr(nn, name)
         if (
