@@ -140,7 +140,7 @@ class EarlyStopping(Callback):
                 self.best_weights = copy.deepcopy(dict(self.state.model.state_dict()))
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
             self.state.stop_training = True
 
