@@ -1,0 +1,63 @@
+"""``python -m dlx train | evaluate | summary`` through ``main([...])``."""
+
+from __future__ import annotations
+
+import pytest
+
+import dlx
+from dlx import nn
+from dlx.__main__ import main
+from dlx.train import _cli
+
+
+def test_cli_train_evaluate_summary(tmp_path, capsys):
+    out = tmp_path / "digits.safetensors"
+    rc = main(["train", "--model", "mlp", "--epochs", "2", "--output", str(out), "--quiet"])
+    assert rc == 0 and out.exists()
+    printed = capsys.readouterr().out
+    assert "training mlp on digits: 1438 train / 359 test samples" in printed
+    assert "test accuracy:" in printed and f"saved model to {out}" in printed
+    acc = printed.split("test accuracy: ")[1].split("%")[0]
+    assert main(["evaluate", str(out)]) == 0
+    assert f"test accuracy: {acc}%" in capsys.readouterr().out  # same split as training
+    assert main(["summary", str(out)]) == 0
+    assert "Linear(in_features=64, out_features=128" in capsys.readouterr().out
+
+
+def test_cli_train_mlp_defaults_reach_95_percent(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--model", "mlp", "--output", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert float(printed.split("test accuracy: ")[1].split("%")[0]) >= 95.0
+
+
+@pytest.mark.parametrize("opt", ["sgd", "rmsprop"])
+def test_cli_train_options(tmp_path, capsys, opt):
+    out = tmp_path / "o.safetensors"
+    rc = main(["train", "--model", "mlp", "--epochs", "1", "--optimizer", opt, "--lr", "0.01",
+               "--batch-size", "64", "--seed", "3", "--threads", "1", "--output", str(out)])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert f"{opt}, 1 threads" in captured.out
+    assert "epoch 1/1" in captured.err  # progress on stderr
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main(["train", "--dataset", "mnist", "--output", str(tmp_path / "x")]) == 2
+    assert "--data DIR" in capsys.readouterr().err
+    assert main(["train", "--dataset", "mnist", "--data", str(tmp_path), "--model", "mlp"]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.safetensors")]) == 2
+    assert main(["summary", str(tmp_path / "missing.safetensors")]) == 2
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "resnet"])
+
+
+def test_cli_cnn_needs_conv_layers(monkeypatch):
+    if all(hasattr(nn, name) for name in _cli.CNN_LAYERS):
+        model = _cli.build_model("cnn", (1, 8, 8), 10)
+        assert model(dlx.randn(2, 1, 8, 8)).shape == (2, 10)
+        monkeypatch.delattr(nn, "Conv2d")
+    assert _cli.default_model() == "mlp"
+    with pytest.raises(RuntimeError, match="dlx.nn.Conv2d"):
+        _cli.build_model("cnn", (1, 8, 8), 10)
