@@ -66,6 +66,7 @@ def __getattr__(name: str) -> object:
     msg = f"module 'dlx' has no attribute {name!r}"
     raise AttributeError(msg)
 
+
 __all__ = [
     "GradcheckError",
     "Tensor",

@@ -24,7 +24,13 @@ def _setup(lr=0.05):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_resume_is_identical_to_uninterrupted_run(tmp_path, optimizer):
     x, y = digits(120)
-    data = dict(epochs=4, batch_size=16, validation_data=(x[:30], y[:30]), verbose=0, seed=3)
+    data = {
+        "epochs": 4,
+        "batch_size": 16,
+        "validation_data": (x[:30], y[:30]),
+        "verbose": 0,
+        "seed": 3,
+    }
 
     def build():
         model = mlp(seed=0, noise=True)  # noise draws from dlx's default generator
@@ -41,20 +47,36 @@ def test_resume_is_identical_to_uninterrupted_run(tmp_path, optimizer):
     path = tmp_path / "ckpt-{epoch}.safetensors"
     model, opt, sched = build()
     stopper = EarlyStopping(monitor="val_loss", patience=10)
-    first = fit(model, cross_entropy, opt, (x, y), scheduler=sched,
-                callbacks=[ModelCheckpoint(path, training_state=True), stopper],
-                **{**data, "epochs": 2})
+    first = fit(
+        model,
+        cross_entropy,
+        opt,
+        (x, y),
+        scheduler=sched,
+        callbacks=[ModelCheckpoint(path, training_state=True), stopper],
+        **{**data, "epochs": 2},
+    )
     assert len(first) == 2
     dlx.manual_seed(123)  # scramble the RNG: the checkpoint must restore it
-    np.random.seed(5)
+    np.random.seed(5)  # noqa: NPY002 - the checkpoint restores NumPy's global state too
     model, opt, sched = build()
-    resumed = fit(model, cross_entropy, opt, (x, y), scheduler=sched, callbacks=[stopper],
-                  resume_from=tmp_path / "ckpt-2.safetensors", **data)
+    resumed = fit(
+        model,
+        cross_entropy,
+        opt,
+        (x, y),
+        scheduler=sched,
+        callbacks=[stopper],
+        resume_from=tmp_path / "ckpt-2.safetensors",
+        **data,
+    )
     for k, v in weights(model).items():
         np.testing.assert_array_equal(v, expected[k], err_msg=k)
     assert resumed.epoch == [0, 1, 2, 3]
     assert resumed.history == straight.history
-    assert opt.param_groups[0]["lr"] == pytest.approx(0.01 * 0.7**4 if optimizer == "adam" else 0.05 * 0.7**4)
+    assert opt.param_groups[0]["lr"] == pytest.approx(
+        0.01 * 0.7**4 if optimizer == "adam" else 0.05 * 0.7**4
+    )
 
 
 def test_checkpoint_round_trip_restores_everything(tmp_path):
@@ -67,7 +89,9 @@ def test_checkpoint_round_trip_restores_everything(tmp_path):
     path = tmp_path / "c.safetensors"
     save_checkpoint(path, model, opt, sched, epoch=2, step=6, extra={"note": "hi"})
     meta = json.loads(read_metadata(path)["dlx-checkpoint"])
-    assert meta["format"] == "dlx-checkpoint" and meta["epoch"] == 2 and meta["step"] == 6
+    assert meta["format"] == "dlx-checkpoint"
+    assert meta["epoch"] == 2
+    assert meta["step"] == 6
 
     model2, opt2, sched2 = _setup()
     dlx.manual_seed(99)
@@ -97,8 +121,13 @@ def test_load_checkpoint_rejects_other_files(tmp_path):
     save_file({}, tmp_path / "j.safetensors", metadata={"dlx-checkpoint": "{nope"})
     with pytest.raises(SafetensorsError, match="not valid JSON"):
         load_checkpoint(tmp_path / "j.safetensors", model)
-    meta = {"format": "dlx-checkpoint", "version": 1, "epoch": 0, "step": 0,
-            "rng": {"dlx": {"bit_generator": "os.system", "state": {}}}}
+    meta = {
+        "format": "dlx-checkpoint",
+        "version": 1,
+        "epoch": 0,
+        "step": 0,
+        "rng": {"dlx": {"bit_generator": "os.system", "state": {}}},
+    }
     save_file({}, tmp_path / "r.safetensors", metadata={"dlx-checkpoint": json.dumps(meta)})
     with pytest.raises(ValueError, match="unknown bit generator"):
         load_checkpoint(tmp_path / "r.safetensors")
@@ -108,9 +137,9 @@ def test_load_checkpoint_rejects_other_files(tmp_path):
 
 
 def test_checkpoint_shape_mismatch_names_key(tmp_path):
-    model, opt, sched = _setup()
+    model, opt, _sched = _setup()
     path = tmp_path / "c.safetensors"
     save_checkpoint(path, model, opt)
     other = dlx.nn.Sequential(dlx.nn.Linear(64, 8), dlx.nn.Linear(8, 10))
-    with pytest.raises(ValueError, match="0.weight"):
+    with pytest.raises(ValueError, match=r"0.weight"):
         load_checkpoint(path, other)

@@ -13,10 +13,12 @@ from dlx.train import _cli
 def test_cli_train_evaluate_summary(tmp_path, capsys):
     out = tmp_path / "digits.safetensors"
     rc = main(["train", "--model", "mlp", "--epochs", "2", "--output", str(out), "--quiet"])
-    assert rc == 0 and out.exists()
+    assert rc == 0
+    assert out.exists()
     printed = capsys.readouterr().out
     assert "training mlp on digits: 1438 train / 359 test samples" in printed
-    assert "test accuracy:" in printed and f"saved model to {out}" in printed
+    assert "test accuracy:" in printed
+    assert f"saved model to {out}" in printed
     acc = printed.split("test accuracy: ")[1].split("%")[0]
     assert main(["evaluate", str(out)]) == 0
     assert f"test accuracy: {acc}%" in capsys.readouterr().out  # same split as training
@@ -34,8 +36,27 @@ def test_cli_train_mlp_defaults_reach_95_percent(tmp_path, capsys):
 @pytest.mark.parametrize("opt", ["sgd", "rmsprop"])
 def test_cli_train_options(tmp_path, capsys, opt):
     out = tmp_path / "o.safetensors"
-    rc = main(["train", "--model", "mlp", "--epochs", "1", "--optimizer", opt, "--lr", "0.01",
-               "--batch-size", "64", "--seed", "3", "--threads", "1", "--output", str(out)])
+    rc = main(
+        [
+            "train",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--optimizer",
+            opt,
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "64",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 0
     captured = capsys.readouterr()
     assert f"{opt}, 1 threads" in captured.out
@@ -59,5 +80,5 @@ def test_cli_cnn_needs_conv_layers(monkeypatch):
         assert model(dlx.randn(2, 1, 8, 8)).shape == (2, 10)
         monkeypatch.delattr(nn, "Conv2d")
     assert _cli.default_model() == "mlp"
-    with pytest.raises(RuntimeError, match="dlx.nn.Conv2d"):
+    with pytest.raises(RuntimeError, match=r"dlx.nn.Conv2d"):
         _cli.build_model("cnn", (1, 8, 8), 10)

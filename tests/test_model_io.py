@@ -41,9 +41,11 @@ def test_save_load_round_trip_outputs_equal(tmp_path):
     seq2 = nn.Sequential(*list(loaded)[:2])
     np.testing.assert_array_equal(seq(dlx.Tensor(x)).numpy(), seq2(dlx.Tensor(x)).numpy())
     meta = json.loads(read_metadata(path)["dlx"])
-    assert meta["format"] == "dlx-model" and meta["version"] == 1
+    assert meta["format"] == "dlx-model"
+    assert meta["version"] == 1
     assert meta["arch"]["children"]["2"]["children"]["1"] == {
-        "class": "Linear", "config": {"in_features": 10, "out_features": 3, "bias": False},
+        "class": "Linear",
+        "config": {"in_features": 10, "out_features": 3, "bias": False},
     }
     assert set(load_file(path)) == set(model.state_dict())  # PyTorch key names
 
@@ -61,14 +63,20 @@ def test_save_rejects_non_dlx_modules(tmp_path):
         def forward(self, x):
             return x
 
-    with pytest.raises(ValueError, match="`model.1` is a Mine, which is not a dlx.nn layer"):
+    with pytest.raises(ValueError, match=r"`model.1` is a Mine, which is not a dlx.nn layer"):
         dlx.save(nn.Sequential(nn.Linear(2, 2), Mine()), tmp_path / "x.safetensors")
 
 
 def test_load_unknown_class(tmp_path):
-    _write(tmp_path / "u.safetensors", {"class": "Sequential", "config": {}, "children": {
-        "0": {"class": "os.system", "config": {}}}})
-    with pytest.raises(ValueError, match="unknown layer class 'os.system' at `model.0`"):
+    _write(
+        tmp_path / "u.safetensors",
+        {
+            "class": "Sequential",
+            "config": {},
+            "children": {"0": {"class": "os.system", "config": {}}},
+        },
+    )
+    with pytest.raises(ValueError, match=r"unknown layer class 'os.system' at `model.0`"):
         dlx.load(tmp_path / "u.safetensors")
     _write(tmp_path / "m.safetensors", {"class": "Module", "config": {}})
     with pytest.raises(ValueError, match="unknown layer class 'Module'"):
@@ -76,12 +84,19 @@ def test_load_unknown_class(tmp_path):
 
 
 def test_load_bad_config_keys_and_values(tmp_path):
-    _write(tmp_path / "k.safetensors", {"class": "Linear", "config": {
-        "in_features": 2, "out_features": 2, "__class__": 1, "evil": 2}})
+    _write(
+        tmp_path / "k.safetensors",
+        {
+            "class": "Linear",
+            "config": {"in_features": 2, "out_features": 2, "__class__": 1, "evil": 2},
+        },
+    )
     with pytest.raises(ValueError, match=r"unknown keys \['__class__', 'evil'\]"):
         dlx.load(tmp_path / "k.safetensors")
-    _write(tmp_path / "v.safetensors", {"class": "Linear", "config": {
-        "in_features": -2, "out_features": 2}})
+    _write(
+        tmp_path / "v.safetensors",
+        {"class": "Linear", "config": {"in_features": -2, "out_features": 2}},
+    )
     with pytest.raises(ValueError, match="cannot build `model` as Linear"):
         dlx.load(tmp_path / "v.safetensors")
     _write(tmp_path / "c.safetensors", {"class": "Linear", "config": [1, 2]})
@@ -93,18 +108,23 @@ def test_load_bad_config_keys_and_values(tmp_path):
 
 
 def test_load_shape_mismatch_names_key(tmp_path):
-    arch = {"class": "Sequential", "config": {}, "children": {
-        "0": {"class": "Linear", "config": {"in_features": 2, "out_features": 3, "bias": True}}}}
+    arch = {
+        "class": "Sequential",
+        "config": {},
+        "children": {
+            "0": {"class": "Linear", "config": {"in_features": 2, "out_features": 3, "bias": True}}
+        },
+    }
     tensors = {"0.weight": np.zeros((3, 4), np.float32), "0.bias": np.zeros(3, np.float32)}
     _write(tmp_path / "s.safetensors", arch, {**tensors, "0.weight": np.zeros((3, 2), np.float32)})
     assert dlx.load(tmp_path / "s.safetensors")[0].weight.shape == (3, 2)
     tensors["0.weight"] = np.zeros((30, 2), np.float32)  # covers the budget, wrong shape
     _write(tmp_path / "w.safetensors", arch, tensors)
-    with pytest.raises(ValueError, match="0.weight"):
+    with pytest.raises(ValueError, match=r"0.weight"):
         dlx.load(tmp_path / "w.safetensors")
     missing = {"0.weight": np.zeros((3, 2), np.float32), "junk": np.zeros(5, np.float32)}
     _write(tmp_path / "x.safetensors", arch, missing)
-    with pytest.raises(ValueError, match="0.bias"):
+    with pytest.raises(ValueError, match=r"0.bias"):
         dlx.load(tmp_path / "x.safetensors")
 
 
@@ -155,7 +175,7 @@ def test_load_state_dict_file(tmp_path):
     for k, v in weights(model).items():
         np.testing.assert_array_equal(weights(other)[k], v)
     assert set(dlx.load_state_dict_file(tmp_path / "w.safetensors")) == set(model.state_dict())
-    with pytest.raises(ValueError, match="unexpected|missing"):
+    with pytest.raises(ValueError, match=r"unexpected|missing"):
         dlx.load_state_dict_file(tmp_path / "w.safetensors", nn.Sequential(nn.Linear(64, 32)))
 
 

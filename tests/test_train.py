@@ -67,13 +67,22 @@ def _adam(model, lr=1e-2):
 def test_fit_history_contents():
     x, y = digits(200)
     model = mlp()
-    h = fit(model, cross_entropy, _adam(model), (x[:150], y[:150]), epochs=3,
-            validation_data=(x[150:], y[150:]), verbose=0)
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x[:150], y[:150]),
+        epochs=3,
+        validation_data=(x[150:], y[150:]),
+        verbose=0,
+    )
     assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
-    assert h.epoch == [0, 1, 2] and len(h) == 3
+    assert h.epoch == [0, 1, 2]
+    assert len(h) == 3
     assert all(len(v) == 3 for v in h.history.values())
     assert h.history["loss"][-1] < h.history["loss"][0]
-    assert not h.interrupted and not h.stopped_early
+    assert not h.interrupted
+    assert not h.stopped_early
     assert h["lr"] == [0.01] * 3
     assert "History(epochs=3" in repr(h)
 
@@ -83,8 +92,16 @@ def test_fit_batch_modes(batch_size, steps):
     x, y = digits(40)
     model = mlp()
     counter = Counter()
-    h = fit(model, cross_entropy, _adam(model), (x, y), epochs=2, batch_size=batch_size,
-            callbacks=[counter], verbose=0)
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x, y),
+        epochs=2,
+        batch_size=batch_size,
+        callbacks=[counter],
+        verbose=0,
+    )
     batches = [e for e in counter.events if e[0] == "batch"]
     assert len(batches) == 2 * steps
     assert sum(e[2] for e in batches) == 80
@@ -95,11 +112,27 @@ def test_fit_callback_order():
     x, y = digits(20)
     model = mlp()
     counter = Counter()
-    fit(model, cross_entropy, _adam(model), (x, y), epochs=2, batch_size=10,
-        callbacks=[counter], verbose=0)
+    fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x, y),
+        epochs=2,
+        batch_size=10,
+        callbacks=[counter],
+        verbose=0,
+    )
     assert counter.events == [
-        "train_begin", ("epoch_begin", 0), ("batch", 0, 10), ("batch", 1, 10), ("epoch_end", 0),
-        ("epoch_begin", 1), ("batch", 0, 10), ("batch", 1, 10), ("epoch_end", 1), "train_end",
+        "train_begin",
+        ("epoch_begin", 0),
+        ("batch", 0, 10),
+        ("batch", 1, 10),
+        ("epoch_end", 0),
+        ("epoch_begin", 1),
+        ("batch", 0, 10),
+        ("batch", 1, 10),
+        ("epoch_end", 1),
+        "train_end",
     ]
 
 
@@ -108,16 +141,37 @@ def test_fit_validation_split_and_dataset_inputs():
     model = mlp()
     h = fit(model, cross_entropy, _adam(model), (x, y), epochs=1, validation_split=0.2, verbose=0)
     assert "val_loss" in h.history
-    h = fit(model, cross_entropy, _adam(model), TensorDataset(x, y), epochs=1,
-            validation_split=0.25, verbose=0)
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        TensorDataset(x, y),
+        epochs=1,
+        validation_split=0.25,
+        verbose=0,
+    )
     assert "val_accuracy" in h.history
     loader = DataLoader(TensorDataset(x, y), batch_size=25, shuffle=True, generator=1)
-    h = fit(model, cross_entropy, _adam(model), loader, epochs=1,
-            validation_data=DataLoader(TensorDataset(x, y), batch_size=50), verbose=0)
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        loader,
+        epochs=1,
+        validation_data=DataLoader(TensorDataset(x, y), batch_size=50),
+        verbose=0,
+    )
     assert len(h) == 1
     with pytest.raises(ValueError, match="not both"):
-        fit(model, cross_entropy, _adam(model), (x, y), validation_data=(x, y),
-            validation_split=0.1, verbose=0)
+        fit(
+            model,
+            cross_entropy,
+            _adam(model),
+            (x, y),
+            validation_data=(x, y),
+            validation_split=0.1,
+            verbose=0,
+        )
     with pytest.raises(TypeError, match="train_data"):
         fit(model, cross_entropy, _adam(model), 3, verbose=0)
 
@@ -142,7 +196,8 @@ def test_evaluate_and_predict_use_eval_mode_without_grad():
     model = mlp()
     model.train()
     out = predict(model, x, batch_size=7)
-    assert out.shape == (30, 10) and model.training
+    assert out.shape == (30, 10)
+    assert model.training
     np.testing.assert_allclose(out, model(dlx.Tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
     res = evaluate(model, cross_entropy, (x, y), batch_size=8)
     assert set(res) == {"loss", "accuracy"}
@@ -177,9 +232,20 @@ def test_early_stopping_restores_best_weights():
     model = mlp()
     scripted = Scripted([3.0, 2.0, 1.0, 1.5, 2.5, 3.0, 4.0, 5.0])
     stop = EarlyStopping(monitor="val_fake", patience=2, restore_best_weights=True)
-    h = fit(model, cross_entropy, _adam(model), (x, y), epochs=8, batch_size=10,
-            callbacks=[scripted, stop], verbose=0)
-    assert h.stopped_early and len(h) == 5 and stop.best_epoch == 2 and stop.stopped_epoch == 4
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x, y),
+        epochs=8,
+        batch_size=10,
+        callbacks=[scripted, stop],
+        verbose=0,
+    )
+    assert h.stopped_early
+    assert len(h) == 5
+    assert stop.best_epoch == 2
+    assert stop.stopped_epoch == 4
     for k, v in weights(model).items():
         np.testing.assert_array_equal(v, scripted.snapshots[2][k])
     with pytest.raises(KeyError, match="val_loss"):
@@ -198,15 +264,24 @@ def test_model_checkpoint_best_only(tmp_path):
         def on_epoch_end(self, epoch, logs=None):
             saves.append(os.path.getmtime(path) if path.exists() else None)
 
-    fit(model, cross_entropy, _adam(model), (x, y), epochs=5, batch_size=10,
-        callbacks=[scripted, ckpt, Spy()], verbose=0)
+    fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x, y),
+        epochs=5,
+        batch_size=10,
+        callbacks=[scripted, ckpt, Spy()],
+        verbose=0,
+    )
     loaded = dlx.load(path)
     for k, v in weights(loaded).items():
         np.testing.assert_array_equal(v, scripted.snapshots[3][k])
     every = ModelCheckpoint(tmp_path / "m-{epoch:02d}-{loss:.2f}.safetensors")
     fit(model, cross_entropy, _adam(model), (x, y), epochs=2, callbacks=[every], verbose=0)
     names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("m-"))
-    assert len(names) == 2 and names[0].startswith("m-01-")
+    assert len(names) == 2
+    assert names[0].startswith("m-01-")
 
 
 def test_keyboard_interrupt_from_callback_keeps_checkpoint(tmp_path):
@@ -220,9 +295,19 @@ def test_keyboard_interrupt_from_callback_keeps_checkpoint(tmp_path):
                 raise KeyboardInterrupt
 
     counter = Counter()
-    h = fit(model, cross_entropy, _adam(model), (x, y), epochs=5, batch_size=10,
-            callbacks=[ModelCheckpoint(path), Boom(), counter], verbose=0)
-    assert h.interrupted and len(h) == 1 and counter.events[-1] == "train_end"
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x, y),
+        epochs=5,
+        batch_size=10,
+        callbacks=[ModelCheckpoint(path), Boom(), counter],
+        verbose=0,
+    )
+    assert h.interrupted
+    assert len(h) == 1
+    assert counter.events[-1] == "train_end"
     assert dlx.load(path) is not None
 
 
@@ -238,9 +323,18 @@ def test_sigint_stops_after_current_batch():
 
     counter = Counter()
     before = signal.getsignal(signal.SIGINT)
-    h = fit(model, cross_entropy, _adam(model), (x, y), epochs=3, batch_size=10,
-            callbacks=[CtrlC(), counter], verbose=0)
-    assert h.interrupted and len(h) == 0
+    h = fit(
+        model,
+        cross_entropy,
+        _adam(model),
+        (x, y),
+        epochs=3,
+        batch_size=10,
+        callbacks=[CtrlC(), counter],
+        verbose=0,
+    )
+    assert h.interrupted
+    assert len(h) == 0
     assert [e for e in counter.events if e[0] == "batch"] == [("batch", 0, 10), ("batch", 1, 10)]
     assert signal.getsignal(signal.SIGINT) is before
 
@@ -254,8 +348,15 @@ def test_scheduler_arg_and_callback_step_per_epoch():
     assert h["lr"] == pytest.approx([0.1, 0.05, 0.025])
     opt = _adam(model, lr=0.1)
     sched = dlx.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
-    h = fit(model, cross_entropy, opt, (x, y), epochs=2, callbacks=[LRSchedulerCallback(sched)],
-            verbose=0)
+    h = fit(
+        model,
+        cross_entropy,
+        opt,
+        (x, y),
+        epochs=2,
+        callbacks=[LRSchedulerCallback(sched)],
+        verbose=0,
+    )
     assert h["lr"] == pytest.approx([0.1, 0.01])
 
 
@@ -267,8 +368,16 @@ def test_reduce_lr_on_plateau_gets_monitored_value():
     sched = dlx.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0)
     original = sched.step
     sched.step = lambda metrics: (seen.append(metrics), original(metrics))
-    h = fit(model, cross_entropy, opt, (x, y), epochs=2, validation_data=(x, y), scheduler=sched,
-            verbose=0)
+    h = fit(
+        model,
+        cross_entropy,
+        opt,
+        (x, y),
+        epochs=2,
+        validation_data=(x, y),
+        scheduler=sched,
+        verbose=0,
+    )
     assert seen == h["val_loss"]
 
 
@@ -276,8 +385,9 @@ def test_csv_logger(tmp_path):
     x, y = digits(20)
     model = mlp()
     path = tmp_path / "log.csv"
-    fit(model, cross_entropy, _adam(model), (x, y), epochs=3, callbacks=[CSVLogger(path)],
-        verbose=0)
+    fit(
+        model, cross_entropy, _adam(model), (x, y), epochs=3, callbacks=[CSVLogger(path)], verbose=0
+    )
     with path.open() as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["epoch", "accuracy", "loss", "lr"]
@@ -291,7 +401,9 @@ def test_progress_fallback_and_silence(monkeypatch, capsys):
     model = mlp()
     fit(model, cross_entropy, _adam(model), (x, y), epochs=1, batch_size=10, verbose=1)
     err = capsys.readouterr().err
-    assert "epoch 1/1" in err and "2/2" in err and "loss" in err
+    assert "epoch 1/1" in err
+    assert "2/2" in err
+    assert "loss" in err
     fit(model, cross_entropy, _adam(model), (x, y), epochs=1, verbose=0)
     assert capsys.readouterr() == ("", "")
 
@@ -313,7 +425,6 @@ def test_history_plot_with_matplotlib():
     matplotlib.use("Agg")
     x, y = digits(20)
     model = mlp()
-    h = fit(model, cross_entropy, _adam(model), (x, y), epochs=2, validation_data=(x, y),
-            verbose=0)
+    h = fit(model, cross_entropy, _adam(model), (x, y), epochs=2, validation_data=(x, y), verbose=0)
     axes = h.plot()
     assert len(axes) == 2

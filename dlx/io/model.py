@@ -103,7 +103,7 @@ _INTERNAL: dict[str, type] = {}
 
 def registry() -> dict[str, type]:
     """The Module classes ``load`` may build: every Module subclass exported by dlx.nn."""
-    import dlx.nn as nn
+    from dlx import nn
     from dlx.nn import Module
 
     out = dict(_INTERNAL)
@@ -158,8 +158,8 @@ def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
         msg = f"model architecture has more than {MAX_MODULES} modules"
         raise ValueError(msg)
     if not isinstance(arch, dict) or not isinstance(arch.get("class"), str):
-        msg = f"model architecture entry `{where}` must be an object with a \"class\" name"
-        raise ValueError(msg)
+        msg = f'model architecture entry `{where}` must be an object with a "class" name'
+        raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
     extra = set(arch) - {"class", "config", "children"}
     if extra:
         msg = f"model architecture entry `{where}` has unknown fields {sorted(extra)}"
@@ -172,12 +172,12 @@ def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
     config = arch.get("config", {})
     if not isinstance(config, dict):
         msg = f"config of `{where}` ({name}) must be an object, got {type(config).__name__}"
-        raise ValueError(msg)
+        raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
     _check_config_keys(cls, config, where)
     raw_children = arch.get("children", {})
     if not isinstance(raw_children, dict):
         msg = f"children of `{where}` ({name}) must be an object"
-        raise ValueError(msg)
+        raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
     children = {
         str(k): _build(v, f"{where}.{k}", depth + 1, counter) for k, v in raw_children.items()
     }

@@ -16,8 +16,12 @@ CNN_LAYERS = ("Conv2d", "MaxPool2d", "ReLU", "Dropout")
 def add_commands(sub: Any) -> None:
     """Register the train, evaluate and summary sub-commands."""
     p = sub.add_parser("train", help="train a model (default: on the embedded digits)")
-    p.add_argument("--model", choices=("mlp", "cnn"), default=None,
-                   help="architecture (default: cnn when dlx has conv layers, else mlp)")
+    p.add_argument(
+        "--model",
+        choices=("mlp", "cnn"),
+        default=None,
+        help="architecture (default: cnn when dlx has conv layers, else mlp)",
+    )
     p.add_argument("--dataset", choices=DATASETS, default="digits")
     p.add_argument("--data", default=None, help="directory of the mnist/fashion/cifar10 files")
     p.add_argument("--epochs", type=int, default=20)
@@ -88,19 +92,31 @@ def build_model(kind: str, input_shape: tuple[int, ...], n_classes: int) -> Any:
         n_in = int(np.prod(input_shape))
         hidden = 128 if n_in <= 256 else 256
         return nn.Sequential(
-            nn.Flatten(), nn.Linear(n_in, hidden), _relu(), nn.Linear(hidden, hidden), _relu(),
+            nn.Flatten(),
+            nn.Linear(n_in, hidden),
+            _relu(),
+            nn.Linear(hidden, hidden),
+            _relu(),
             nn.Linear(hidden, n_classes),
         )
     missing = [name for name in CNN_LAYERS if not hasattr(nn, name)]
     if missing:
-        msg = f"--model cnn needs dlx.nn.{', '.join(missing)}, which this dlx lacks; use --model mlp"
+        msg = (
+            f"--model cnn needs dlx.nn.{', '.join(missing)}, which this dlx lacks; use --model mlp"
+        )
         raise RuntimeError(msg)
     c, h, w = input_shape
     c1, c2 = (16, 32) if h <= 8 else (32, 64)
     return nn.Sequential(
-        nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.25), nn.Linear(c2 * (h // 4) * (w // 4), n_classes),
+        nn.Conv2d(c, c1, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.25),
+        nn.Linear(c2 * (h // 4) * (w // 4), n_classes),
     )
 
 
@@ -134,9 +150,13 @@ def make_optimizer(name: str, params: Any, lr: float | None) -> Any:
     from dlx import optim
 
     classes = {
-        "sgd": (optim.SGD, 0.05), "adam": (optim.Adam, 3e-3), "adamw": (optim.AdamW, 3e-3),
-        "nadam": (optim.NAdam, 3e-3), "radam": (optim.RAdam, 3e-3),
-        "rmsprop": (optim.RMSprop, 1e-3), "adagrad": (optim.Adagrad, 0.05),
+        "sgd": (optim.SGD, 0.05),
+        "adam": (optim.Adam, 3e-3),
+        "adamw": (optim.AdamW, 3e-3),
+        "nadam": (optim.NAdam, 3e-3),
+        "radam": (optim.RAdam, 3e-3),
+        "rmsprop": (optim.RMSprop, 1e-3),
+        "adagrad": (optim.Adagrad, 0.05),
         "adadelta": (optim.Adadelta, 1.0),
     }
     cls, default_lr = classes[name]
@@ -160,16 +180,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = build_model(kind, tuple(x_tr.shape[1:]), n_classes)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
     loss_fn = cross_entropy_loss()
-    print(f"training {kind} on {args.dataset}: {len(x_tr)} train / {len(x_te)} test samples, "
-          f"{args.epochs} epochs, {args.optimizer}, {dlx.get_num_threads()} threads")
+    print(
+        f"training {kind} on {args.dataset}: {len(x_tr)} train / {len(x_te)} test samples, "
+        f"{args.epochs} epochs, {args.optimizer}, {dlx.get_num_threads()} threads"
+    )
     start = time.perf_counter()
-    history = fit(model, loss_fn, optimizer, (x_tr, y_tr), epochs=args.epochs,
-                  batch_size=args.batch_size, verbose=0 if args.quiet else 1, seed=args.seed)
+    history = fit(
+        model,
+        loss_fn,
+        optimizer,
+        (x_tr, y_tr),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=0 if args.quiet else 1,
+        seed=args.seed,
+    )
     secs = time.perf_counter() - start
     result = evaluate(model, loss_fn, (x_te, y_te), batch_size=256)
     note = " (interrupted)" if history.interrupted else ""
-    print(f"test accuracy: {100 * result['accuracy']:.2f}%  test loss: {result['loss']:.4f}  "
-          f"({secs:.1f}s){note}")
+    print(
+        f"test accuracy: {100 * result['accuracy']:.2f}%  test loss: {result['loss']:.4f}  "
+        f"({secs:.1f}s){note}"
+    )
     dlx.save(model, args.output)
     print(f"saved model to {args.output}")
     return 0
@@ -183,8 +215,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = dlx.load(args.model)
     _, (x_te, y_te) = load_data(args.dataset, args.data, args.seed)
     result = evaluate(model, cross_entropy_loss(), (x_te, y_te), batch_size=args.batch_size)
-    print(f"test accuracy: {100 * result['accuracy']:.2f}%  test loss: {result['loss']:.4f}  "
-          f"({len(x_te)} samples)")
+    print(
+        f"test accuracy: {100 * result['accuracy']:.2f}%  test loss: {result['loss']:.4f}  "
+        f"({len(x_te)} samples)"
+    )
     return 0
 
 
@@ -207,4 +241,3 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def _ensure_fallbacks() -> None:
     """Register the CLI's stand-in layers so files written by ``train`` load."""
     _relu()
-

@@ -18,7 +18,12 @@ class TrainState:
     """What callbacks can see and steer while ``fit`` runs."""
 
     def __init__(self, model: Any, optimizer: Any, scheduler: Any, history: Any) -> None:
-        self.model, self.optimizer, self.scheduler, self.history = model, optimizer, scheduler, history
+        self.model, self.optimizer, self.scheduler, self.history = (
+            model,
+            optimizer,
+            scheduler,
+            history,
+        )
         self.loader: Any = None
         self.epoch = 0  # current epoch (0-based)
         self.step = 0  # optimiser steps taken so far in the whole run

@@ -151,9 +151,7 @@ def save_training_state(path: str | os.PathLike[str], state: Any, next_epoch: in
 
 def load_training_state(path: str | os.PathLike[str], state: Any) -> int:
     """Restore a running ``fit`` from :func:`save_training_state`; returns the next epoch."""
-    meta = load_checkpoint(
-        path, state.model, state.optimizer, state.scheduler, loader=state.loader
-    )
+    meta = load_checkpoint(path, state.model, state.optimizer, state.scheduler, loader=state.loader)
     extra = meta.get("extra", {})
     if "history" in extra:
         state.history.load_state_dict(extra["history"])
@@ -173,7 +171,9 @@ def _flatten(obj: Any, prefix: str, tensors: dict[str, np.ndarray]) -> Any:
         tensors[prefix] = obj
         return {"__tensor__": prefix}
     if isinstance(obj, dict):
-        return {"__dict__": [[_key(k), _flatten(v, f"{prefix}{k}.", tensors)] for k, v in obj.items()]}
+        return {
+            "__dict__": [[_key(k), _flatten(v, f"{prefix}{k}.", tensors)] for k, v in obj.items()]
+        }
     if isinstance(obj, tuple):
         return {"__tuple__": [_flatten(v, f"{prefix}{i}.", tensors) for i, v in enumerate(obj)]}
     if isinstance(obj, list):
@@ -234,7 +234,7 @@ def _jsonable(obj: Any, what: str) -> Any:
 
 def _rng_states() -> dict[str, Any]:
     gen = _random._default
-    legacy = np.random.get_state(legacy=False)
+    legacy = np.random.get_state(legacy=False)  # noqa: NPY002 - saved on purpose
     return {
         "dlx": None if gen is None else _jsonable(dict(gen.bit_generator.state), "rng"),
         "numpy": _jsonable(legacy, "rng"),
@@ -259,4 +259,4 @@ def _set_rng_states(rng: dict[str, Any]) -> None:
             "key": np.asarray(st["state"]["key"], dtype=np.uint32),
             "pos": int(st["state"]["pos"]),
         }
-        np.random.set_state(st)
+        np.random.set_state(st)  # noqa: NPY002 - restored on purpose

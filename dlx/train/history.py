@@ -65,10 +65,7 @@ class History:
         try:
             import matplotlib.pyplot as plt
         except ImportError:
-            msg = (
-                "History.plot needs matplotlib, which is not installed: "
-                "pip install matplotlib"
-            )
+            msg = "History.plot needs matplotlib, which is not installed: pip install matplotlib"
             raise ImportError(msg) from None
         keys = [k for k in self.history if k != "lr"] if keys is None else list(keys)
         losses = [k for k in keys if k.endswith("loss")]

@@ -37,7 +37,9 @@ class Progress:
             self._bar.update(1)
         elif now - self._last >= 0.1 or self.count == self.total:
             self._last = now
-            self._write(f"{self.desc} {self.count}/{self.total} loss {loss:.4f} {rate:.0f} samples/s")
+            self._write(
+                f"{self.desc} {self.count}/{self.total} loss {loss:.4f} {rate:.0f} samples/s"
+            )
 
     def close(self, summary: str = "") -> None:
         """Finish the bar and print the epoch summary line."""
