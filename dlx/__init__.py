@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 from dlx import autograd, nn
 from dlx._dtype import bool_, float16, float32, float64, int32, int64, uint8
 from dlx._factory import (
@@ -58,7 +60,7 @@ __version__ = "0.1.0"
 _LAZY = {"save": "dlx.io.model", "load": "dlx.io.model", "load_state_dict_file": "dlx.io.model"}
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> _Any:
     if name in _LAZY:
         import importlib
 

@@ -98,10 +98,10 @@ def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any
 
 # -- architecture <-> JSON ----------------------------------------------------------------
 # dlx-internal stand-ins for layers not yet in dlx.nn (e.g. the CLI's ReLU fallback).
-_INTERNAL: dict[str, type] = {}
+_INTERNAL: dict[str, type[Any]] = {}
 
 
-def registry() -> dict[str, type]:
+def registry() -> dict[str, type[Any]]:
     """The Module classes ``load`` may build: every Module subclass exported by dlx.nn."""
     from dlx import nn
     from dlx.nn import Module
@@ -181,6 +181,7 @@ def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
     children = {
         str(k): _build(v, f"{where}.{k}", depth + 1, counter) for k, v in raw_children.items()
     }
+    module: Any
     try:
         if issubclass(cls, Sequential | ModuleList):
             module = cls(**config)
@@ -205,8 +206,8 @@ def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
     return module
 
 
-def _check_config_keys(cls: type, config: dict[str, Any], where: str) -> None:
-    params = inspect.signature(cls.__init__).parameters
+def _check_config_keys(cls: type[Any], config: dict[str, Any], where: str) -> None:
+    params = inspect.signature(cls).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     allowed = {

@@ -105,17 +105,18 @@ def build_model(kind: str, input_shape: tuple[int, ...], n_classes: int) -> Any:
             f"--model cnn needs dlx.nn.{', '.join(missing)}, which this dlx lacks; use --model mlp"
         )
         raise RuntimeError(msg)
+    conv, relu, pool, dropout = (getattr(nn, name) for name in CNN_LAYERS)
     c, h, w = input_shape
     c1, c2 = (16, 32) if h <= 8 else (32, 64)
     return nn.Sequential(
-        nn.Conv2d(c, c1, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
+        conv(c, c1, 3, padding=1),
+        relu(),
+        pool(2),
+        conv(c1, c2, 3, padding=1),
+        relu(),
+        pool(2),
         nn.Flatten(),
-        nn.Dropout(0.25),
+        dropout(0.25),
         nn.Linear(c2 * (h // 4) * (w // 4), n_classes),
     )
 

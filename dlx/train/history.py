@@ -63,7 +63,7 @@ class History:
         matplotlib Axes (or array of them)
         """
         try:
-            import matplotlib.pyplot as plt
+            import matplotlib.pyplot as plt  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError:
             msg = "History.plot needs matplotlib, which is not installed: pip install matplotlib"
             raise ImportError(msg) from None

@@ -159,7 +159,7 @@ def evaluate(
             out = model(_as_input(xb, model))
             size = len(xb)
             if loss_fn is not None:
-                loss = float(loss_fn(out, Tensor(np.asarray(yb))).item())
+                loss = float(loss_fn(out, _as_input(yb, model)).item())
                 totals["loss"] = totals.get("loss", 0.0) + loss * size
             out_np = np.asarray(out.numpy() if isinstance(out, Tensor) else out)
             for name, fn in named:
@@ -200,7 +200,7 @@ def _train_epoch(
     try:
         for batch_idx, (xb, yb) in enumerate(_pairs(loader)):
             _call(state, "on_batch_begin", batch_idx, {})
-            x, y = _as_input(xb, model), Tensor(np.asarray(yb))
+            x, y = _as_input(xb, model), _as_input(yb, model)
             outputs: list[Any] = []
 
             def closure(x: Tensor = x, y: Tensor = y, outputs: list[Any] = outputs) -> Tensor:
@@ -249,7 +249,7 @@ def _pairs(loader: DataLoader) -> Iterator[tuple[Any, Any]]:
 
 
 def _as_input(xb: Any, model: Any) -> Tensor:
-    """Batch inputs as a Tensor, floats cast to the model's parameter dtype."""
+    """A batch as a Tensor; float arrays are cast to the model's parameter dtype."""
     arr = xb.numpy() if isinstance(xb, Tensor) else np.asarray(xb)
     param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
     if param is not None and arr.dtype.kind == "f" and arr.dtype != param.dtype:

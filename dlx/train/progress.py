@@ -19,7 +19,7 @@ class Progress:
         if verbose <= 0:
             return
         try:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError:
             return
         self._bar = tqdm(total=total, desc=desc, unit="batch", leave=True, file=sys.stderr)
