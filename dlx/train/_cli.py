@@ -28,7 +28,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--output", default="dlx-digits.safetensors", help="model file to write")
+    p.add_argument(
+        "--output", default=None, help="model file to write (default: dlx-<dataset>.safetensors)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="dlx.set_num_threads(n)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -203,8 +205,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"test accuracy: {100 * result['accuracy']:.2f}%  test loss: {result['loss']:.4f}  "
         f"({secs:.1f}s){note}"
     )
-    dlx.save(model, args.output)
-    print(f"saved model to {args.output}")
+    output = args.output or f"dlx-{args.dataset}.safetensors"
+    dlx.save(model, output)
+    print(f"saved model to {output}")
     return 0
 
 
