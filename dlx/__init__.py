@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 from dlx import autograd, nn
 from dlx._dtype import bool_, float16, float32, float64, int32, int64, uint8
 from dlx._factory import (
@@ -54,6 +56,23 @@ min = amin
 
 __version__ = "0.1.0"
 
+# Model files live in dlx.io.model; imported on first use so `import dlx` stays cheap.
+_LAZY = {"save": "dlx.io.model", "load": "dlx.io.model", "load_state_dict_file": "dlx.io.model"}
+# Sub-packages reachable as attributes (dlx.optim.Adam) without importing them up front.
+_SUBMODULES = ("data", "io", "optim", "reference", "train")
+
+
+def __getattr__(name: str) -> _Any:
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"dlx.{name}")
+    msg = f"module 'dlx' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 __all__ = [
     "GradcheckError",
     "Tensor",
@@ -86,6 +105,8 @@ __all__ = [
     "int32",
     "int64",
     "is_grad_enabled",
+    "load",
+    "load_state_dict_file",
     "log",
     "manual_seed",
     "matmul",
@@ -103,6 +124,7 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "save",
     "set_grad_enabled",
     "set_num_threads",
     "sigmoid",

@@ -5,6 +5,13 @@ Commands
 info
     Show the dlx version, the BLAS it is linked against and the thread count, then run a
     quick self-check (GEMM and the dense layer against their NumPy references) and time it.
+train
+    Train a small model (default: on the embedded 8x8 digits, 80/20 split, seed 0), print
+    its test accuracy and save it (``--output``, default ``dlx-digits.safetensors``).
+evaluate MODEL
+    Test accuracy and loss of a saved model (``--dataset``, ``--data``).
+summary MODEL
+    Print the architecture of a saved model.
 """
 
 from __future__ import annotations
@@ -46,8 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     p_info = sub.add_parser("info", help="show build, BLAS and threads; run a self-check")
     p_info.add_argument("--size", type=int, default=1024, help="self-check GEMM size")
     p_info.set_defaults(func=_cmd_info)
+    from dlx.train._cli import add_commands
+
+    add_commands(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    if args.command == "info":
+        return args.func(args)
+    try:
+        return args.func(args)
+    except (OSError, ValueError, RuntimeError) as exc:  # missing files, bad model files
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

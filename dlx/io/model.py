@@ -1,0 +1,241 @@
+"""Model files: weights as safetensors plus the architecture as JSON metadata.
+
+``save(model, path)`` writes the model's ``state_dict()`` (PyTorch key names, buffers
+included) and, in the metadata key ``"dlx"``::
+
+    {"format": "dlx-model", "version": 1,
+     "arch": {"class": "Sequential", "config": {}, "children": {"0": {...}, ...}}}
+
+Each module contributes ``{"class": name, "config": module.get_config()}`` and, when it
+has submodules, ``"children"`` in order. ``load(path)`` rebuilds the model from a registry
+of the Module classes defined in ``dlx.nn`` (looked up by name, nothing is imported,
+evaluated or unpickled) and loads the weights with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from dlx.io.safetensors import SafetensorsError, load_file, read_metadata, save_file
+
+FORMAT = "dlx-model"
+VERSION = 1
+META_KEY = "dlx"
+MAX_DEPTH = 64  # nesting of the architecture JSON
+MAX_MODULES = 100_000
+
+
+def save(
+    model: Any, path: str | os.PathLike[str], input_shape: tuple[int, ...] | None = None
+) -> None:
+    """Save ``model`` (architecture and weights) to a safetensors file, atomically.
+
+    Every module must be a dlx class with ``get_config()``; for other models save the
+    weights alone with ``dlx.io.save_file(model.state_dict(), path)`` and load them with
+    :func:`load_state_dict_file`. ``input_shape`` (per sample, without the batch) is
+    stored for ``python -m dlx summary``.
+    """
+    arch = _arch(model, "model", 0)
+    meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "arch": arch}
+    if input_shape is not None:
+        shape = [int(d) for d in input_shape]
+        if any(d <= 0 for d in shape):
+            msg = f"`input_shape` must hold positive ints, got {tuple(input_shape)}"
+            raise ValueError(msg)
+        meta["input_shape"] = shape
+    tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    save_file(tensors, path, metadata={META_KEY: json.dumps(meta)})
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Rebuild the model saved by :func:`save` and load its weights.
+
+    Raises
+    ------
+    dlx.io.SafetensorsError
+        The file is not valid safetensors (bad header, offsets, dtype ...).
+    ValueError
+        The architecture is missing or invalid: unknown layer class, bad config keys or
+        values, or weights that do not match it (the message names the key).
+    """
+    meta = read_metadata(path)
+    if META_KEY not in meta:
+        msg = (
+            f"{os.fspath(path)!r} has no dlx architecture metadata; load plain weights "
+            "into a model you build with dlx.load_state_dict_file(path, model)"
+        )
+        raise ValueError(msg)
+    try:
+        info = json.loads(meta[META_KEY])
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = f"model architecture metadata is not valid JSON: {exc}"
+        raise SafetensorsError(msg) from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        msg = f"model metadata must have format {FORMAT!r}"
+        raise ValueError(msg)
+    if info.get("version") != VERSION:
+        msg = f"unsupported dlx model version {info.get('version')!r} (this dlx reads {VERSION})"
+        raise ValueError(msg)
+    tensors = load_file(path)
+    budget = sum(a.size for a in tensors.values())
+    counter = {"modules": 0, "elements": 0, "budget": budget}
+    model = _build(info.get("arch"), "model", 0, counter)
+    floats = {a.dtype for a in tensors.values() if a.dtype.kind == "f"}
+    if floats == {np.dtype(np.float64)}:
+        model.double()
+    model.load_state_dict(tensors, strict=True)
+    return model
+
+
+def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any:
+    """Read a safetensors state dict (e.g. from ``safetensors.torch.save_file``).
+
+    With ``model``, load it into the model (strict: keys and shapes must match) and
+    return the model; without, return the ``{key: ndarray}`` dict.
+    """
+    tensors = load_file(path)
+    if model is None:
+        return tensors
+    model.load_state_dict(tensors, strict=True)
+    return model
+
+
+# -- architecture <-> JSON ----------------------------------------------------------------
+def read_input_shape(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
+    """The per-sample input shape stored by :func:`save`, or None."""
+    raw = read_metadata(path).get(META_KEY)
+    try:
+        shape = json.loads(raw).get("input_shape") if raw else None
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(shape, list) and shape and all(type(d) is int and d > 0 for d in shape):
+        return tuple(shape)
+    return None
+
+
+def registry() -> dict[str, type[Any]]:
+    """The Module classes ``load`` may build: every Module subclass exported by dlx.nn."""
+    from dlx import nn
+    from dlx.nn import Module
+
+    out: dict[str, type[Any]] = {}
+    for name in dir(nn):
+        obj = getattr(nn, name)
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, Module)
+            and obj is not Module
+            and obj.__module__.startswith("dlx.")
+            and obj.__name__ == name
+        ):
+            out[name] = obj
+    return out
+
+
+def _arch(module: Any, where: str, depth: int) -> dict[str, Any]:
+    from dlx.nn import ModuleList, Sequential
+
+    name = type(module).__name__
+    known = registry()
+    if known.get(name) is not type(module):
+        msg = (
+            f"dlx.save: `{where}` is a {name}, which is not a dlx.nn layer class; save its "
+            "weights with dlx.io.save_file(model.state_dict(), path) instead"
+        )
+        raise ValueError(msg)
+    if not hasattr(module, "get_config"):
+        msg = f"dlx.save: `{where}` ({name}) has no get_config()"
+        raise ValueError(msg)
+    config = module.get_config()
+    try:
+        json.dumps(config)
+    except (TypeError, ValueError) as exc:
+        msg = f"dlx.save: get_config() of `{where}` ({name}) is not JSON-serialisable: {exc}"
+        raise ValueError(msg) from None
+    out: dict[str, Any] = {"class": name, "config": config}
+    children = list(module.named_children())
+    if children or isinstance(module, Sequential | ModuleList):
+        out["children"] = {k: _arch(m, f"{where}.{k}", depth + 1) for k, m in children}
+    return out
+
+
+def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
+    from dlx.nn import ModuleList, Sequential
+
+    if depth > MAX_DEPTH:
+        msg = f"model architecture is nested deeper than {MAX_DEPTH} levels at `{where}`"
+        raise ValueError(msg)
+    counter["modules"] += 1
+    if counter["modules"] > MAX_MODULES:
+        msg = f"model architecture has more than {MAX_MODULES} modules"
+        raise ValueError(msg)
+    if not isinstance(arch, dict) or not isinstance(arch.get("class"), str):
+        msg = f'model architecture entry `{where}` must be an object with a "class" name'
+        raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
+    extra = set(arch) - {"class", "config", "children"}
+    if extra:
+        msg = f"model architecture entry `{where}` has unknown fields {sorted(extra)}"
+        raise ValueError(msg)
+    name = arch["class"]
+    cls = registry().get(name)
+    if cls is None:
+        msg = f"unknown layer class {name!r} at `{where}` (not a dlx.nn Module class)"
+        raise ValueError(msg)
+    config = arch.get("config", {})
+    if not isinstance(config, dict):
+        msg = f"config of `{where}` ({name}) must be an object, got {type(config).__name__}"
+        raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
+    _check_config_keys(cls, config, where)
+    raw_children = arch.get("children", {})
+    if not isinstance(raw_children, dict):
+        msg = f"children of `{where}` ({name}) must be an object"
+        raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
+    children = {
+        str(k): _build(v, f"{where}.{k}", depth + 1, counter) for k, v in raw_children.items()
+    }
+    module: Any
+    try:
+        if issubclass(cls, Sequential | ModuleList):
+            module = cls(**config)
+            for k, child in children.items():
+                module.add_module(k, child)
+        else:
+            module = cls(**config)
+            if children and list(dict(module.named_children())) != list(children):
+                module = cls(*children.values(), **config)  # wrappers such as Residual(block)
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
+        msg = f"cannot build `{where}` as {name}(**{config}): {exc}"
+        raise ValueError(msg) from None
+    own = sum(np.size(p.data) for p in module.parameters(recurse=False))
+    own += sum(np.size(b.data) for b in module.buffers(recurse=False))
+    counter["elements"] += own
+    if counter["elements"] > counter["budget"]:
+        msg = (
+            f"model architecture needs more weights at `{where}` ({name}) than the file "
+            f"holds ({counter['budget']} elements)"
+        )
+        raise ValueError(msg)
+    return module
+
+
+def _check_config_keys(cls: type[Any], config: dict[str, Any], where: str) -> None:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = {
+        k
+        for k, p in params.items()
+        if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    bad = sorted(set(config) - allowed)
+    if bad:
+        msg = (
+            f"config of `{where}` ({cls.__name__}) has unknown keys {bad}; "
+            f"{cls.__name__} accepts {sorted(allowed)}"
+        )
+        raise ValueError(msg)

@@ -1,0 +1,42 @@
+"""Training: ``fit`` / ``evaluate`` / ``predict``, callbacks, metrics, history, checkpoints.
+
+Import it explicitly::
+
+    from dlx.train import EarlyStopping, fit
+
+    history = fit(model, loss_fn, optimizer, (x, y), epochs=10, validation_split=0.2,
+                  callbacks=[EarlyStopping(patience=3, restore_best_weights=True)])
+"""
+
+from __future__ import annotations
+
+from dlx.train.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    TrainState,
+)
+from dlx.train.checkpoint import load_checkpoint, save_checkpoint
+from dlx.train.history import History
+from dlx.train.loop import evaluate, fit, predict
+from dlx.train.metrics import accuracy, get_metric, register_metric
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LRSchedulerCallback",
+    "ModelCheckpoint",
+    "TrainState",
+    "accuracy",
+    "evaluate",
+    "fit",
+    "get_metric",
+    "load_checkpoint",
+    "predict",
+    "register_metric",
+    "save_checkpoint",
+]

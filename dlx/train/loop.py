@@ -1,0 +1,314 @@
+"""``fit``, ``evaluate`` and ``predict``: the training loop over dlx modules."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from dlx._grad_mode import no_grad
+from dlx.data import DataLoader, Dataset, TensorDataset, random_split, train_val_split
+from dlx.tensor import Tensor
+from dlx.train.callbacks import Callback, TrainState, step_scheduler
+from dlx.train.history import History
+from dlx.train.metrics import Metric, get_metric
+from dlx.train.progress import Progress
+
+
+def fit(
+    model: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    train_data: Any,
+    epochs: int = 1,
+    batch_size: int | None = 32,
+    validation_data: Any = None,
+    validation_split: float | None = None,
+    metrics: Sequence[Any] = ("accuracy",),
+    callbacks: Sequence[Callback] = (),
+    scheduler: Any = None,
+    verbose: int = 1,
+    seed: int = 0,
+    shuffle: bool = True,
+    resume_from: str | os.PathLike[str] | None = None,
+) -> History:
+    """Train ``model`` with mini-batch gradient descent and return its :class:`History`.
+
+    Parameters
+    ----------
+    model : dlx.nn.Module
+        The model; ``model(x)`` gives outputs for a batch of inputs.
+    loss_fn : callable
+        ``loss_fn(outputs, targets)`` -> scalar Tensor (e.g. ``dlx.nn.CrossEntropyLoss()``);
+        targets arrive as a Tensor.
+    optimizer : dlx.optim.Optimizer
+        Built over ``model.parameters()``. L-BFGS gets a closure.
+    train_data : (x, y) arrays, Dataset or DataLoader
+        Arrays and datasets are batched by a DataLoader with ``batch_size``; a DataLoader
+        is used as is (its own batch size and shuffling). Batches are ``(inputs, targets)``.
+    epochs : int
+        Total number of epochs (when resuming, the epochs already done count).
+    batch_size : int or None
+        Samples per step: 1 is per-sample (stochastic) descent, None (or ``len(x)``) is
+        full-batch descent.
+    validation_data : (x, y) arrays, Dataset or DataLoader, optional
+        Evaluated after every epoch; adds ``val_loss`` and ``val_<metric>`` to the logs.
+    validation_split : float, optional
+        Hold out this fraction of ``train_data`` (shuffled with ``seed``) instead.
+    metrics : sequence of str or callable
+        Metric names (see :func:`dlx.train.metrics.get_metric`) or ``fn(outputs, targets)``.
+    callbacks : sequence of Callback
+        Hooks called around epochs and batches.
+    scheduler : LRScheduler, optional
+        Stepped once per epoch (ReduceLROnPlateau with ``val_loss``, else ``loss``).
+    verbose : int
+        0 silent; 1 a progress bar per epoch (tqdm if installed) on stderr.
+    seed : int
+        Seed of the shuffling and of ``validation_split``. The weights' initialisation
+        and dropout use dlx's default generator (``dlx.manual_seed``).
+    shuffle : bool
+        Shuffle the training samples every epoch (arrays and datasets only).
+    resume_from : path, optional
+        A training checkpoint (``ModelCheckpoint(..., training_state=True)`` or
+        :func:`dlx.train.save_checkpoint`): restores model, optimiser, scheduler,
+        RNG states, history and callback state, then continues at its next epoch. With the
+        same seed and thread count the result is identical to an uninterrupted run.
+
+    Returns
+    -------
+    History
+        Per-epoch logs; ``history.interrupted`` is True after Ctrl-C (training stops
+        cleanly after the current batch; checkpoints already written are kept).
+    """
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        msg = f"fit: `epochs` must be a non-negative int, got {epochs!r}"
+        raise ValueError(msg)
+    if validation_data is not None and validation_split is not None:
+        msg = "fit: give `validation_data` or `validation_split`, not both"
+        raise ValueError(msg)
+    train_data, validation_data = _split(train_data, validation_data, validation_split, seed)
+    loader = _loader(train_data, batch_size, shuffle, seed, "train_data")
+    named = [get_metric(m) for m in (metrics or ())]
+    history = History()
+    state = TrainState(model, optimizer, scheduler, history)
+    state.loader = loader
+    state.callbacks = list(callbacks)
+    start = 0
+    if resume_from is not None:
+        from dlx.train.checkpoint import load_training_state
+
+        start = load_training_state(resume_from, state)
+    for cb in state.callbacks:
+        cb.set_state(state)
+    _call(state, "on_train_begin", {})
+    logs: dict[str, float] = {}
+    with _interrupt_flag() as interrupted:
+        try:
+            for epoch in range(start, epochs):
+                state.epoch = epoch
+                loader.set_epoch(epoch)
+                _call(state, "on_epoch_begin", epoch, {})
+                lr = float(optimizer.param_groups[0]["lr"])
+                bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", verbose)
+                try:
+                    logs = _train_epoch(state, loader, loss_fn, named, bar, interrupted)
+                    if validation_data is not None:
+                        val = evaluate(model, loss_fn, validation_data, batch_size or 256, metrics)
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                finally:
+                    bar.close(" ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+                logs["lr"] = lr
+                if scheduler is not None:
+                    step_scheduler(scheduler, logs)
+                history.append(epoch, logs)
+                _call(state, "on_epoch_end", epoch, logs)
+                if state.stop_training:
+                    history.stopped_early = True
+                    break
+                if interrupted[0]:  # Ctrl-C during validation or callbacks
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            history.interrupted = True
+    _call(state, "on_train_end", logs)
+    return history
+
+
+def evaluate(
+    model: Any,
+    loss_fn: Any,
+    data: Any,
+    batch_size: int | None = 256,
+    metrics: Sequence[Any] = ("accuracy",),
+) -> dict[str, float]:
+    """Mean loss and metrics of ``model`` on ``data`` (eval mode, no gradients).
+
+    ``data`` is ``(x, y)`` arrays, a Dataset or a DataLoader; ``loss_fn`` may be None
+    (metrics only). Returns ``{"loss": ..., "<metric>": ...}``.
+    """
+    named = [get_metric(m) for m in (metrics or ())]
+    loader = _loader(data, batch_size, False, 0, "data")
+    totals: dict[str, float] = {}
+    n = 0
+    with _eval_mode(model), no_grad():
+        for xb, yb in _pairs(loader):
+            out = model(_as_input(xb, model))
+            size = len(xb)
+            if loss_fn is not None:
+                loss = float(loss_fn(out, _as_input(yb, model)).item())
+                totals["loss"] = totals.get("loss", 0.0) + loss * size
+            out_np = np.asarray(out.numpy() if isinstance(out, Tensor) else out)
+            for name, fn in named:
+                totals[name] = totals.get(name, 0.0) + float(fn(out_np, np.asarray(yb))) * size
+            n += size
+    return {k: v / max(n, 1) for k, v in totals.items()}
+
+
+def predict(model: Any, x: Any, batch_size: int | None = 256) -> np.ndarray:
+    """Outputs of ``model`` for inputs ``x`` (array or Tensor), in eval mode without grads."""
+    arr = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    size = len(arr) if batch_size is None else int(batch_size)
+    outs = []
+    with _eval_mode(model), no_grad():
+        for i in range(0, len(arr), max(size, 1)):
+            out = model(_as_input(arr[i : i + size], model))
+            outs.append(np.asarray(out.numpy() if isinstance(out, Tensor) else out))
+    if not outs:
+        return np.empty((0,), dtype=np.float32)
+    return np.concatenate(outs, axis=0)
+
+
+# -- internals ------------------------------------------------------------------------------
+def _train_epoch(
+    state: TrainState,
+    loader: DataLoader,
+    loss_fn: Any,
+    named: list[tuple[str, Metric]],
+    bar: Progress,
+    interrupted: list[bool],
+) -> dict[str, float]:
+    model, optimizer = state.model, state.optimizer
+    needs_closure = type(optimizer).__name__ == "LBFGS"
+    model.train()
+    totals = dict.fromkeys(["loss"] + [name for name, _ in named], 0.0)
+    n = 0
+    logs: dict[str, float] = {}
+    try:
+        for batch_idx, (xb, yb) in enumerate(_pairs(loader)):
+            _call(state, "on_batch_begin", batch_idx, {})
+            x, y = _as_input(xb, model), _as_input(yb, model)
+            outputs: list[Any] = []
+
+            def closure(x: Tensor = x, y: Tensor = y, outputs: list[Any] = outputs) -> Tensor:
+                optimizer.zero_grad()
+                out = model(x)
+                loss = loss_fn(out, y)
+                loss.backward()
+                outputs.append((out, loss))
+                return loss
+
+            if needs_closure:
+                optimizer.step(closure)
+            else:
+                closure()
+                optimizer.step()
+            out, loss = outputs[0]
+            state.step += 1
+            size = len(xb)
+            n += size
+            loss_val = float(loss.item())
+            totals["loss"] += loss_val * size
+            if named:
+                out_np, y_np = out.numpy(), np.asarray(yb)
+                for name, fn in named:
+                    totals[name] += float(fn(out_np, y_np)) * size
+            bar.update(size, totals["loss"] / n)
+            _call(state, "on_batch_end", batch_idx, {"loss": loss_val, "size": size})
+            if interrupted[0]:
+                raise KeyboardInterrupt
+    finally:
+        logs.update({k: v / max(n, 1) for k, v in totals.items()})
+    return logs
+
+
+def _call(state: TrainState, hook: str, *args: Any) -> None:
+    for cb in state.callbacks:
+        getattr(cb, hook)(*args)
+
+
+def _pairs(loader: DataLoader) -> Iterator[tuple[Any, Any]]:
+    for batch in loader:
+        if not isinstance(batch, tuple | list) or len(batch) < 2:
+            msg = "fit: batches must be (inputs, targets) pairs"
+            raise ValueError(msg)
+        yield batch[0], batch[1]
+
+
+def _as_input(xb: Any, model: Any) -> Tensor:
+    """A batch as a Tensor; float arrays are cast to the model's parameter dtype."""
+    arr = xb.numpy() if isinstance(xb, Tensor) else np.asarray(xb)
+    param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    if param is not None and arr.dtype.kind == "f" and arr.dtype != param.dtype:
+        arr = arr.astype(param.dtype)
+    return Tensor(arr)
+
+
+def _split(train: Any, val: Any, fraction: float | None, seed: int) -> tuple[Any, Any]:
+    if fraction is None:
+        return train, val
+    if isinstance(train, DataLoader):
+        msg = "fit: `validation_split` needs arrays or a Dataset, not a DataLoader"
+        raise TypeError(msg)
+    if isinstance(train, tuple | list) and len(train) == 2:
+        return train_val_split(train[0], train[1], val_fraction=fraction, seed=seed)
+    parts = random_split(train, [1.0 - fraction, fraction], seed=seed)
+    return parts[0], parts[1]
+
+
+def _loader(data: Any, batch_size: int | None, shuffle: bool, seed: int, arg: str) -> DataLoader:
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, tuple | list) and len(data) == 2:
+        dataset: Any = TensorDataset(np.asarray(data[0]), np.asarray(data[1]))
+    elif isinstance(data, Dataset) or (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        dataset = data
+    else:
+        msg = f"`{arg}` must be (x, y) arrays, a Dataset or a DataLoader, got {type(data).__name__}"
+        raise TypeError(msg)
+    if batch_size is not None and batch_size >= len(dataset):
+        batch_size = None  # full batch
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=seed)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: Any) -> Iterator[None]:
+    was = getattr(model, "training", False)
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was)
+
+
+@contextlib.contextmanager
+def _interrupt_flag() -> Iterator[list[bool]]:
+    """Turn the first Ctrl-C into a flag checked after each batch (a second one aborts)."""
+    flag = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        flag[0] = True
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,204 @@
+"""dlx.save / dlx.load / dlx.load_state_dict_file: safetensors model files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from train_testing import mlp, weights
+
+import dlx
+from dlx import nn
+from dlx.io import SafetensorsError, load_file, read_metadata, save_file
+
+
+def _model():
+    dlx.manual_seed(1)
+    return nn.Sequential(
+        nn.Flatten(), mlp(seed=1), nn.ModuleList([nn.Identity(), nn.Linear(10, 3, bias=False)])
+    )
+
+
+def _write(path, arch, tensors=None, meta=None):
+    info = {"format": "dlx-model", "version": 1, "arch": arch} if meta is None else meta
+    save_file(tensors or {}, path, metadata={"dlx": json.dumps(info)})
+
+
+def test_save_load_round_trip_outputs_equal(tmp_path):
+    model = _model()
+    path = tmp_path / "m.safetensors"
+    dlx.save(model, path)
+    loaded = dlx.load(path)
+    assert repr(loaded) == repr(model)
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    for k, v in weights(model).items():
+        np.testing.assert_array_equal(weights(loaded)[k], v)
+    x = np.random.default_rng(0).random((5, 1, 8, 8), dtype=np.float32)
+    seq = nn.Sequential(*list(model)[:2])
+    seq2 = nn.Sequential(*list(loaded)[:2])
+    np.testing.assert_array_equal(seq(dlx.Tensor(x)).numpy(), seq2(dlx.Tensor(x)).numpy())
+    meta = json.loads(read_metadata(path)["dlx"])
+    assert meta["format"] == "dlx-model"
+    assert meta["version"] == 1
+    assert meta["arch"]["children"]["2"]["children"]["1"] == {
+        "class": "Linear",
+        "config": {"in_features": 10, "out_features": 3, "bias": False, "dtype": "float32"},
+    }
+    assert set(load_file(path)) == set(model.state_dict())  # PyTorch key names
+
+
+def test_save_load_float64(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 2, dtype=np.float64))
+    dlx.save(model, tmp_path / "d.safetensors")
+    loaded = dlx.load(tmp_path / "d.safetensors")
+    assert loaded[0].weight.dtype == np.float64
+    np.testing.assert_array_equal(loaded[0].weight.data, model[0].weight.data)
+
+
+def test_save_rejects_non_dlx_modules(tmp_path):
+    class Mine(nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(ValueError, match=r"`model.1` is a Mine, which is not a dlx.nn layer"):
+        dlx.save(nn.Sequential(nn.Linear(2, 2), Mine()), tmp_path / "x.safetensors")
+
+
+def test_load_unknown_class(tmp_path):
+    _write(
+        tmp_path / "u.safetensors",
+        {
+            "class": "Sequential",
+            "config": {},
+            "children": {"0": {"class": "os.system", "config": {}}},
+        },
+    )
+    with pytest.raises(ValueError, match=r"unknown layer class 'os.system' at `model.0`"):
+        dlx.load(tmp_path / "u.safetensors")
+    _write(tmp_path / "m.safetensors", {"class": "Module", "config": {}})
+    with pytest.raises(ValueError, match="unknown layer class 'Module'"):
+        dlx.load(tmp_path / "m.safetensors")
+
+
+def test_load_bad_config_keys_and_values(tmp_path):
+    _write(
+        tmp_path / "k.safetensors",
+        {
+            "class": "Linear",
+            "config": {"in_features": 2, "out_features": 2, "__class__": 1, "evil": 2},
+        },
+    )
+    with pytest.raises(ValueError, match=r"unknown keys \['__class__', 'evil'\]"):
+        dlx.load(tmp_path / "k.safetensors")
+    _write(
+        tmp_path / "v.safetensors",
+        {"class": "Linear", "config": {"in_features": -2, "out_features": 2}},
+    )
+    with pytest.raises(ValueError, match="cannot build `model` as Linear"):
+        dlx.load(tmp_path / "v.safetensors")
+    _write(tmp_path / "c.safetensors", {"class": "Linear", "config": [1, 2]})
+    with pytest.raises(ValueError, match="must be an object"):
+        dlx.load(tmp_path / "c.safetensors")
+    _write(tmp_path / "f.safetensors", {"class": "Linear", "config": {}, "code": "x"})
+    with pytest.raises(ValueError, match=r"unknown fields \['code'\]"):
+        dlx.load(tmp_path / "f.safetensors")
+
+
+def test_load_shape_mismatch_names_key(tmp_path):
+    arch = {
+        "class": "Sequential",
+        "config": {},
+        "children": {
+            "0": {"class": "Linear", "config": {"in_features": 2, "out_features": 3, "bias": True}}
+        },
+    }
+    tensors = {"0.weight": np.zeros((3, 4), np.float32), "0.bias": np.zeros(3, np.float32)}
+    _write(tmp_path / "s.safetensors", arch, {**tensors, "0.weight": np.zeros((3, 2), np.float32)})
+    assert dlx.load(tmp_path / "s.safetensors")[0].weight.shape == (3, 2)
+    tensors["0.weight"] = np.zeros((30, 2), np.float32)  # covers the budget, wrong shape
+    _write(tmp_path / "w.safetensors", arch, tensors)
+    with pytest.raises(ValueError, match=r"0.weight"):
+        dlx.load(tmp_path / "w.safetensors")
+    missing = {"0.weight": np.zeros((3, 2), np.float32), "junk": np.zeros(5, np.float32)}
+    _write(tmp_path / "x.safetensors", arch, missing)
+    with pytest.raises(ValueError, match=r"0.bias"):
+        dlx.load(tmp_path / "x.safetensors")
+
+
+def test_load_refuses_architectures_bigger_than_the_file(tmp_path):
+    arch = {"class": "Linear", "config": {"in_features": 100, "out_features": 100}}
+    _write(tmp_path / "b.safetensors", arch, {"weight": np.zeros(3, np.float32)})
+    with pytest.raises(ValueError, match="more weights"):
+        dlx.load(tmp_path / "b.safetensors")
+
+
+def test_load_deep_or_malformed_metadata(tmp_path):
+    arch = {"class": "Identity", "config": {}}
+    for _ in range(200):
+        arch = {"class": "Sequential", "config": {}, "children": {"0": arch}}
+    _write(tmp_path / "d.safetensors", arch)
+    with pytest.raises(ValueError, match="nested deeper"):
+        dlx.load(tmp_path / "d.safetensors")
+    save_file({}, tmp_path / "j.safetensors", metadata={"dlx": "[" * 100000})
+    with pytest.raises(SafetensorsError, match="not valid JSON"):
+        dlx.load(tmp_path / "j.safetensors")
+    _write(tmp_path / "v.safetensors", None, meta={"format": "dlx-model", "version": 2})
+    with pytest.raises(ValueError, match="unsupported dlx model version 2"):
+        dlx.load(tmp_path / "v.safetensors")
+    save_file({"a": np.zeros(2)}, tmp_path / "plain.safetensors")
+    with pytest.raises(ValueError, match="load_state_dict_file"):
+        dlx.load(tmp_path / "plain.safetensors")
+
+
+def test_load_truncated_file(tmp_path):
+    path = tmp_path / "m.safetensors"
+    dlx.save(_model(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SafetensorsError):
+        dlx.load(path)
+    path.write_bytes(b"\xff" * 8 + data[8:])
+    with pytest.raises(SafetensorsError):
+        dlx.load(path)
+
+
+def test_load_state_dict_file(tmp_path):
+    model = _model()
+    save_file(model.state_dict(), tmp_path / "w.safetensors")
+    other = _model()
+    for p in other.parameters():
+        p.data[...] = 0
+    assert dlx.load_state_dict_file(tmp_path / "w.safetensors", other) is other
+    for k, v in weights(model).items():
+        np.testing.assert_array_equal(weights(other)[k], v)
+    assert set(dlx.load_state_dict_file(tmp_path / "w.safetensors")) == set(model.state_dict())
+    with pytest.raises(ValueError, match=r"unexpected|missing"):
+        dlx.load_state_dict_file(tmp_path / "w.safetensors", nn.Sequential(nn.Linear(64, 32)))
+
+
+def test_import_dlx_stays_cheap():
+    code = "import dlx, sys; print(any(m.startswith(('dlx.io', 'dlx.train')) for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        dlx.nope  # noqa: B018
+
+
+def test_torch_safetensors_interop(tmp_path):
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    st_torch.save_file(tmodel.state_dict(), str(tmp_path / "t.safetensors"))
+    dmodel = nn.Sequential(nn.Linear(4, 3), nn.Identity(), nn.Linear(3, 2))
+    dlx.load_state_dict_file(tmp_path / "t.safetensors", dmodel)
+    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    expected = tmodel[2](tmodel[0](torch.from_numpy(x))).detach().numpy()
+    got = dmodel[2](dmodel[0](dlx.Tensor(x))).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    dlx.save(nn.Sequential(nn.Linear(4, 3)), tmp_path / "d.safetensors")
+    back = st_torch.load_file(str(tmp_path / "d.safetensors"))
+    assert set(back) == {"0.weight", "0.bias"}
