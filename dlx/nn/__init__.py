@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dlx.nn import functional, init, utils
+from dlx.nn import functional, init, transfer, utils
 from dlx.nn.modules import (
     AbsReLU,
     AvgPool2d,
@@ -85,5 +85,6 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "transfer",
     "utils",
 ]
