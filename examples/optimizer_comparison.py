@@ -1,0 +1,72 @@
+"""Optimiser comparison: the same MLP trained on the digits by SGD, momentum, Nesterov,
+Adagrad, RMSprop, Adadelta, Adam and AdamW from the same initial weights.
+
+Saves ``optimizer_comparison.png`` (training-loss curves) when matplotlib is installed and
+always prints a table of the loss per epoch.
+
+    python examples/optimizer_comparison.py --epochs 15
+"""
+
+from __future__ import annotations
+
+import copy
+
+from _common import out_path, parser, pyplot
+
+import dlx
+import dlx.optim as optim
+from dlx import nn
+from dlx.data import load_digits
+from dlx.train import fit
+
+OPTIMIZERS = {
+    "SGD": lambda p: optim.SGD(p, lr=0.05),
+    "Momentum": lambda p: optim.SGD(p, lr=0.05, momentum=0.9),
+    "Nesterov": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "Adagrad": lambda p: optim.Adagrad(p, lr=0.05),
+    "RMSprop": lambda p: optim.RMSprop(p, lr=1e-3),
+    "Adadelta": lambda p: optim.Adadelta(p, lr=1.0),
+    "Adam": lambda p: optim.Adam(p, lr=1e-3),
+    "AdamW": lambda p: optim.AdamW(p, lr=1e-3, weight_decay=1e-2),
+}
+
+
+def main(argv: list[str] | None = None) -> dict[str, list[float]]:
+    args = parser(__doc__.splitlines()[0], epochs=15).parse_args(argv)
+    x, y = load_digits()
+    if args.quick:
+        x, y = x[:128], y[:128]
+    epochs = 2 if args.quick else args.epochs
+
+    dlx.manual_seed(args.seed)
+    init = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    curves: dict[str, list[float]] = {}
+    for name, make in OPTIMIZERS.items():
+        model = copy.deepcopy(init)  # identical starting weights for every optimiser
+        hist = fit(model, nn.CrossEntropyLoss(), make(model.parameters()), (x, y),
+                   epochs=epochs, batch_size=32, metrics=(), seed=args.seed, verbose=0)
+        curves[name] = hist["loss"]
+
+    print("training loss per epoch")
+    print(f"{'epoch':>5} " + " ".join(f"{n:>9}" for n in curves))
+    for e in range(epochs):
+        print(f"{e + 1:>5} " + " ".join(f"{c[e]:9.4f}" for c in curves.values()))
+
+    plt = pyplot()
+    if plt is None:
+        print("(install matplotlib for the plot)")
+    elif args.out or not args.quick:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name, c in curves.items():
+            ax.plot(range(1, epochs + 1), c, marker="o", ms=3, label=name)
+        ax.set(xlabel="epoch", ylabel="training loss", yscale="log", title="Optimisers on digits")
+        ax.legend()
+        path = out_path(args.out, "optimizer_comparison.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        print(f"plot saved to {path}")
+    return curves
+
+
+if __name__ == "__main__":
+    main()
