@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ax.legend()
         path = out_path(args.out, "sine_regression.png")
         fig.savefig(path, dpi=100)
+        plt.close(fig)
         print(f"plot saved to {path}")
     return {"train_mse": hist["loss"][-1], "test_mse": test_mse, "baseline": baseline}
 
