@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> dict[str, np.ndarray]:
     model, loss = learned(50 if args.quick else args.epochs, args.seed)
     with dlx.no_grad():
         probs = model(dlx.tensor(X)).sigmoid().numpy().reshape(-1)
-    print(f"learned 2-8-1 net:   p(y=1) = [{", ".join(f"{p:.3f}" for p in probs)}]   BCE {loss:.4f}")
+    shown = ", ".join(f"{p:.3f}" for p in probs)
+    print(f"learned 2-8-1 net:   p(y=1) = [{shown}]   BCE {loss:.4f}")
     print(f"learned predictions: {(probs > 0.5).astype(int).tolist()}")
     return {"hand_set": exact, "learned": probs}
 
