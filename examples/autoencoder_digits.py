@@ -29,7 +29,7 @@ def show(plt, rows: list[np.ndarray], labels: list[str], path: str) -> None:
     """A grid of 8x8 images: one row per entry of ``rows``."""
     n = min(10, len(rows[0]))
     fig, axes = plt.subplots(len(rows), n, figsize=(n, 1.1 * len(rows)), squeeze=False)
-    for r, (imgs, label) in enumerate(zip(rows, labels)):
+    for r, (imgs, label) in enumerate(zip(rows, labels, strict=True)):
         for c in range(n):
             axes[r, c].imshow(imgs[c].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
             axes[r, c].axis("off")
@@ -56,20 +56,35 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = nn.Sequential(encoder, decoder)
     opt = dlx.optim.Adam(model.parameters(), lr=3e-3)
     # An autoencoder's target is its input.
-    hist = fit(model, nn.MSELoss(), opt, (x_tr, x_tr), epochs=epochs, batch_size=32,
-               metrics=(), seed=args.seed, verbose=0)
+    hist = fit(
+        model,
+        nn.MSELoss(),
+        opt,
+        (x_tr, x_tr),
+        epochs=epochs,
+        batch_size=32,
+        metrics=(),
+        seed=args.seed,
+        verbose=0,
+    )
 
     recon = predict(model, x_te)
     mse = float(np.mean((recon - x_te) ** 2))
     baseline = float(np.mean((x_tr.mean(axis=0) - x_te) ** 2))  # the mean image for every digit
     print(f"{args.code}-unit code, {epochs} epochs: train MSE {hist['loss'][-1]:.5f}")
-    print(f"test reconstruction MSE {mse:.5f}  vs mean-image baseline {baseline:.5f}"
-          f"  ({baseline / mse:.1f}x lower)")
+    print(
+        f"test reconstruction MSE {mse:.5f}  vs mean-image baseline {baseline:.5f}"
+        f"  ({baseline / mse:.1f}x lower)"
+    )
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
-        show(plt, [x_te, recon], ["original", "reconstruction"],
-             out_path(args.out, "autoencoder_digits.png"))
+        show(
+            plt,
+            [x_te, recon],
+            ["original", "reconstruction"],
+            out_path(args.out, "autoencoder_digits.png"),
+        )
     return {"mse": mse, "baseline": baseline}
 
 

@@ -1,11 +1,10 @@
 """CIFAR-10 CNN with BatchNorm, trained with random-crop + horizontal-flip augmentation.
 
-    python examples/cifar10_cnn.py --data ~/data/cifar-10-batches-bin --epochs 10 --limit 10000
+python examples/cifar10_cnn.py --data ~/data/cifar-10-batches-bin --epochs 10 --limit 10000
 """
 
 from __future__ import annotations
 
-import numpy as np
 from _common import add_limit, parser
 
 import dlx
@@ -48,22 +47,33 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"train {x.shape}, test {x_te.shape}; classes {', '.join(CIFAR10_CLASSES)}")
 
     # Augmentation is applied per batch by the loader: pad 4 + random 32x32 crop, random flip.
-    augment = Compose([RandomCrop(32, padding=4, generator=args.seed),
-                       RandomHorizontalFlip(generator=args.seed + 1)])
-    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=args.seed,
-                        transform=augment)
+    augment = Compose(
+        [
+            RandomCrop(32, padding=4, generator=args.seed),
+            RandomHorizontalFlip(generator=args.seed + 1),
+        ]
+    )
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=64, shuffle=True, generator=args.seed, transform=augment
+    )
 
     dlx.manual_seed(args.seed)
     model = build(4 if args.quick else args.width)
     print(model.summary((3, 32, 32)))
     epochs = 1 if args.quick else args.epochs
-    opt = dlx.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
-                        weight_decay=5e-4)
+    opt = dlx.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     sched = dlx.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    hist = fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=epochs,
-               validation_data=(x_te, y_te), callbacks=[LRSchedulerCallback(sched)],
-               verbose=0 if args.quick else 1)
-    for e, (acc, val) in enumerate(zip(hist["accuracy"], hist["val_accuracy"]), 1):
+    hist = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        loader,
+        epochs=epochs,
+        validation_data=(x_te, y_te),
+        callbacks=[LRSchedulerCallback(sched)],
+        verbose=0 if args.quick else 1,
+    )
+    for e, (acc, val) in enumerate(zip(hist["accuracy"], hist["val_accuracy"], strict=True), 1):
         print(f"epoch {e:2d}: train acc {acc:.4f}  test acc {val:.4f}")
     test = evaluate(model, nn.CrossEntropyLoss(), (x_te, y_te))
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")

@@ -12,8 +12,14 @@ from _common import out_path, parser, pyplot
 import dlx
 import dlx.optim
 from dlx import nn
-from dlx.data import DataLoader, GaussianNoise, MaskingNoise, TensorDataset, load_digits
-from dlx.data import train_val_split
+from dlx.data import (
+    DataLoader,
+    GaussianNoise,
+    MaskingNoise,
+    TensorDataset,
+    load_digits,
+    train_val_split,
+)
 from dlx.train import fit, predict
 
 
@@ -46,10 +52,22 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         dlx.manual_seed(args.seed)
         model = autoencoder()
         # The loader corrupts the inputs of each batch afresh; the targets stay clean.
-        loader = DataLoader(TensorDataset(x_tr, x_tr), batch_size=32, shuffle=True,
-                            generator=args.seed, transform=make(args.seed))
-        fit(model, nn.MSELoss(), dlx.optim.Adam(model.parameters(), lr=2e-3), loader,
-            epochs=epochs, metrics=(), verbose=0)
+        loader = DataLoader(
+            TensorDataset(x_tr, x_tr),
+            batch_size=32,
+            shuffle=True,
+            generator=args.seed,
+            transform=make(args.seed),
+        )
+        fit(
+            model,
+            nn.MSELoss(),
+            dlx.optim.Adam(model.parameters(), lr=2e-3),
+            loader,
+            epochs=epochs,
+            metrics=(),
+            verbose=0,
+        )
         noisy = make(args.seed + 1000)(x_te)  # fixed test corruption, unseen noise
         recon = predict(model, noisy)
         results[name] = {
@@ -60,8 +78,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
     print(f"test digits ({len(x_te)}), MSE against the clean images after {epochs} epochs:")
     for name, r in results.items():
-        print(f"  {name:<9} noise: noisy input {r['noisy_mse']:.5f} -> "
-              f"reconstruction {r['denoised_mse']:.5f}")
+        print(
+            f"  {name:<9} noise: noisy input {r['noisy_mse']:.5f} -> "
+            f"reconstruction {r['denoised_mse']:.5f}"
+        )
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):

@@ -1,6 +1,6 @@
 """Classification: a small CNN on the 8x8 digits (about 98-99% test accuracy).
 
-    python examples/digits_cnn.py --epochs 20
+python examples/digits_cnn.py --epochs 20
 """
 
 from __future__ import annotations
@@ -30,10 +30,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(model.summary((1, 8, 8)))
     opt = dlx.optim.Adam(model.parameters(), lr=2e-3)
     epochs = 1 if args.quick else args.epochs
-    hist = fit(model, nn.CrossEntropyLoss(), opt, (x_tr, y_tr), epochs=epochs, batch_size=32,
-               seed=args.seed, verbose=0)
+    hist = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x_tr, y_tr),
+        epochs=epochs,
+        batch_size=32,
+        seed=args.seed,
+        verbose=0,
+    )
     test = evaluate(model, nn.CrossEntropyLoss(), (x_te, y_te))
-    print(f"epochs {epochs}: train loss {hist['loss'][-1]:.4f}, train acc {hist['accuracy'][-1]:.4f}")
+    print(
+        f"epochs {epochs}: train loss {hist['loss'][-1]:.4f}, train acc {hist['accuracy'][-1]:.4f}"
+    )
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")
     return test
 

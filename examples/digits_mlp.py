@@ -1,6 +1,6 @@
 """Classification: an MLP on the 8x8 digits that ship with dlx (about 97% test accuracy).
 
-    python examples/digits_mlp.py --epochs 30
+python examples/digits_mlp.py --epochs 30
 """
 
 from __future__ import annotations
@@ -28,10 +28,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(model.summary((1, 8, 8)))
     opt = dlx.optim.Adam(model.parameters(), lr=3e-3)
     epochs = 2 if args.quick else args.epochs
-    hist = fit(model, nn.CrossEntropyLoss(), opt, (x_tr, y_tr), epochs=epochs, batch_size=32,
-               validation_split=0.1, seed=args.seed, verbose=0)
+    hist = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x_tr, y_tr),
+        epochs=epochs,
+        batch_size=32,
+        validation_split=0.1,
+        seed=args.seed,
+        verbose=0,
+    )
     test = evaluate(model, nn.CrossEntropyLoss(), (x_te, y_te))
-    print(f"epochs {epochs}: train acc {hist['accuracy'][-1]:.4f}, val acc {hist['val_accuracy'][-1]:.4f}")
+    print(
+        f"epochs {epochs}: train acc {hist['accuracy'][-1]:.4f}, val acc {hist['val_accuracy'][-1]:.4f}"
+    )
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")
     return test
 

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     x = np.random.default_rng(args.seed).standard_normal((500, width)).astype(np.float32)
 
     dlx.manual_seed(args.seed)
-    acts = {name: activations(init, args.activation, depth, width, x) for name, init in INITS.items()}
+    acts = {
+        name: activations(init, args.activation, depth, width, x) for name, init in INITS.items()
+    }
     stds = {name: [float(a.std()) for a in layers] for name, layers in acts.items()}
 
     print(f"{args.activation} MLP, {depth} layers of {width}: std of each layer's activations")
@@ -61,8 +63,9 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
-        fig, axes = plt.subplots(len(acts), depth, figsize=(1.6 * depth, 1.5 * len(acts)),
-                                 sharey="row", squeeze=False)
+        fig, axes = plt.subplots(
+            len(acts), depth, figsize=(1.6 * depth, 1.5 * len(acts)), sharey="row", squeeze=False
+        )
         lim = 1.0 if args.activation == "tanh" else 3.0
         for r, (name, layers) in enumerate(acts.items()):
             for c, a in enumerate(layers):

@@ -1,6 +1,6 @@
 """MNIST CNN: conv-pool-conv-pool-dropout-dense (about 99% test accuracy).
 
-    python examples/mnist_cnn.py --data ~/data/mnist --epochs 3
+python examples/mnist_cnn.py --data ~/data/mnist --epochs 3
 """
 
 from __future__ import annotations
@@ -32,8 +32,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(model.summary((1, 28, 28)))
     opt = dlx.optim.Adam(model.parameters(), lr=1e-3)
     epochs = 1 if args.quick else args.epochs
-    hist = fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=epochs, batch_size=64,
-               seed=args.seed, verbose=0 if args.quick else 1)
+    hist = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x, y),
+        epochs=epochs,
+        batch_size=64,
+        seed=args.seed,
+        verbose=0 if args.quick else 1,
+    )
     test = evaluate(model, nn.CrossEntropyLoss(), (x_te, y_te))
     print(f"train loss {hist['loss'][-1]:.4f}, train acc {hist['accuracy'][-1]:.4f}")
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")

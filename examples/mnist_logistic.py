@@ -1,6 +1,6 @@
 """MNIST logistic regression: one Linear(784, 10) layer + softmax cross-entropy (about 92%).
 
-    python examples/mnist_logistic.py --data ~/data/mnist --epochs 5
+python examples/mnist_logistic.py --data ~/data/mnist --epochs 5
 """
 
 from __future__ import annotations
@@ -22,8 +22,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))  # softmax is inside the loss
     opt = dlx.optim.SGD(model.parameters(), lr=0.5)
     epochs = 1 if args.quick else args.epochs
-    hist = fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=epochs, batch_size=128,
-               seed=args.seed, verbose=0 if args.quick else 1)
+    hist = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x, y),
+        epochs=epochs,
+        batch_size=128,
+        seed=args.seed,
+        verbose=0 if args.quick else 1,
+    )
     test = evaluate(model, nn.CrossEntropyLoss(), (x_te, y_te))
     print(f"train loss {hist['loss'][-1]:.4f}, train acc {hist['accuracy'][-1]:.4f}")
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")

@@ -14,8 +14,7 @@ import copy
 from _common import out_path, parser, pyplot
 
 import dlx
-import dlx.optim as optim
-from dlx import nn
+from dlx import nn, optim
 from dlx.data import load_digits
 from dlx.train import fit
 
@@ -43,8 +42,17 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     curves: dict[str, list[float]] = {}
     for name, make in OPTIMIZERS.items():
         model = copy.deepcopy(init)  # identical starting weights for every optimiser
-        hist = fit(model, nn.CrossEntropyLoss(), make(model.parameters()), (x, y),
-                   epochs=epochs, batch_size=32, metrics=(), seed=args.seed, verbose=0)
+        hist = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            make(model.parameters()),
+            (x, y),
+            epochs=epochs,
+            batch_size=32,
+            metrics=(),
+            seed=args.seed,
+            verbose=0,
+        )
         curves[name] = hist["loss"]
 
     print("training loss per epoch")

@@ -52,26 +52,49 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         model = mlp(p_drop)
         # SGD's weight_decay adds wd * w to the gradient: the gradient of wd/2 * ||w||^2.
         opt = dlx.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=wd)
-        cbs = [EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)] if early else []
-        hist = fit(model, nn.CrossEntropyLoss(), opt, (x_tr, y_tr), epochs=epochs, batch_size=32,
-                   validation_data=(x_va, y_va), callbacks=cbs, seed=args.seed, verbose=0)
+        cbs = (
+            [EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)]
+            if early
+            else []
+        )
+        hist = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            opt,
+            (x_tr, y_tr),
+            epochs=epochs,
+            batch_size=32,
+            validation_data=(x_va, y_va),
+            callbacks=cbs,
+            seed=args.seed,
+            verbose=0,
+        )
         tr = evaluate(model, nn.CrossEntropyLoss(), (x_tr, y_tr))
         va = evaluate(model, nn.CrossEntropyLoss(), (x_va, y_va))
-        results[name] = {"train_acc": tr["accuracy"], "val_acc": va["accuracy"],
-                         "train_loss": tr["loss"], "val_loss": va["loss"],
-                         "gap": tr["accuracy"] - va["accuracy"], "epochs": len(hist["loss"])}
+        results[name] = {
+            "train_acc": tr["accuracy"],
+            "val_acc": va["accuracy"],
+            "train_loss": tr["loss"],
+            "val_loss": va["loss"],
+            "gap": tr["accuracy"] - va["accuracy"],
+            "epochs": len(hist["loss"]),
+        }
         histories[name] = hist
 
     print(f"{len(x_tr)} training / {len(x_va)} validation digits, up to {epochs} epochs")
-    print(f"{'variant':<20}{'epochs':>7}{'train acc':>10}{'val acc':>9}{'gap':>8}{'train loss':>12}{'val loss':>10}")
+    print(
+        f"{'variant':<20}{'epochs':>7}{'train acc':>10}{'val acc':>9}{'gap':>8}{'train loss':>12}{'val loss':>10}"
+    )
     for name, r in results.items():
-        print(f"{name:<20}{r['epochs']:>7}{r['train_acc']:>10.4f}{r['val_acc']:>9.4f}"
-              f"{r['gap']:>8.4f}{r['train_loss']:>12.4f}{r['val_loss']:>10.4f}")
+        print(
+            f"{name:<20}{r['epochs']:>7}{r['train_acc']:>10.4f}{r['val_acc']:>9.4f}"
+            f"{r['gap']:>8.4f}{r['train_loss']:>12.4f}{r['val_loss']:>10.4f}"
+        )
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
         fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.5), sharey=True)
-        for ax, (name, h) in zip(axes, histories.items()):
+        for ax, (name, h) in zip(axes, histories.items(), strict=True):
             ax.plot(h["loss"], label="train")
             ax.plot(h["val_loss"], label="validation")
             ax.set(title=name, xlabel="epoch", yscale="log")

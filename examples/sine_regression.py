@@ -1,6 +1,6 @@
 """Regression: a small tanh MLP fits y = sin(x) on [-pi, pi] from noisy samples.
 
-    python examples/sine_regression.py --epochs 300
+python examples/sine_regression.py --epochs 300
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     x_test = np.linspace(-np.pi, np.pi, 200, dtype=np.float32).reshape(-1, 1)
 
     dlx.manual_seed(args.seed)
-    model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1))
+    model = nn.Sequential(
+        nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)
+    )
     opt = dlx.optim.Adam(model.parameters(), lr=1e-2)
     epochs = 20 if args.quick else args.epochs
-    hist = fit(model, nn.MSELoss(), opt, (x, y), epochs=epochs, batch_size=64, metrics=(), verbose=0)
+    hist = fit(
+        model, nn.MSELoss(), opt, (x, y), epochs=epochs, batch_size=64, metrics=(), verbose=0
+    )
 
     pred = predict(model, x_test)
     test_mse = float(np.mean((pred - np.sin(x_test)) ** 2))

@@ -7,6 +7,8 @@ classifier from random initialisation (Bengio et al. 2007; Vincent et al. 2010).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from _common import parser
 
@@ -26,14 +28,23 @@ def pretrain_layer(h: np.ndarray, d_out: int, epochs: int, seed: int) -> nn.Line
     enc, dec = nn.Linear(d_in, d_out), nn.Linear(d_out, d_in)
     # Inputs and codes are in [0, 1], so the decoder ends in a sigmoid too.
     ae = nn.Sequential(enc, nn.Sigmoid(), dec, nn.Sigmoid())
-    fit(ae, nn.MSELoss(), dlx.optim.Adam(ae.parameters(), lr=3e-3), (h, h), epochs=epochs,
-        batch_size=32, metrics=(), seed=seed, verbose=0)
+    fit(
+        ae,
+        nn.MSELoss(),
+        dlx.optim.Adam(ae.parameters(), lr=3e-3),
+        (h, h),
+        epochs=epochs,
+        batch_size=32,
+        metrics=(),
+        seed=seed,
+        verbose=0,
+    )
     return enc
 
 
 def classifier() -> nn.Sequential:
     layers: list[nn.Module] = []
-    for d_in, d_out in zip(SIZES[:-1], SIZES[1:]):
+    for d_in, d_out in itertools.pairwise(SIZES):
         layers += [nn.Linear(d_in, d_out), nn.Sigmoid()]
     return nn.Sequential(*layers, nn.Linear(SIZES[-1], 10))
 
@@ -45,12 +56,28 @@ def finetune(model: nn.Sequential, data, val, epochs: int, seed: int, head_epoch
         for e in encoders:
             freeze(e)
         head = model[len(model) - 1]
-        fit(model, nn.CrossEntropyLoss(), dlx.optim.Adam(head.parameters(), lr=1e-2), data,
-            epochs=head_epochs, batch_size=16, seed=seed, verbose=0)
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            dlx.optim.Adam(head.parameters(), lr=1e-2),
+            data,
+            epochs=head_epochs,
+            batch_size=16,
+            seed=seed,
+            verbose=0,
+        )
         for e in encoders:
             unfreeze(e)
-    fit(model, nn.CrossEntropyLoss(), dlx.optim.Adam(model.parameters(), lr=3e-3), data,
-        epochs=epochs, batch_size=16, seed=seed, verbose=0)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        dlx.optim.Adam(model.parameters(), lr=3e-3),
+        data,
+        epochs=epochs,
+        batch_size=16,
+        seed=seed,
+        verbose=0,
+    )
     return evaluate(model, None, val)["accuracy"]
 
 
@@ -82,14 +109,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     dlx.manual_seed(args.seed + 1)
     pre = classifier()
     linears = [m for m in pre if isinstance(m, nn.Linear)]
-    for enc, lin in zip(encoders, linears):
+    for enc, lin in zip(encoders, linears[:-1], strict=True):
         copy_weights(enc, lin)
     acc_pre = finetune(pre, labelled, (x_te, y_te), epochs, args.seed, head_epochs=epochs // 5)
 
     # 3. The same classifier and schedule from random initialisation.
     dlx.manual_seed(args.seed + 1)
-    acc_rand = finetune(classifier(), labelled, (x_te, y_te), epochs, args.seed,
-                        head_epochs=epochs // 5)
+    acc_rand = finetune(
+        classifier(), labelled, (x_te, y_te), epochs, args.seed, head_epochs=epochs // 5
+    )
 
     print(f"{n_lab} labels, {len(x_te)} test digits:")
     print(f"  pretrained init: test accuracy {acc_pre:.4f}")

@@ -1,6 +1,6 @@
 """XOR: a hand-set 2-2-1 ReLU network that is exact, then a 2-8-1 network learned from data.
 
-    python examples/xor.py
+python examples/xor.py
 """
 
 from __future__ import annotations

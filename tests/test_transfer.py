@@ -69,7 +69,7 @@ def test_copy_weights_strict_key_mismatch():
 
 
 def test_transfer_rejects_non_modules():
-    with pytest.raises(TypeError, match="`module` must be a dlx.nn.Module"):
+    with pytest.raises(TypeError, match=r"`module` must be a dlx\.nn\.Module"):
         freeze([1, 2])
-    with pytest.raises(TypeError, match="`src` must be a dlx.nn.Module"):
+    with pytest.raises(TypeError, match=r"`src` must be a dlx\.nn\.Module"):
         copy_weights(np.zeros(3), nn.Linear(1, 1))
