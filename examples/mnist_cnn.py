@@ -1,4 +1,4 @@
-"""MNIST CNN: conv-pool-conv-pool-dropout-dense (about 99% test accuracy).
+"""MNIST CNN: conv-pool-conv-pool-dropout-dense.
 
 python examples/mnist_cnn.py --data ~/data/mnist --epochs 3
 """

@@ -1,4 +1,4 @@
-"""MNIST logistic regression: one Linear(784, 10) layer + softmax cross-entropy (about 92%).
+"""MNIST logistic regression: one Linear(784, 10) layer + softmax cross-entropy.
 
 python examples/mnist_logistic.py --data ~/data/mnist --epochs 5
 """

@@ -1,4 +1,4 @@
-"""MNIST MLP: 784-256-256-10 with ReLU, trained with Adam (about 98% test accuracy).
+"""MNIST MLP: 784-256-256-10 with ReLU, trained with Adam.
 
 python examples/mnist_mlp.py --data ~/data/mnist --epochs 10
 """
