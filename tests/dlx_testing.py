@@ -37,3 +37,16 @@ def check_grad(f, x: np.ndarray, analytic: np.ndarray, eps: float = 1e-6, rtol: 
     assert x.dtype == np.float64
     num = numerical_grad(f, x, eps)
     np.testing.assert_allclose(analytic, num, rtol=rtol, atol=atol)
+
+
+def run_python(code: str, cwd, **kwargs):
+    """Run ``python -c code`` in a fresh process started in ``cwd`` (a temporary directory).
+
+    Never start it in the checkout: Python would put the source tree (which has no built
+    ``_core``) first on ``sys.path`` and import it instead of the installed package.
+    """
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          **kwargs)

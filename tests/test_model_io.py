@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from train_testing import mlp, weights
+
+from dlx_testing import run_python
 
 import dlx
 from dlx import nn
@@ -179,9 +179,9 @@ def test_load_state_dict_file(tmp_path):
         dlx.load_state_dict_file(tmp_path / "w.safetensors", nn.Sequential(nn.Linear(64, 32)))
 
 
-def test_import_dlx_stays_cheap():
+def test_import_dlx_stays_cheap(tmp_path):
     code = "import dlx, sys; print(any(m.startswith(('dlx.io', 'dlx.train')) for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code, tmp_path, check=True)
     assert out.stdout.strip() == "False"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         dlx.nope  # noqa: B018

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from dlx_testing import run_python
 
 import dlx
 from dlx import _core
@@ -46,8 +45,7 @@ def test_import_in_fresh_process_without_library_path(tmp_path):
     """The installed extension finds its BLAS through RUNPATH: no LD_LIBRARY_PATH needed."""
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     code = "import dlx, sys; from dlx import _core; print('scipy_openblas32' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=120, cwd=tmp_path)
+    out = run_python(code, tmp_path, env=env, check=True, timeout=120)
     assert out.stdout.strip() == "False", "dlx should load OpenBLAS via RUNPATH, not a preload"
 
 
@@ -77,8 +75,7 @@ def test_gemm_after_fork_in_child_works(tmp_path):
         "_, status = os.waitpid(pid, 0)\n"
         "raise SystemExit(os.waitstatus_to_exitcode(status))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=tmp_path)
+    res = run_python(code, tmp_path, timeout=60)
     assert res.returncode == 0, res.stderr
 
 
