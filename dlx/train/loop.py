@@ -135,10 +135,12 @@ def fit(
                     logs = _train_epoch(state, loader, loss_fn, named, bar, interrupted, dist)
                     if dist is not None:
                         dist.end_epoch()
-                    if validation_data is not None and dist is not None:
-                        val = dist.evaluate(loss_fn, validation_data, batch_size or 256, metrics)
-                    elif validation_data is not None:
-                        val = evaluate(model, loss_fn, validation_data, batch_size or 256, metrics)
+                    if validation_data is not None:
+                        val = (
+                            dist.evaluate(loss_fn, validation_data, batch_size or 256, metrics)
+                            if dist is not None
+                            else evaluate(model, loss_fn, validation_data, batch_size or 256, metrics)
+                        )
                         logs.update({f"val_{k}": v for k, v in val.items()})
                 finally:
                     bar.close(" ".join(f"{k} {v:.4f}" for k, v in logs.items()))
