@@ -30,12 +30,17 @@ needs_mpirun = pytest.mark.skipif(
 
 
 def _mpirun(mode: str, outdir: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
+    return _launch([mpi_script.__file__, mode, outdir], outdir, timeout)
+
+
+def _launch(args: list[str], cwd: str, timeout: float) -> tuple[subprocess.CompletedProcess, float]:
+    """``mpirun -n 2 python ARGS`` with the flags a root user in a container needs."""
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     env["OMP_NUM_THREADS"] = "1"
     env.pop("DLX_DIST_TIMEOUT", None)
-    cmd = [MPIRUN, "-n", "2", "--oversubscribe", sys.executable, mpi_script.__file__, mode, outdir]
+    cmd = [MPIRUN, "-n", "2", "--oversubscribe", sys.executable, *args]
     start = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     return proc, time.monotonic() - start
 
 
@@ -202,3 +207,13 @@ def test_stuck_rank_trips_the_watchdog(tmp_path):
     assert proc.returncode != 0
     assert "did not complete within 2 s" in proc.stderr
     assert secs < 30
+
+
+@needs_mpirun
+def test_cli_train_distributed_rank0_prints_and_saves(tmp_path):
+    args = ["-m", "dlx", "train", "--distributed", "--model", "mlp", "--epochs", "1", "--quiet"]
+    proc, _ = _launch([*args, "--output", "m.safetensors"], str(tmp_path), 60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("saved model to m.safetensors") == 1
+    assert "x 2 ranks" in proc.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
