@@ -58,37 +58,72 @@ def _equiv(out: str) -> None:
         for p in model.parameters():
             p.data[...] = 7.0
     cbs = [ModelCheckpoint(ckpt, training_state=True), CSVLogger(os.path.join(out, "log.csv"))]
-    h2 = fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=2, batch_size=32, seed=SEED,
-             callbacks=cbs, distributed=True, verbose=1, validation_data=(x[:101], y[:101]))
+    h2 = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x, y),
+        epochs=2,
+        batch_size=32,
+        seed=SEED,
+        callbacks=cbs,
+        distributed=True,
+        verbose=1,
+        validation_data=(x[:101], y[:101]),
+    )
     w2 = weights(model)
     model, opt = make_model_and_optimizer()
-    h3 = fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=3, batch_size=32, seed=SEED,
-             resume_from=ckpt, verbose=0, validation_data=(x[:101], y[:101]))  # auto-detected: init() ran with 2 ranks
+    h3 = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x, y),
+        epochs=3,
+        batch_size=32,
+        seed=SEED,
+        resume_from=ckpt,
+        verbose=0,
+        validation_data=(x[:101], y[:101]),
+    )  # auto-detected: init() ran with 2 ranks
     w3 = weights(model)
     np.savez(os.path.join(out, f"rank{rank}.npz"), world=world, **w3)
     if rank == 0:
         logs = {f"{k}_hist": np.array(h3.history[k]) for k in ("loss", "val_loss", "val_accuracy")}
-        np.savez(os.path.join(out, "equiv.npz"), loss2=np.array(h2.history["loss"]), **logs,
-                 **{f"w2.{k}": v for k, v in w2.items()}, **{f"w3.{k}": v for k, v in w3.items()})
+        np.savez(
+            os.path.join(out, "equiv.npz"),
+            loss2=np.array(h2.history["loss"]),
+            **logs,
+            **{f"w2.{k}": v for k, v in w2.items()},
+            **{f"w3.{k}": v for k, v in w3.items()},
+        )
 
 
 def _raise() -> None:
+    import dlx.distributed as dist
     from dlx import nn
     from dlx.train import Callback, fit
-
-    import dlx.distributed as dist
 
     rank, _ = dist.init()
 
     class Boom(Callback):
         def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
             if rank == 1 and batch == 3:
-                raise RuntimeError("rank 1 failed on purpose")
+                msg = "rank 1 failed on purpose"
+                raise RuntimeError(msg)
 
     x, y = make_data()
     model, opt = make_model_and_optimizer()
-    fit(model, nn.CrossEntropyLoss(), opt, (x, y), epochs=50, batch_size=32, callbacks=[Boom()],
-        distributed=True, verbose=0)
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        (x, y),
+        epochs=50,
+        batch_size=32,
+        callbacks=[Boom()],
+        distributed=True,
+        verbose=0,
+    )
 
 
 def _hang() -> None:

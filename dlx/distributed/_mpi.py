@@ -51,7 +51,8 @@ def _mpi() -> Any:
     try:
         from mpi4py import MPI
     except ImportError as exc:
-        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
+        msg = f"{_INSTALL_HINT} ({exc})"
+        raise ImportError(msg) from exc
     return MPI
 
 
@@ -173,8 +174,8 @@ def _wait(requests: list[Any], timeout: float | None, what: str) -> None:
         pause = min(pause * 2, 1e-3)
 
 
-def _timeout(timeout: float | None | type[Ellipsis]) -> float | None:
-    return _group.timeout if timeout is ... else _check_timeout(timeout)  # type: ignore[arg-type]
+def _timeout(timeout: Any) -> float | None:
+    return _group.timeout if timeout is ... else _check_timeout(timeout)
 
 
 def allreduce_(arrays: list[np.ndarray], op: str = "sum", timeout: Any = ...) -> None:

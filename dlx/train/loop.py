@@ -136,10 +136,11 @@ def fit(
                     if dist is not None:
                         dist.end_epoch()
                     if validation_data is not None:
+                        vb = batch_size or 256
                         val = (
-                            dist.evaluate(loss_fn, validation_data, batch_size or 256, metrics)
+                            dist.evaluate(loss_fn, validation_data, vb, metrics)
                             if dist is not None
-                            else evaluate(model, loss_fn, validation_data, batch_size or 256, metrics)
+                            else evaluate(model, loss_fn, validation_data, vb, metrics)
                         )
                         logs.update({f"val_{k}": v for k, v in val.items()})
                 finally:
