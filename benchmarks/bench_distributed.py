@@ -76,7 +76,7 @@ def worker(steps: int, warmup: int) -> None:
                           "comm": comm / secs, "grad_mb": 4 * n_grad / 1e6}))  # fmt: skip
 
 
-def launch(ranks: int, steps: int, warmup: int) -> dict:
+def launch(ranks: int, steps: int, warmup: int, bind: bool = True) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     cmd = [sys.executable, __file__, "--worker", "--steps", str(steps), "--warmup", str(warmup)]
@@ -86,6 +86,7 @@ def launch(ranks: int, steps: int, warmup: int) -> dict:
         if mpirun is None:
             sys.exit('mpirun not found: pip install "dlx[mpi]"')
         extra = ["--oversubscribe"] if ranks > (os.cpu_count() or 1) else []
+        extra += [] if bind else ["--bind-to", "none"]
         cmd = [mpirun, "-n", str(ranks), *extra, *cmd]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -99,6 +100,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="timed steps (default 30, small 8)")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--size", choices=("small", "full"), default="full")
+    ap.add_argument(
+        "--no-bind",
+        action="store_true",
+        help="mpirun --bind-to none (fairer on a machine busy with other work)",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     steps = args.steps or (8 if args.size == "small" else 30)
@@ -110,7 +116,7 @@ def main() -> None:
     print(f"{'ranks':>5} {'samples/s':>10} {'allreduce':>10} {'efficiency':>10}")
     base = None
     for r in args.ranks:
-        res = launch(r, steps, args.warmup)
+        res = launch(r, steps, args.warmup, bind=not args.no_bind)
         base = res["sps"] / r if base is None else base
         eff = res["sps"] / (r * base)
         print(f"{r:>5} {res['sps']:>10.0f} {100 * res['comm']:>9.1f}% {100 * eff:>9.0f}%")
