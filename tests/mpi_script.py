@@ -86,6 +86,7 @@ def _equiv(out: str) -> None:
         validation_data=(x[:101], y[:101]),
     )  # auto-detected: init() ran with 2 ranks
     w3 = weights(model)
+    _check_collectives(rank, world)
     np.savez(os.path.join(out, f"rank{rank}.npz"), world=world, **w3)
     if rank == 0:
         logs = {f"{k}_hist": np.array(h3.history[k]) for k in ("loss", "val_loss", "val_accuracy")}
@@ -96,6 +97,30 @@ def _equiv(out: str) -> None:
             **{f"w2.{k}": v for k, v in w2.items()},
             **{f"w3.{k}": v for k, v in w3.items()},
         )
+
+
+def _check_collectives(rank: int, world: int) -> None:
+    """Bucketed and per-parameter gradient averaging, BatchNorm buffer averaging."""
+    import dlx.distributed as dist
+    from dlx import nn
+
+    model, opt = make_model_and_optimizer()
+    for p in model.parameters():
+        p.grad = np.full(p.data.shape, rank + 1.0, np.float32)
+    dist.allreduce_gradients(opt, bucket_bytes=256, timeout=10.0)
+    mean = (world + 1) / 2
+    assert all(np.all(p.grad == mean) for p in model.parameters()), "bucketed allreduce"
+    params = list(model.parameters())
+    for p in params:
+        p.grad = None if p is params[0] and rank == 0 else np.full(p.data.shape, 2.0, np.float32)
+    dist.allreduce_gradients(params)
+    assert np.all(params[0].grad == 2.0 * (world - 1) / world), "missing grad counts as zero"
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean.data[...] = rank
+    bn.num_batches_tracked.data[...] = 10 + rank
+    dist.sync_buffers(bn)
+    assert np.all(bn.running_mean.data == (world - 1) / 2), "buffers averaged"
+    assert int(bn.num_batches_tracked.data) == 10, "integer buffers from rank 0"
 
 
 def _raise() -> None:
