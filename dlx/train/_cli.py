@@ -33,6 +33,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="dlx.set_num_threads(n)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the ranks of `mpirun -n N` (batch size per rank; rank 0 "
+        'prints and saves; needs pip install "dlx[mpi]")',
+    )
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="accuracy and loss of a saved model on a test set")
     p.add_argument("model", help="a file written by dlx.save / python -m dlx train")
@@ -121,6 +127,21 @@ def make_optimizer(name: str, params: Any, lr: float | None) -> Any:
 
 # -- commands -------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    if not args.distributed:
+        return _train(args)
+    import dlx.distributed as dist
+
+    dist.init()
+    try:
+        return _train(args)
+    except Exception as exc:  # a lone failing rank must not leave the others waiting
+        if dist.get_world_size() == 1:
+            raise
+        dist.abort(2, f"error: {exc}")
+        raise  # not reached
+
+
+def _train(args: argparse.Namespace) -> int:
     import dlx
     from dlx import nn
     from dlx.train import evaluate, fit
@@ -134,9 +155,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = build_model(kind, tuple(x_tr.shape[1:]), n_classes)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr)
     loss_fn = nn.CrossEntropyLoss()
-    print(
+    ranks, say = "", print
+    if args.distributed:
+        import dlx.distributed as dist
+
+        ranks = f" x {dist.get_world_size()} ranks"
+        if not dist.is_main():  # only rank 0 prints and saves
+            say = _silent
+    say(
         f"training {kind} on {args.dataset}: {len(x_tr)} train / {len(x_te)} test samples, "
-        f"{args.epochs} epochs, {args.optimizer}, {dlx.get_num_threads()} threads"
+        f"{args.epochs} epochs, {args.optimizer}, {dlx.get_num_threads()} threads{ranks}"
     )
     start = time.perf_counter()
     history = fit(
@@ -148,18 +176,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         verbose=0 if args.quiet else 1,
         seed=args.seed,
+        distributed=args.distributed,
     )
     secs = time.perf_counter() - start
     result = evaluate(model, loss_fn, (x_te, y_te), batch_size=256)
     note = " (interrupted)" if history.interrupted else ""
-    print(
+    say(
         f"test accuracy: {100 * result['accuracy']:.2f}%  test loss: {result['loss']:.4f}  "
         f"({secs:.1f}s){note}"
     )
     output = args.output or f"dlx-{args.dataset}.safetensors"
-    dlx.save(model, output, input_shape=tuple(x_tr.shape[1:]))
-    print(f"saved model to {output}")
+    if say is print:
+        dlx.save(model, output, input_shape=tuple(x_tr.shape[1:]))
+    say(f"saved model to {output}")
     return 0
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """``print`` on the ranks other than 0."""
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -13,6 +13,8 @@ import math
 import os
 from typing import Any
 
+from dlx.distributed._mpi import _is_main_process  # never imports MPI
+
 
 class TrainState:
     """What callbacks can see and steer while ``fit`` runs."""
@@ -203,6 +205,8 @@ class ModelCheckpoint(Callback):
                 return
             self._m.best = value
         path = self.path.format(epoch=epoch + 1, **logs)
+        if not _is_main_process():  # distributed: only rank 0 writes (all ranks track best)
+            return
         if self.training_state:
             from dlx.train.checkpoint import save_training_state
 
@@ -262,12 +266,14 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
         self._keys = None
-        if not self.append:
+        if not self.append and _is_main_process():
             with open(self.path, "w", newline="", encoding="utf-8"):
                 pass
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
+        if not _is_main_process():
+            return
         new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         if self._keys is None:
             self._keys = sorted(logs)

@@ -36,6 +36,7 @@ def fit(
     seed: int = 0,
     shuffle: bool = True,
     resume_from: str | os.PathLike[str] | None = None,
+    distributed: bool | None = None,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent and return its :class:`History`.
 
@@ -78,6 +79,15 @@ def fit(
         :func:`dlx.train.save_checkpoint`): restores model, optimiser, scheduler,
         RNG states, history and callback state, then continues at its next epoch. With the
         same seed and thread count the result is identical to an uninterrupted run.
+        Distributed runs resume with the same number of ranks.
+    distributed : bool, optional
+        Data-parallel training over the ranks of an MPI job (``mpirun -n N``; see
+        :mod:`dlx.distributed`): each rank trains on its shard of every epoch with
+        ``batch_size`` samples per step, gradients are averaged across ranks after each
+        backward, logs are averaged over all ranks, BatchNorm running statistics are
+        averaged at each epoch end, and only rank 0 shows progress and writes checkpoints.
+        None (default) turns it on when :func:`dlx.distributed.init` has run in a job of
+        more than one process.
 
     Returns
     -------
@@ -93,6 +103,12 @@ def fit(
         raise ValueError(msg)
     train_data, validation_data = _split(train_data, validation_data, validation_split, seed)
     loader = _loader(train_data, batch_size, shuffle, seed, "train_data")
+    from dlx.distributed._fit import context  # does not import MPI
+
+    dist = context(distributed, model, optimizer)
+    if dist is not None:
+        loader = dist.shard(loader)
+        verbose = verbose if dist.main else 0
     named = [get_metric(m) for m in (metrics or ())]
     history = History()
     state = TrainState(model, optimizer, scheduler, history)
@@ -116,9 +132,16 @@ def fit(
                 lr = float(optimizer.param_groups[0]["lr"])
                 bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", verbose)
                 try:
-                    logs = _train_epoch(state, loader, loss_fn, named, bar, interrupted)
+                    logs = _train_epoch(state, loader, loss_fn, named, bar, interrupted, dist)
+                    if dist is not None:
+                        dist.end_epoch()
                     if validation_data is not None:
-                        val = evaluate(model, loss_fn, validation_data, batch_size or 256, metrics)
+                        vb = batch_size or 256
+                        val = (
+                            dist.evaluate(loss_fn, validation_data, vb, metrics)
+                            if dist is not None
+                            else evaluate(model, loss_fn, validation_data, vb, metrics)
+                        )
                         logs.update({f"val_{k}": v for k, v in val.items()})
                 finally:
                     bar.close(" ".join(f"{k} {v:.4f}" for k, v in logs.items()))
@@ -190,6 +213,7 @@ def _train_epoch(
     named: list[tuple[str, Metric]],
     bar: Progress,
     interrupted: list[bool],
+    dist: Any = None,
 ) -> dict[str, float]:
     model, optimizer = state.model, state.optimizer
     needs_closure = type(optimizer).__name__ == "LBFGS"
@@ -208,6 +232,8 @@ def _train_epoch(
                 out = model(x)
                 loss = loss_fn(out, y)
                 loss.backward()
+                if dist is not None:
+                    dist.sync_gradients()
                 outputs.append((out, loss))
                 return loss
 
@@ -230,6 +256,8 @@ def _train_epoch(
             _call(state, "on_batch_end", batch_idx, {"loss": loss_val, "size": size})
             if interrupted[0]:
                 raise KeyboardInterrupt
+        if dist is not None:  # only after a complete epoch: every rank takes part
+            totals, n = dist.reduce_totals(totals, n)
     finally:
         logs.update({k: v / max(n, 1) for k, v in totals.items()})
     return logs

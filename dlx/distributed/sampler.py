@@ -1,0 +1,203 @@
+"""Sharding each epoch's sample order across ranks (pure NumPy; no MPI needed).
+
+Every rank draws the SAME permutation as :class:`dlx.data.DataLoader` would (from
+``numpy.random.default_rng([seed, epoch])``), makes its length a multiple of the world
+size (padding by wrapping around to the start of the order, or dropping the tail with
+``drop_last=True``) and takes a strided shard: rank ``r`` of ``W`` gets positions
+``r, r + W, r + 2W, ...``. All shards therefore have the same length (so every rank runs
+the same number of steps and no collective is left waiting), and batch ``k`` of the ``W``
+ranks together is exactly batch ``k`` of a single-process loader with ``W`` times the batch
+size: 2 ranks x batch 32 see the same samples per step as 1 process x batch 64.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from dlx.data.loader import DataLoader
+
+__all__ = ["DistributedLoader", "DistributedSampler", "shard_indices", "shard_loader"]
+
+
+def shard_indices(order: np.ndarray, rank: int, world_size: int, drop_last: bool) -> np.ndarray:
+    """Rank ``rank``'s strided shard of ``order``, padded by wrapping (or truncated) to ``W | len``."""
+    _check_rank(rank, world_size)
+    n = len(order)
+    if drop_last:
+        total = (n // world_size) * world_size
+        order = order[:total]
+    else:
+        total = -(-n // world_size) * world_size
+        if total > n:  # n >= 1 here; wrap around (repeatedly if n < world_size)
+            order = np.resize(order, total)
+    return order[rank:total:world_size]
+
+
+class DistributedSampler:
+    """The indices rank ``rank`` visits in each epoch (see the module docstring).
+
+    Parameters
+    ----------
+    num_samples : int
+        Dataset length.
+    num_replicas, rank : int, optional
+        World size and this rank (default: from :mod:`dlx.distributed`, initialising it).
+    shuffle : bool
+        Draw a new permutation each epoch (the same on every rank).
+    seed : int
+        Shuffling seed; must be equal on every rank.
+    drop_last : bool
+        Drop the tail that does not divide evenly instead of padding by wrapping around.
+    """
+
+    def __init__(
+        self,
+        num_samples: int,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if num_replicas is None or rank is None:
+            from dlx.distributed._mpi import init
+
+            r, w = init()
+            rank = r if rank is None else rank
+            num_replicas = w if num_replicas is None else num_replicas
+        _check_rank(rank, num_replicas)
+        self.num_samples, self.num_replicas, self.rank = int(num_samples), num_replicas, rank
+        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use epoch ``epoch``'s permutation for the next iteration (call on every rank)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        n, w = self.num_samples, self.num_replicas
+        return n // w if self.drop_last else -(-n // w)
+
+    def indices(self) -> np.ndarray:
+        """This rank's indices for the current epoch."""
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
+        else:
+            order = np.arange(self.num_samples)
+        return shard_indices(order, self.rank, self.num_replicas, self.drop_last)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
+
+
+class DistributedLoader(DataLoader):
+    """A :class:`~dlx.data.DataLoader` that yields only rank ``rank``'s shard of each epoch.
+
+    Takes the DataLoader's arguments plus ``rank`` and ``world_size`` (default: from
+    :mod:`dlx.distributed`). ``batch_size`` is per rank. ``drop_last`` drops both the tail
+    that does not divide by the world size and the last short batch; otherwise the order
+    is padded by wrapping around (a few samples count twice in that epoch). The
+    ``generator`` seed must be an int (equal on every rank) when shuffling.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        generator: Any = None,
+        *,
+        rank: int | None = None,
+        world_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if shuffle and not isinstance(generator, int | np.integer):
+            msg = (
+                "DistributedLoader: `generator` must be an int seed (the same on every rank) "
+                f"when shuffling, got {type(generator).__name__}"
+            )
+            raise TypeError(msg)
+        super().__init__(dataset, batch_size, shuffle, drop_last, generator, **kwargs)
+        self._set_group(rank, world_size)
+
+    def _set_group(self, rank: int | None, world_size: int | None) -> None:
+        if rank is None or world_size is None:
+            from dlx.distributed._mpi import init
+
+            r, w = init()
+            rank = r if rank is None else rank
+            world_size = w if world_size is None else world_size
+        _check_rank(rank, world_size)
+        self.rank, self.world_size = rank, world_size
+
+    def _shard_len(self) -> int:
+        n, w = len(self.dataset), self.world_size
+        return n // w if self.drop_last else -(-n // w)
+
+    def _size(self) -> int:
+        return self.batch_size if self.batch_size is not None else max(self._shard_len(), 1)
+
+    def __len__(self) -> int:
+        n, b = self._shard_len(), self._size()
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        else:
+            order = np.arange(n)
+        self.epoch += 1
+        shard = shard_indices(order, self.rank, self.world_size, self.drop_last)
+        return self._batches(shard, self._size(), len(self))
+
+    def state_dict(self) -> dict[str, Any]:
+        """DataLoader's state plus ``world_size`` (resuming needs the same world size)."""
+        return {**super().state_dict(), "world_size": self.world_size}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; ValueError if it was saved with another world size."""
+        saved = state.get("world_size", 1)
+        if saved != self.world_size:
+            msg = (
+                f"cannot resume: the checkpoint was written by {saved} ranks, this run has "
+                f"{self.world_size} (resume with the same number of ranks)"
+            )
+            raise ValueError(msg)
+        super().load_state_dict(state)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", rank={self.rank}, world_size={self.world_size})"
+
+
+def shard_loader(
+    loader: DataLoader, rank: int | None = None, world_size: int | None = None
+) -> DistributedLoader:
+    """A :class:`DistributedLoader` with ``loader``'s settings (seed, epoch, transforms ...)."""
+    if isinstance(loader, DistributedLoader):
+        return loader
+    if type(loader) is not DataLoader:
+        msg = (
+            f"shard_loader: can only shard a plain DataLoader, got {type(loader).__name__} "
+            "(build a DistributedLoader instead)"
+        )
+        raise TypeError(msg)
+    out = copy.copy(loader)
+    out.__class__ = DistributedLoader
+    out._set_group(rank, world_size)  # type: ignore[attr-defined]
+    return out  # type: ignore[return-value]
+
+
+def _check_rank(rank: Any, world_size: Any) -> None:
+    ok = isinstance(world_size, int | np.integer) and world_size >= 1
+    if not ok:
+        msg = f"`world_size` must be a positive int, got {world_size!r}"
+        raise ValueError(msg)
+    if not (isinstance(rank, int | np.integer) and 0 <= rank < world_size):
+        msg = f"`rank` must be an int in [0, {world_size}), got {rank!r}"
+        raise ValueError(msg)
