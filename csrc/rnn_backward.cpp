@@ -1,0 +1,164 @@
+// Backpropagation through time for the recurrent layers (see rnn.h).
+#include <algorithm>
+#include <vector>
+
+#include "blas.h"
+#include "rnn.h"
+#include "threads.h"
+#include "vmath.h"
+
+namespace dlx {
+namespace {
+
+constexpr int64_t kParallelWork = 16384;
+
+inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
+inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
+
+// dh (N, H) holds the gradient reaching h_t from later steps; gy_t is added here.
+// Writes the pre-activation gate grads dg (N, 4H); dc (N, H) becomes dL/dc_{t-1}.
+template <typename T>
+void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
+                        const T* gy, const T* dh, T* dc, T* dg) {
+  const int64_t W = 5 * H;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+  for (int64_t n = 0; n < n_rows; ++n) {
+    const T* g = ws + n * W;
+    const T* dhn = dh + n * H;
+    const T* gyn = gy + n * H;
+    const T* c_prev = cp + n * ldc;
+    T* dcn = dc + n * H;
+    T* o = dg + n * 4 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T i = g[j], f = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
+      const T tc = vtanh(g[4 * H + j]);
+      const T dht = dhn[j] + gyn[j];
+      const T dct = dcn[j] + dht * og * (T(1) - tc * tc);
+      o[j] = dct * gg * i * (T(1) - i);
+      o[H + j] = dct * c_prev[j] * f * (T(1) - f);
+      o[2 * H + j] = dct * i * (T(1) - gg * gg);
+      o[3 * H + j] = dht * tc * og * (T(1) - og);
+      dcn[j] = dct * f;
+    }
+  }
+}
+
+// GRU: dgi (N, 3H) input-side and dgh (N, 3H) hidden-side pre-activation grads;
+// dh becomes the direct part z * dh' of dL/dh_prev (the GEMM adds the rest).
+template <typename T>
+void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, const T* hp, T* dh,
+                       T* dgi, T* dgh) {
+  const int64_t W = 4 * H;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+  for (int64_t n = 0; n < n_rows; ++n) {
+    const T* g = ws + n * W;
+    const T* h_prev = hp + n * H;
+    const T* gyn = gy + n * H;
+    T* dhn = dh + n * H;
+    T* a = dgi + n * 3 * H;
+    T* b = dgh + n * 3 * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T r = g[j], z = g[H + j], nn = g[2 * H + j], lin = g[3 * H + j];
+      const T d = dhn[j] + gyn[j];
+      const T da_n = d * (T(1) - z) * (T(1) - nn * nn);
+      const T da_z = d * (h_prev[j] - nn) * z * (T(1) - z);
+      const T da_r = da_n * lin * r * (T(1) - r);
+      a[j] = b[j] = da_r;
+      a[H + j] = b[H + j] = da_z;
+      a[2 * H + j] = da_n;
+      b[2 * H + j] = da_n * r;
+      dhn[j] = d * z;
+    }
+  }
+}
+
+template <typename T>
+void simple_cell_backward(int64_t count, bool relu, const T* h, const T* gy, const T* dh, T* dg) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (count > kParallelWork)
+  for (int64_t k = 0; k < count; ++k) {
+    const T d = dh[k] + gy[k];
+    dg[k] = relu ? (h[k] > T(0) ? d : T(0)) : d * (T(1) - h[k] * h[k]);
+  }
+}
+
+// out[j] = sum over rows of a[:, j], accumulated in double, OpenMP over column blocks.
+template <typename T>
+void column_sums(const T* a, T* out, int64_t rows, int64_t cols) {
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * cols > 32768)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t j0 = b * kBlock, j1 = std::min(cols, j0 + kBlock);
+    double acc[kBlock] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = a + r * cols;
+      for (int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
+    }
+    for (int64_t j = j0; j < j1; ++j) out[j] = static_cast<T>(acc[j - j0]);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, const T* gc_n,
+                  const T* x, const T* w_ih, const T* w_hh, const T* h0, const T* c0, const T* y,
+                  const T* ws, T* gx, T* gh0, T* gc0, T* gw_ih, T* gw_hh, T* gb_ih, T* gb_hh) {
+  const int64_t S = d.steps, N = d.batch, I = d.input, H = d.hidden;
+  const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
+  const int64_t NH = N * H, ldh = std::max<int64_t>(H, 1), ldg = std::max<int64_t>(GH, 1);
+  std::vector<T> dgi(static_cast<size_t>(S * N * GH));
+  std::vector<T> dgh_buf(mode == RnnMode::gru ? dgi.size() : 0);
+  T* dgh = mode == RnnMode::gru ? dgh_buf.data() : dgi.data();
+  // dh: gradient reaching the current state from later steps (gh0 at the end).
+  T* dh = gh0;
+  if (gh_n != nullptr) std::copy(gh_n, gh_n + NH, dh);
+  else std::fill(dh, dh + NH, T(0));
+  if (mode == RnnMode::lstm) {
+    if (gc_n != nullptr) std::copy(gc_n, gc_n + NH, gc0);
+    else std::fill(gc0, gc0 + NH, T(0));
+  }
+  std::vector<T> dh_tmp(mode == RnnMode::gru ? 0 : static_cast<size_t>(NH));
+
+  for (int64_t s = S - 1; s >= 0; --s) {
+    const int64_t t = step_time(d, s), tp = prev_time(d, t);
+    const T* hp = s == 0 ? h0 : y + tp * NH;
+    const T* gyt = gy + t * NH;
+    T* dgt = dgi.data() + t * N * GH;
+    if (mode == RnnMode::gru) {
+      T* dght = dgh + t * N * GH;
+      gru_cell_backward(N, H, ws + t * N * W, gyt, hp, dh, dgt, dght);
+      gemm(false, false, N, H, GH, T(1), dght, ldg, w_hh, ldh, T(1), dh, ldh);
+      continue;
+    }
+    if (mode == RnnMode::lstm) {
+      const T* cp = s == 0 ? c0 : ws + tp * N * W + 4 * H;
+      lstm_cell_backward(N, H, ws + t * N * W, cp, s == 0 ? H : W, gyt, dh, gc0, dgt);
+    } else {
+      simple_cell_backward(NH, mode == RnnMode::relu, y + t * NH, gyt, dh, dgt);
+    }
+    gemm(false, false, N, H, GH, T(1), dgt, ldg, w_hh, ldh, T(0), dh_tmp.data(), ldh);
+    std::copy(dh_tmp.begin(), dh_tmp.end(), dh);
+  }
+
+  // Parameter and input gradients over all steps at once.
+  const int64_t rows = S * N, ldi = std::max<int64_t>(I, 1);
+  gemm(true, false, GH, I, rows, T(1), dgi.data(), ldg, x, ldi, T(0), gw_ih, ldi);
+  gemm(false, false, rows, I, GH, T(1), dgi.data(), ldg, w_ih, ldi, T(0), gx, ldi);
+  // h_prev of the steps after the first is y shifted by one step; the first step's is h0.
+  const int64_t first = step_time(d, 0);
+  const T* dg_rest = dgh + (d.reverse ? 0 : N * GH);
+  const T* h_rest = y + (d.reverse ? NH : 0);
+  gemm(true, false, GH, H, (S - 1) * N, T(1), dg_rest, ldg, h_rest, ldh, T(0), gw_hh, ldh);
+  gemm(true, false, GH, H, N, T(1), dgh + first * N * GH, ldg, h0, ldh, T(1), gw_hh, ldh);
+  if (gb_ih != nullptr) column_sums(dgi.data(), gb_ih, rows, GH);
+  if (gb_hh != nullptr) column_sums(dgh, gb_hh, rows, GH);
+}
+
+#define DLX_RNN_BACKWARD(T)                                                                   \
+  template void rnn_backward<T>(RnnMode, const RnnDims&, const T*, const T*, const T*,        \
+                                const T*, const T*, const T*, const T*, const T*, const T*,   \
+                                const T*, T*, T*, T*, T*, T*, T*, T*);
+DLX_INSTANTIATE(DLX_RNN_BACKWARD)
+
+}  // namespace dlx
