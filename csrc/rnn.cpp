@@ -16,46 +16,56 @@ constexpr int64_t kParallelWork = 16384;  // elementwise gate math is ~10 flops 
 inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
 inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
 
+// One batch row of the LSTM cell; restrict pointers (one per gate) let GCC vectorise.
+template <typename T>
+inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restrict gg,
+                     T* __restrict go, T* __restrict c, const T* __restrict c_prev,
+                     T* __restrict h) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = vsigmoid(gi[j]), f = vsigmoid(gf[j]), g = vtanh(gg[j]), o = vsigmoid(go[j]);
+    const T cj = f * c_prev[j] + i * g;
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = g;
+    go[j] = o;
+    c[j] = cj;
+    h[j] = o * vtanh(cj);
+  }
+}
+
 template <typename T>
 void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h) {
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
-    const T* c_prev = cp + n * ldc;
-    T* hn = h + n * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T i = vsigmoid(g[j]), f = vsigmoid(g[H + j]);
-      const T gg = vtanh(g[2 * H + j]), o = vsigmoid(g[3 * H + j]);
-      const T c = f * c_prev[j] + i * gg;
-      g[j] = i;
-      g[H + j] = f;
-      g[2 * H + j] = gg;
-      g[3 * H + j] = o;
-      g[4 * H + j] = c;
-      hn[j] = o * vtanh(c);
-    }
+    lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H);
   }
 }
 
 template <typename T>
-void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hh, const T* hp, T* h) {
+inline void gru_row(int64_t H, T* __restrict gr, T* __restrict gz, T* __restrict gn,
+                    T* __restrict glin, const T* __restrict q, const T* __restrict b_hn,
+                    const T* __restrict h_prev, T* __restrict h) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = vsigmoid(gr[j] + q[j]), z = vsigmoid(gz[j] + q[H + j]);
+    const T lin = q[2 * H + j] + b_hn[j];
+    const T nn = vtanh(gn[j] + r * lin);
+    gr[j] = r;
+    gz[j] = z;
+    gn[j] = nn;
+    glin[j] = lin;
+    h[j] = (T(1) - z) * nn + z * h_prev[j];
+  }
+}
+
+// b_hn: the n-gate part of bias_hh (zeros when there is no bias).
+template <typename T>
+void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const T* hp, T* h) {
   const int64_t ld = 4 * H;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
-    const T* q = gh + n * 3 * H;
-    const T* h_prev = hp + n * H;
-    T* hn = h + n * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T r = vsigmoid(g[j] + q[j]), z = vsigmoid(g[H + j] + q[H + j]);
-      const T lin = q[2 * H + j] + (b_hh != nullptr ? b_hh[2 * H + j] : T(0));
-      const T nn = vtanh(g[2 * H + j] + r * lin);
-      g[j] = r;
-      g[H + j] = z;
-      g[2 * H + j] = nn;
-      g[3 * H + j] = lin;
-      hn[j] = (T(1) - z) * nn + z * h_prev[j];
-    }
+    gru_row(H, g, g + H, g + 2 * H, g + 3 * H, gh + n * 3 * H, b_hn, hp + n * H, h + n * H);
   }
 }
 
@@ -93,6 +103,8 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
 
   // 2. The recurrence.
   std::vector<T> gh(mode == RnnMode::gru ? static_cast<size_t>(N * GH) : 0);
+  std::vector<T> b_hn(mode == RnnMode::gru ? static_cast<size_t>(H) : 0, T(0));
+  if (mode == RnnMode::gru && bias) std::copy(b_hh + 2 * H, b_hh + 3 * H, b_hn.begin());
   for (int64_t s = 0; s < S; ++s) {
     const int64_t t = step_time(d, s), tp = prev_time(d, t);
     const T* hp = s == 0 ? h0 : y + tp * N * H;
@@ -101,7 +113,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
     if (mode == RnnMode::gru) {
       gemm(false, true, N, GH, H, T(1), hp, std::max<int64_t>(H, 1), w_hh,
            std::max<int64_t>(H, 1), T(0), gh.data(), std::max<int64_t>(GH, 1));
-      gru_cell(N, H, pt, gh.data(), b_hh, hp, ht);
+      gru_cell(N, H, pt, gh.data(), b_hn.data(), hp, ht);
     } else {
       gemm(false, true, N, GH, H, T(1), hp, std::max<int64_t>(H, 1), w_hh,
            std::max<int64_t>(H, 1), T(1), pt, std::max<int64_t>(W, 1));

@@ -15,61 +15,63 @@ constexpr int64_t kParallelWork = 16384;
 inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
 inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
 
-// dh (N, H) holds the gradient reaching h_t from later steps; gy_t is added here.
-// Writes the pre-activation gate grads dg (N, 4H); dc (N, H) becomes dL/dc_{t-1}.
+// One batch row of the LSTM backward: ws = [i, f, g, o, c] (row stride 5H); d = dh + gy is
+// the gradient of h_t; dc becomes dL/dc_{t-1}; dg = pre-activation gate grads (4H).
 template <typename T>
-void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
-                        const T* gy, const T* dh, T* dc, T* dg) {
-  const int64_t W = 5 * H;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    const T* g = ws + n * W;
-    const T* dhn = dh + n * H;
-    const T* gyn = gy + n * H;
-    const T* c_prev = cp + n * ldc;
-    T* dcn = dc + n * H;
-    T* o = dg + n * 4 * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T i = g[j], f = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-      const T tc = vtanh(g[4 * H + j]);
-      const T dht = dhn[j] + gyn[j];
-      const T dct = dcn[j] + dht * og * (T(1) - tc * tc);
-      o[j] = dct * gg * i * (T(1) - i);
-      o[H + j] = dct * c_prev[j] * f * (T(1) - f);
-      o[2 * H + j] = dct * i * (T(1) - gg * gg);
-      o[3 * H + j] = dht * tc * og * (T(1) - og);
-      dcn[j] = dct * f;
-    }
+inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __restrict c_prev,
+                              const T* __restrict gy, const T* __restrict dh, T* __restrict dc,
+                              T* __restrict dg) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = ws[j], f = ws[H + j], gg = ws[2 * H + j], og = ws[3 * H + j];
+    const T tc = vtanh(ws[4 * H + j]);
+    const T dht = dh[j] + gy[j];
+    const T dct = dc[j] + dht * og * (T(1) - tc * tc);
+    dg[j] = dct * gg * i * (T(1) - i);
+    dg[H + j] = dct * c_prev[j] * f * (T(1) - f);
+    dg[2 * H + j] = dct * i * (T(1) - gg * gg);
+    dg[3 * H + j] = dht * tc * og * (T(1) - og);
+    dc[j] = dct * f;
   }
 }
 
-// GRU: dgi (N, 3H) input-side and dgh (N, 3H) hidden-side pre-activation grads;
-// dh becomes the direct part z * dh' of dL/dh_prev (the GEMM adds the rest).
+template <typename T>
+void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
+                        const T* gy, const T* dh, T* dc, T* dg) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+  for (int64_t n = 0; n < n_rows; ++n)
+    lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * H, dc + n * H,
+                      dg + n * 4 * H);
+}
+
+// GRU: dgi (3H) input-side and dgh (3H) hidden-side pre-activation grads of one row;
+// dh becomes the direct part z * dh' of dL/dh_prev (the caller's GEMM adds the rest).
+template <typename T>
+inline void gru_row_backward(int64_t H, const T* __restrict ws, const T* __restrict gy,
+                             const T* __restrict h_prev, T* __restrict dh, T* __restrict a,
+                             T* __restrict b) {
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = ws[j], z = ws[H + j], nn = ws[2 * H + j], lin = ws[3 * H + j];
+    const T d = dh[j] + gy[j];
+    const T da_n = d * (T(1) - z) * (T(1) - nn * nn);
+    const T da_z = d * (h_prev[j] - nn) * z * (T(1) - z);
+    const T da_r = da_n * lin * r * (T(1) - r);
+    a[j] = da_r;
+    b[j] = da_r;
+    a[H + j] = da_z;
+    b[H + j] = da_z;
+    a[2 * H + j] = da_n;
+    b[2 * H + j] = da_n * r;
+    dh[j] = d * z;
+  }
+}
+
 template <typename T>
 void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, const T* hp, T* dh,
                        T* dgi, T* dgh) {
-  const int64_t W = 4 * H;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    const T* g = ws + n * W;
-    const T* h_prev = hp + n * H;
-    const T* gyn = gy + n * H;
-    T* dhn = dh + n * H;
-    T* a = dgi + n * 3 * H;
-    T* b = dgh + n * 3 * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T r = g[j], z = g[H + j], nn = g[2 * H + j], lin = g[3 * H + j];
-      const T d = dhn[j] + gyn[j];
-      const T da_n = d * (T(1) - z) * (T(1) - nn * nn);
-      const T da_z = d * (h_prev[j] - nn) * z * (T(1) - z);
-      const T da_r = da_n * lin * r * (T(1) - r);
-      a[j] = b[j] = da_r;
-      a[H + j] = b[H + j] = da_z;
-      a[2 * H + j] = da_n;
-      b[2 * H + j] = da_n * r;
-      dhn[j] = d * z;
-    }
-  }
+  for (int64_t n = 0; n < n_rows; ++n)
+    gru_row_backward(H, ws + n * 4 * H, gy + n * H, hp + n * H, dh + n * H, dgi + n * 3 * H,
+                     dgh + n * 3 * H);
 }
 
 template <typename T>
