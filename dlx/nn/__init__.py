@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dlx.nn import functional, init, utils
 from dlx.nn.modules import (
+    GRU,
+    LSTM,
+    RNN,
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -24,6 +27,9 @@ from dlx.nn.modules import (
 from dlx.nn.parameter import Parameter
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",

@@ -12,6 +12,7 @@ from dlx.nn.functional._loss_elementwise import (
     l1_loss,
     mse_loss,
 )
+from dlx.nn.functional._rnn import rnn
 
 __all__ = [
     "binary_cross_entropy",
@@ -23,4 +24,5 @@ __all__ = [
     "linear",
     "mse_loss",
     "nll_loss",
+    "rnn",
 ]

@@ -16,8 +16,12 @@ from dlx.nn.modules.loss import (
     NLLLoss,
 )
 from dlx.nn.modules.module import Module
+from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
@@ -31,6 +35,7 @@ __all__ = [
     "Module",
     "ModuleList",
     "NLLLoss",
+    "RNNBase",
     "RemovableHandle",
     "Sequential",
     "StateDictError",
