@@ -41,8 +41,10 @@ def rnn_forward(
         gh = h @ weight_hh.T + b_hh
         if mode == "lstm":
             a = gi[t] + gh
-            i, f, o = _sigmoid(a[:, :h_size]), _sigmoid(a[:, h_size : 2 * h_size]), _sigmoid(
-                a[:, 3 * h_size :]
+            i, f, o = (
+                _sigmoid(a[:, :h_size]),
+                _sigmoid(a[:, h_size : 2 * h_size]),
+                _sigmoid(a[:, 3 * h_size :]),
             )
             g = np.tanh(a[:, 2 * h_size : 3 * h_size])
             c = f * c + i * g
@@ -101,8 +103,12 @@ def rnn_backward(
             tc = np.tanh(c)
             dct = dc + d * o * (1 - tc**2)
             dgi[t] = np.concatenate(
-                [dct * g * i * (1 - i), dct * cp * f * (1 - f), dct * i * (1 - g**2),
-                 d * tc * o * (1 - o)],
+                [
+                    dct * g * i * (1 - i),
+                    dct * cp * f * (1 - f),
+                    dct * i * (1 - g**2),
+                    d * tc * o * (1 - o),
+                ],
                 axis=1,
             )
             dgh[t] = dgi[t]

@@ -12,6 +12,7 @@ from dlx.nn.functional._loss_elementwise import (
     l1_loss,
     mse_loss,
 )
+from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._rnn import rnn
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "flatten",
+    "gaussian_mixture_nll",
     "huber_loss",
     "l1_loss",
     "linear",

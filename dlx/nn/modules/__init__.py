@@ -15,6 +15,7 @@ from dlx.nn.modules.loss import (
     MSELoss,
     NLLLoss,
 )
+from dlx.nn.modules.loss_mdn import GaussianMixtureNLL
 from dlx.nn.modules.module import Module
 from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 
@@ -26,6 +27,7 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Flatten",
+    "GaussianMixtureNLL",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
