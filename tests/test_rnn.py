@@ -158,7 +158,8 @@ def test_rnn_matches_torch(rng, cls, kw, batch_first, with_state):
         y, h = m(xt, dlx.tensor(h0) if with_state else None)
         ty, th = tm(txt, torch.from_numpy(h0) if with_state else None)
         loss, tloss = (y * y).sum() + h.sum(), (ty * ty).sum() + th.sum()
-    assert y.shape == tuple(ty.shape) and h.shape == tuple(th.shape)
+    assert y.shape == tuple(ty.shape)
+    assert h.shape == tuple(th.shape)
     assert_close(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
     assert_close(h.data, th.detach().numpy(), rtol=1e-4, atol=1e-5)
     loss.backward()
@@ -173,7 +174,9 @@ def test_rnn_unbatched_matches_batched(rng):
     x = rng.standard_normal((5, 3))
     y, (h, c) = m(dlx.tensor(x))
     yb, (hb, cb) = m(dlx.tensor(x[:, None, :]))
-    assert y.shape == (5, 4) and h.shape == (2, 4) and c.shape == (2, 4)
+    assert y.shape == (5, 4)
+    assert h.shape == (2, 4)
+    assert c.shape == (2, 4)
     assert_close(y.data, yb.data[:, 0])
     assert_close(h.data, hb.data[:, 0])
     assert_close(c.data, cb.data[:, 0])
@@ -183,7 +186,8 @@ def test_rnn_empty_batch(dtype):
     m = nn.GRU(3, 4, num_layers=2, bidirectional=True, dtype=dtype)
     x = dlx.tensor(np.zeros((5, 0, 3), dtype), requires_grad=True)
     y, h = m(x)
-    assert y.shape == (5, 0, 8) and h.shape == (4, 0, 4)
+    assert y.shape == (5, 0, 8)
+    assert h.shape == (4, 0, 4)
     y.sum().backward()
     assert x.grad.shape == (5, 0, 3)
     assert np.all(m.weight_hh_l0.grad == 0)
@@ -230,7 +234,8 @@ def test_rnn_parameters_and_config():
         "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
         "bias_hh_l0_reverse",
     ]  # fmt: skip
-    assert m.weight_ih_l1.shape == (20, 10) and m.weight_hh_l1_reverse.shape == (20, 5)
+    assert m.weight_ih_l1.shape == (20, 10)
+    assert m.weight_hh_l1_reverse.shape == (20, 5)
     bound = 1 / np.sqrt(5)
     assert all(np.abs(p.data).max() <= bound for p in m.parameters())
     cfg = m.get_config()
@@ -240,7 +245,8 @@ def test_rnn_parameters_and_config():
     assert repr(m) == "LSTM(3, 5, num_layers=2, batch_first=True, bidirectional=True)"
     r = nn.RNN(2, 3, nonlinearity="relu", bias=False)
     assert r.get_config()["nonlinearity"] == "relu"
-    assert "nonlinearity='relu'" in repr(r) and r.bias_ih_l0 is None
+    assert "nonlinearity='relu'" in repr(r)
+    assert r.bias_ih_l0 is None
     assert len(list(nn.GRU(2, 3).parameters())) == 4
 
 
