@@ -4,17 +4,16 @@
 
 #include "blas.h"
 #include "rnn.h"
+#include "rnn_detail.h"
 #include "threads.h"
 #include "vmath.h"
 
 namespace dlx {
 namespace {
 
-constexpr int64_t kParallelWork = 16384;  // elementwise gate math is ~10 flops per element
-
-// Step order: forward t = 0..S-1, reverse t = S-1..0; prev(t) is the step before t.
-inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
-inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
+using rnn_detail::kParallelWork;
+using rnn_detail::prev_time;
+using rnn_detail::step_time;
 
 // One batch row of the LSTM cell; restrict pointers (one per gate) let GCC vectorise.
 template <typename T>
@@ -34,8 +33,9 @@ inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restric
 }
 
 template <typename T>
-void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h,
+               bool par) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
     lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H);
@@ -60,9 +60,10 @@ inline void gru_row(int64_t H, T* __restrict gr, T* __restrict gz, T* __restrict
 
 // b_hn: the n-gate part of bias_hh (zeros when there is no bias).
 template <typename T>
-void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const T* hp, T* h) {
+void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const T* hp, T* h,
+              bool par) {
   const int64_t ld = 4 * H;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
     gru_row(H, g, g + H, g + 2 * H, g + 3 * H, gh + n * 3 * H, b_hn, hp + n * H, h + n * H);
@@ -70,8 +71,8 @@ void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const
 }
 
 template <typename T>
-void simple_cell(int64_t count, bool relu, T* h) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (count > kParallelWork)
+void simple_cell(int64_t count, bool relu, T* h, bool par) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && count > kParallelWork)
   for (int64_t k = 0; k < count; ++k) h[k] = relu ? (h[k] > T(0) ? h[k] : T(0)) : vtanh(h[k]);
 }
 
@@ -89,6 +90,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
   T* proj = simple ? y : ws;
   const int64_t rows = S * N;
   const bool bias = b_ih != nullptr;
+  rnn_detail::check_blas_dims(d, GH, W);
 
   // 1. Input projection of all steps: proj[:, 0:GH] = x @ W_ih^T + b_ih + b_hh (GRU: not b_hn).
   if (bias) {
@@ -101,30 +103,35 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
   gemm(false, true, rows, GH, I, T(1), x, std::max<int64_t>(I, 1), w_ih, std::max<int64_t>(I, 1),
        bias ? T(1) : T(0), proj, std::max<int64_t>(W, 1));
 
-  // 2. The recurrence.
+  // 2. The recurrence, over batch slices (rows are independent; see for_batch_slices).
   std::vector<T> gh(mode == RnnMode::gru ? static_cast<size_t>(N * GH) : 0);
   std::vector<T> b_hn(mode == RnnMode::gru ? static_cast<size_t>(H) : 0, T(0));
   if (mode == RnnMode::gru && bias) std::copy(b_hh + 2 * H, b_hh + 3 * H, b_hn.begin());
-  for (int64_t s = 0; s < S; ++s) {
-    const int64_t t = step_time(d, s), tp = prev_time(d, t);
-    const T* hp = s == 0 ? h0 : y + tp * N * H;
-    T* pt = proj + t * N * W;
-    T* ht = y + t * N * H;
-    if (mode == RnnMode::gru) {
-      gemm(false, true, N, GH, H, T(1), hp, std::max<int64_t>(H, 1), w_hh,
-           std::max<int64_t>(H, 1), T(0), gh.data(), std::max<int64_t>(GH, 1));
-      gru_cell(N, H, pt, gh.data(), b_hn.data(), hp, ht);
-    } else {
-      gemm(false, true, N, GH, H, T(1), hp, std::max<int64_t>(H, 1), w_hh,
-           std::max<int64_t>(H, 1), T(1), pt, std::max<int64_t>(W, 1));
-      if (mode == RnnMode::lstm) {
-        const T* cp = s == 0 ? c0 : ws + tp * N * W + 4 * H;
-        lstm_cell(N, H, pt, W, cp, s == 0 ? H : W, ht);
+  const int64_t ldh = std::max<int64_t>(H, 1), ldw = std::max<int64_t>(W, 1);
+  rnn_detail::for_batch_slices(N, [&](int64_t n0, int64_t n1, bool par) {
+    const int64_t m = n1 - n0;
+    if (m == 0) return;
+    T* ghm = gh.data() + n0 * GH;
+    for (int64_t s = 0; s < S; ++s) {
+      const int64_t t = step_time(d, s), tp = prev_time(d, t);
+      const T* hp = (s == 0 ? h0 : y + tp * N * H) + n0 * H;
+      T* pt = proj + t * N * W + n0 * W;
+      T* ht = y + t * N * H + n0 * H;
+      if (mode == RnnMode::gru) {
+        gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(0), ghm,
+             std::max<int64_t>(GH, 1));
+        gru_cell(m, H, pt, ghm, b_hn.data(), hp, ht, par);
       } else {
-        simple_cell(N * H, mode == RnnMode::relu, ht);
+        gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(1), pt, ldw);
+        if (mode == RnnMode::lstm) {
+          const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
+          lstm_cell(m, H, pt, W, cp, s == 0 ? H : W, ht, par);
+        } else {
+          simple_cell(m * H, mode == RnnMode::relu, ht, par);
+        }
       }
     }
-  }
+  });
 
   // 3. Final states.
   const int64_t last = step_time(d, S - 1);

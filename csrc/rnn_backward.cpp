@@ -4,16 +4,16 @@
 
 #include "blas.h"
 #include "rnn.h"
+#include "rnn_detail.h"
 #include "threads.h"
 #include "vmath.h"
 
 namespace dlx {
 namespace {
 
-constexpr int64_t kParallelWork = 16384;
-
-inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
-inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
+using rnn_detail::kParallelWork;
+using rnn_detail::prev_time;
+using rnn_detail::step_time;
 
 // One batch row of the LSTM backward: ws = [i, f, g, o, c] (row stride 5H); d = dh + gy is
 // the gradient of h_t; dc becomes dL/dc_{t-1}; dg = pre-activation gate grads (4H).
@@ -36,8 +36,8 @@ inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __rest
 
 template <typename T>
 void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
-                        const T* gy, const T* dh, T* dc, T* dg) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+                        const T* gy, const T* dh, T* dc, T* dg, bool par) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n)
     lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * H, dc + n * H,
                       dg + n * 4 * H);
@@ -67,16 +67,17 @@ inline void gru_row_backward(int64_t H, const T* __restrict ws, const T* __restr
 
 template <typename T>
 void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, const T* hp, T* dh,
-                       T* dgi, T* dgh) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n_rows * H > kParallelWork)
+                       T* dgi, T* dgh, bool par) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n)
     gru_row_backward(H, ws + n * 4 * H, gy + n * H, hp + n * H, dh + n * H, dgi + n * 3 * H,
                      dgh + n * 3 * H);
 }
 
 template <typename T>
-void simple_cell_backward(int64_t count, bool relu, const T* h, const T* gy, const T* dh, T* dg) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (count > kParallelWork)
+void simple_cell_backward(int64_t count, bool relu, const T* h, const T* gy, const T* dh, T* dg,
+                          bool par) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && count > kParallelWork)
   for (int64_t k = 0; k < count; ++k) {
     const T d = dh[k] + gy[k];
     dg[k] = relu ? (h[k] > T(0) ? d : T(0)) : d * (T(1) - h[k] * h[k]);
@@ -109,6 +110,7 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   const int64_t S = d.steps, N = d.batch, I = d.input, H = d.hidden;
   const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
   const int64_t NH = N * H, ldh = std::max<int64_t>(H, 1), ldg = std::max<int64_t>(GH, 1);
+  rnn_detail::check_blas_dims(d, GH, W);
   std::vector<T> dgi(static_cast<size_t>(S * N * GH));
   std::vector<T> dgh_buf(mode == RnnMode::gru ? dgi.size() : 0);
   T* dgh = mode == RnnMode::gru ? dgh_buf.data() : dgi.data();
@@ -120,28 +122,35 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
     if (gc_n != nullptr) std::copy(gc_n, gc_n + NH, gc0);
     else std::fill(gc0, gc0 + NH, T(0));
   }
-  std::vector<T> dh_tmp(mode == RnnMode::gru ? 0 : static_cast<size_t>(NH));
 
-  for (int64_t s = S - 1; s >= 0; --s) {
-    const int64_t t = step_time(d, s), tp = prev_time(d, t);
-    const T* hp = s == 0 ? h0 : y + tp * NH;
-    const T* gyt = gy + t * NH;
-    T* dgt = dgi.data() + t * N * GH;
-    if (mode == RnnMode::gru) {
-      T* dght = dgh + t * N * GH;
-      gru_cell_backward(N, H, ws + t * N * W, gyt, hp, dh, dgt, dght);
-      gemm(false, false, N, H, GH, T(1), dght, ldg, w_hh, ldh, T(1), dh, ldh);
-      continue;
+  // BPTT over batch slices (rows are independent; see for_batch_slices).
+  rnn_detail::for_batch_slices(N, [&](int64_t n0, int64_t n1, bool par) {
+    const int64_t m = n1 - n0;
+    if (m == 0) return;
+    T* dhm = dh + n0 * H;
+    for (int64_t s = S - 1; s >= 0; --s) {
+      const int64_t t = step_time(d, s), tp = prev_time(d, t);
+      const T* hp = (s == 0 ? h0 : y + tp * NH) + n0 * H;
+      const T* gyt = gy + t * NH + n0 * H;
+      const T* wst = ws + t * N * W + n0 * W;
+      T* dgt = dgi.data() + (t * N + n0) * GH;
+      if (mode == RnnMode::gru) {
+        T* dght = dgh + (t * N + n0) * GH;
+        gru_cell_backward(m, H, wst, gyt, hp, dhm, dgt, dght, par);
+        gemm(false, false, m, H, GH, T(1), dght, ldg, w_hh, ldh, T(1), dhm, ldh);
+        continue;
+      }
+      if (mode == RnnMode::lstm) {
+        const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
+        lstm_cell_backward(m, H, wst, cp, s == 0 ? H : W, gyt, dhm, gc0 + n0 * H, dgt, par);
+      } else {
+        simple_cell_backward(m * H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, dgt,
+                             par);
+      }
+      // The cell has consumed dh; it now becomes dL/dh_{t-1} = dgates @ W_hh.
+      gemm(false, false, m, H, GH, T(1), dgt, ldg, w_hh, ldh, T(0), dhm, ldh);
     }
-    if (mode == RnnMode::lstm) {
-      const T* cp = s == 0 ? c0 : ws + tp * N * W + 4 * H;
-      lstm_cell_backward(N, H, ws + t * N * W, cp, s == 0 ? H : W, gyt, dh, gc0, dgt);
-    } else {
-      simple_cell_backward(NH, mode == RnnMode::relu, y + t * NH, gyt, dh, dgt);
-    }
-    gemm(false, false, N, H, GH, T(1), dgt, ldg, w_hh, ldh, T(0), dh_tmp.data(), ldh);
-    std::copy(dh_tmp.begin(), dh_tmp.end(), dh);
-  }
+  });
 
   // Parameter and input gradients over all steps at once.
   const int64_t rows = S * N, ldi = std::max<int64_t>(I, 1);
