@@ -1,5 +1,6 @@
 // Backpropagation through time for the recurrent layers (see rnn.h).
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "blas.h"
@@ -111,9 +112,13 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
   const int64_t NH = N * H, ldh = std::max<int64_t>(H, 1), ldg = std::max<int64_t>(GH, 1);
   rnn_detail::check_blas_dims(d, GH, W);
-  std::vector<T> dgi(static_cast<size_t>(S * N * GH));
-  std::vector<T> dgh_buf(mode == RnnMode::gru ? dgi.size() : 0);
-  T* dgh = mode == RnnMode::gru ? dgh_buf.data() : dgi.data();
+  // Gate-gradient buffers for all steps, every element written by the BPTT loop (so left
+  // uninitialised: zero-filling S*N*GH values would be a full extra memory pass).
+  const size_t n_gates = static_cast<size_t>(S * N * GH);
+  std::unique_ptr<T[]> dgi_buf(new T[n_gates]);
+  std::unique_ptr<T[]> dgh_buf(mode == RnnMode::gru ? new T[n_gates] : nullptr);
+  T* dgi = dgi_buf.get();
+  T* dgh = mode == RnnMode::gru ? dgh_buf.get() : dgi;
   // dh: gradient reaching the current state from later steps (gh0 at the end).
   T* dh = gh0;
   if (gh_n != nullptr) std::copy(gh_n, gh_n + NH, dh);
@@ -133,7 +138,7 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
       const T* hp = (s == 0 ? h0 : y + tp * NH) + n0 * H;
       const T* gyt = gy + t * NH + n0 * H;
       const T* wst = ws + t * N * W + n0 * W;
-      T* dgt = dgi.data() + (t * N + n0) * GH;
+      T* dgt = dgi + (t * N + n0) * GH;
       if (mode == RnnMode::gru) {
         T* dght = dgh + (t * N + n0) * GH;
         gru_cell_backward(m, H, wst, gyt, hp, dhm, dgt, dght, par);
@@ -154,15 +159,15 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
 
   // Parameter and input gradients over all steps at once.
   const int64_t rows = S * N, ldi = std::max<int64_t>(I, 1);
-  gemm(true, false, GH, I, rows, T(1), dgi.data(), ldg, x, ldi, T(0), gw_ih, ldi);
-  gemm(false, false, rows, I, GH, T(1), dgi.data(), ldg, w_ih, ldi, T(0), gx, ldi);
+  gemm(true, false, GH, I, rows, T(1), dgi, ldg, x, ldi, T(0), gw_ih, ldi);
+  gemm(false, false, rows, I, GH, T(1), dgi, ldg, w_ih, ldi, T(0), gx, ldi);
   // h_prev of the steps after the first is y shifted by one step; the first step's is h0.
   const int64_t first = step_time(d, 0);
   const T* dg_rest = dgh + (d.reverse ? 0 : N * GH);
   const T* h_rest = y + (d.reverse ? NH : 0);
   gemm(true, false, GH, H, (S - 1) * N, T(1), dg_rest, ldg, h_rest, ldh, T(0), gw_hh, ldh);
   gemm(true, false, GH, H, N, T(1), dgh + first * N * GH, ldg, h0, ldh, T(1), gw_hh, ldh);
-  if (gb_ih != nullptr) column_sums(dgi.data(), gb_ih, rows, GH);
+  if (gb_ih != nullptr) column_sums(dgi, gb_ih, rows, GH);
   if (gb_hh != nullptr) column_sums(dgh, gb_hh, rows, GH);
 }
 
