@@ -1,9 +1,10 @@
 // Forward pass of the recurrent layers (see rnn.h).
+#include "rnn.h"
+
 #include <algorithm>
 #include <vector>
 
 #include "blas.h"
-#include "rnn.h"
 #include "rnn_detail.h"
 #include "threads.h"
 #include "vmath.h"
@@ -35,7 +36,8 @@ inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restric
 template <typename T>
 void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h,
                bool par) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) \
+    schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
     lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H);
@@ -63,7 +65,8 @@ template <typename T>
 void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const T* hp, T* h,
               bool par) {
   const int64_t ld = 4 * H;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) \
+    schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
     gru_row(H, g, g + H, g + 2 * H, g + 3 * H, gh + n * 3 * H, b_hn, hp + n * H, h + n * H);
@@ -72,7 +75,8 @@ void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const
 
 template <typename T>
 void simple_cell(int64_t count, bool relu, T* h, bool par) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && count > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) \
+    schedule(static) if (par && count > kParallelWork)
   for (int64_t k = 0; k < count; ++k) h[k] = relu ? (h[k] > T(0) ? h[k] : T(0)) : vtanh(h[k]);
 }
 
@@ -118,8 +122,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
       T* pt = proj + t * N * W + n0 * W;
       T* ht = y + t * N * H + n0 * H;
       if (mode == RnnMode::gru) {
-        gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(0), ghm,
-             std::max<int64_t>(GH, 1));
+        gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(0), ghm, std::max<int64_t>(GH, 1));
         gru_cell(m, H, pt, ghm, b_hn.data(), hp, ht, par);
       } else {
         gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(1), pt, ldw);

@@ -38,7 +38,8 @@ inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __rest
 template <typename T>
 void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
                         const T* gy, const T* dh, T* dc, T* dg, bool par) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) \
+    schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n)
     lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * H, dc + n * H,
                       dg + n * 4 * H);
@@ -69,7 +70,8 @@ inline void gru_row_backward(int64_t H, const T* __restrict ws, const T* __restr
 template <typename T>
 void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, const T* hp, T* dh,
                        T* dgi, T* dgh, bool par) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && n_rows * H > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) \
+    schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n)
     gru_row_backward(H, ws + n * 4 * H, gy + n * H, hp + n * H, dh + n * H, dgi + n * 3 * H,
                      dgh + n * 3 * H);
@@ -78,7 +80,8 @@ void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, cons
 template <typename T>
 void simple_cell_backward(int64_t count, bool relu, const T* h, const T* gy, const T* dh, T* dg,
                           bool par) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par && count > kParallelWork)
+#pragma omp parallel for num_threads(num_threads()) \
+    schedule(static) if (par && count > kParallelWork)
   for (int64_t k = 0; k < count; ++k) {
     const T d = dh[k] + gy[k];
     dg[k] = relu ? (h[k] > T(0) ? d : T(0)) : d * (T(1) - h[k] * h[k]);
@@ -121,11 +124,15 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   T* dgh = mode == RnnMode::gru ? dgh_buf.get() : dgi;
   // dh: gradient reaching the current state from later steps (gh0 at the end).
   T* dh = gh0;
-  if (gh_n != nullptr) std::copy(gh_n, gh_n + NH, dh);
-  else std::fill(dh, dh + NH, T(0));
+  if (gh_n != nullptr)
+    std::copy(gh_n, gh_n + NH, dh);
+  else
+    std::fill(dh, dh + NH, T(0));
   if (mode == RnnMode::lstm) {
-    if (gc_n != nullptr) std::copy(gc_n, gc_n + NH, gc0);
-    else std::fill(gc0, gc0 + NH, T(0));
+    if (gc_n != nullptr)
+      std::copy(gc_n, gc_n + NH, gc0);
+    else
+      std::fill(gc0, gc0 + NH, T(0));
   }
 
   // BPTT over batch slices (rows are independent; see for_batch_slices).
@@ -149,8 +156,7 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
         const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
         lstm_cell_backward(m, H, wst, cp, s == 0 ? H : W, gyt, dhm, gc0 + n0 * H, dgt, par);
       } else {
-        simple_cell_backward(m * H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, dgt,
-                             par);
+        simple_cell_backward(m * H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, dgt, par);
       }
       // The cell has consumed dh; it now becomes dL/dh_{t-1} = dgates @ W_hh.
       gemm(false, false, m, H, GH, T(1), dgt, ldg, w_hh, ldh, T(0), dhm, ldh);
@@ -171,10 +177,10 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   if (gb_hh != nullptr) column_sums(dgh, gb_hh, rows, GH);
 }
 
-#define DLX_RNN_BACKWARD(T)                                                                   \
-  template void rnn_backward<T>(RnnMode, const RnnDims&, const T*, const T*, const T*,        \
-                                const T*, const T*, const T*, const T*, const T*, const T*,   \
-                                const T*, T*, T*, T*, T*, T*, T*, T*);
+#define DLX_RNN_BACKWARD(T)                                                                      \
+  template void rnn_backward<T>(RnnMode, const RnnDims&, const T*, const T*, const T*, const T*, \
+                                const T*, const T*, const T*, const T*, const T*, const T*, T*,  \
+                                T*, T*, T*, T*, T*, T*);
 DLX_INSTANTIATE(DLX_RNN_BACKWARD)
 
 }  // namespace dlx

@@ -41,8 +41,7 @@ Checked check_common(const char* fn, const std::string& mode_s, const py::object
   check_ndim(c.w_hh, 2, fn, "weight_hh");
   const int64_t S = dim(c.x, 0), N = dim(c.x, 1), I = dim(c.x, 2), H = dim(c.w_hh, 1);
   const int64_t G = rnn_gate_count(c.mode);
-  DLX_CHECK(S >= 1, fn, ": `input` must have at least one time step, got shape ",
-            shape_str(c.x));
+  DLX_CHECK(S >= 1, fn, ": `input` must have at least one time step, got shape ", shape_str(c.x));
   DLX_CHECK(dim(c.w_hh, 0) == G * H, fn, ": `weight_hh` must have shape (", G, " * hidden, hidden)",
             " for mode '", mode_s, "', got ", shape_str(c.w_hh));
   DLX_CHECK(dim(c.w_ih, 0) == G * H, fn, ": `weight_ih` must have ", G * H, " rows (", G,
@@ -128,8 +127,8 @@ py::tuple rnn_backward_py(const std::string& mode, const py::object& gy_obj,
   py::array x = as_array(x_obj, fn, "input");
   return dispatch(x, fn, "input", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    Checked c = check_common<T>(fn, mode, x_obj, w_ih_obj, w_hh_obj, py::none(), py::none(),
-                                h0_obj, c0_obj, reverse);
+    Checked c = check_common<T>(fn, mode, x_obj, w_ih_obj, w_hh_obj, py::none(), py::none(), h0_obj,
+                                c0_obj, reverse);
     const RnnDims d = c.d;
     const bool lstm = c.mode == RnnMode::lstm;
     const int64_t S = d.steps, N = d.batch, H = d.hidden, G = rnn_gate_count(c.mode);
@@ -169,8 +168,8 @@ py::tuple rnn_backward_py(const std::string& mode, const py::object& gy_obj,
     {
       py::gil_scoped_release release;
       rnn_backward<T>(c.mode, d, cptr<T>(gy), pgh, pgc, cptr<T>(c.x), cptr<T>(c.w_ih),
-                      cptr<T>(c.w_hh), cptr<T>(c.h0), pc0, cptr<T>(y), cptr<T>(ws), pgx, pgh0,
-                      pgc0, pgw_ih, pgw_hh, pgb_ih, pgb_hh);
+                      cptr<T>(c.w_hh), cptr<T>(c.h0), pc0, cptr<T>(y), cptr<T>(ws), pgx, pgh0, pgc0,
+                      pgw_ih, pgw_hh, pgb_ih, pgb_hh);
     }
     py::object none = py::none();
     return py::make_tuple(gx, gh0, lstm ? py::object(gc0) : none, gw_ih, gw_hh,
@@ -188,8 +187,8 @@ void bind_rnn(py::module_& m) {
         "(output, h_n, c_n or None, workspace).");
   m.def("rnn_backward", &rnn_backward_py, py::arg("mode"), py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("input"), py::arg("weight_ih"),
-        py::arg("weight_hh"), py::arg("hx"), py::arg("cx"), py::arg("output"),
-        py::arg("workspace"), py::arg("bias") = true, py::arg("reverse") = false,
+        py::arg("weight_hh"), py::arg("hx"), py::arg("cx"), py::arg("output"), py::arg("workspace"),
+        py::arg("bias") = true, py::arg("reverse") = false,
         "BPTT of rnn_forward: (grad_input, grad_hx, grad_cx or None, grad_weight_ih, "
         "grad_weight_hh, grad_bias_ih or None, grad_bias_hh or None).");
 }
