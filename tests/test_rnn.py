@@ -305,3 +305,19 @@ def test_rnn_kernel_errors(rng):
 
 def test_rnn_functional_exported():
     assert F.rnn is not None
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_rnn_kernel_small_batch_wide_hidden_matches_reference(rng, mode):
+    # N below the batch-slicing threshold and N * H above the elementwise OpenMP threshold:
+    # exercises the threaded-BLAS + parallel-cell path of forward and backward.
+    args = _kernel_args(rng, mode, 2, 15, 3, 1100, np.float64)
+    got = _core.rnn_forward(mode, *args)
+    exp = reference.rnn_forward(mode, *args)
+    assert_close(got[0], exp[0], atol=1e-12)
+    x, w_ih, w_hh, _, _, h0, c0 = args
+    gy = rng.standard_normal(got[0].shape)
+    bk = (gy, None, None, x, w_ih, w_hh, h0, c0, got[0], got[3])
+    for a, b in zip(_core.rnn_backward(mode, *bk), reference.rnn_backward(mode, *bk), strict=True):
+        if b is not None:
+            assert_close(a, b, atol=1e-10)

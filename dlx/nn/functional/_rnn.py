@@ -151,7 +151,7 @@ def rnn(
             f"input shape {shape_str(x.shape)})"
         )
         raise ValueError(msg)
-    arrays = {"input": x.data}
+    arrays: dict[str, np.ndarray | None] = {"input": x.data}
     for k, ws in enumerate(weights):
         for part, w in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), ws, strict=True):
             arrays[f"{part}_{k}"] = None if w is None else as_tensor(w).data

@@ -30,6 +30,15 @@ class RNNBase(Module):
     U(-1/sqrt(H), 1/sqrt(H)) like PyTorch.
     """
 
+    mode: str
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+
     def __init__(
         self,
         mode: str,
