@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 import harness  # noqa: E402
 
 SUITES = ["bench_linear", "bench_conv", "bench_pool", "bench_activation", "bench_loss",
-          "bench_batchnorm", "bench_dropout", "bench_optim", "bench_autograd"]
+          "bench_batchnorm", "bench_dropout", "bench_optim", "bench_autograd", "bench_rnn"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,6 +141,26 @@ def dropout_mask(shape: tuple[int, ...], p: float, seed: int) -> Array: ...  # u
 def dropout_forward(input: Array, p: float, seed: int) -> tuple[Array, Array]: ...  # (output, mask)
 def dropout_backward(grad_output: Array, mask: Array, p: float) -> Array: ...
 
+# recurrent: one layer and one direction over a whole time-major sequence (csrc/rnn.h).
+# mode: "rnn_tanh", "rnn_relu", "lstm" (gates i, f, g, o) or "gru" (gates r, z, n; PyTorch's
+# n = tanh(W_in x + b_in + r * (W_hn h + b_hn))). input (T, N, I) with T >= 1,
+# weight_ih (G*H, I), weight_hh (G*H, H), bias_ih / bias_hh (G*H,) both or neither,
+# hx / cx (N, H) (None = zeros; cx only for "lstm"), G = 1 / 4 / 3. reverse: steps run
+# t = T-1 .. 0 (output[t] is still the state after x[t]; h_n is the last state computed).
+# workspace (T, N, 0 | 5H | 4H) is opaque: pass forward's to backward unchanged.
+def rnn_forward(mode: str, input: Array, weight_ih: Array, weight_hh: Array,
+                bias_ih: Array | None = None, bias_hh: Array | None = None,
+                hx: Array | None = None, cx: Array | None = None,
+                reverse: bool = False) -> tuple[Array, Array, Array | None, Array]: ...
+# (output, h_n, c_n or None, workspace)
+def rnn_backward(mode: str, grad_output: Array, grad_h_n: Array | None, grad_c_n: Array | None,
+                 input: Array, weight_ih: Array, weight_hh: Array, hx: Array | None,
+                 cx: Array | None, output: Array, workspace: Array, bias: bool = True,
+                 reverse: bool = False) -> tuple[Array, Array, Array | None, Array, Array,
+                                                 Array | None, Array | None]: ...
+# (grad_input, grad_hx, grad_cx or None, grad_weight_ih, grad_weight_hh, grad_bias_ih,
+#  grad_bias_hh); the bias grads are None when bias=False
+
 # optimisers: fused in-place steps (torch.optim single-tensor semantics), one OpenMP pass.
 # param, grad and every state array share one dtype and param's shape; param and the
 # state arrays are updated in place (so they must be writeable; nothing is converted),

@@ -15,4 +15,5 @@ void bind_loss(pybind11::module_& m);  // called by bind_softmax_loss
 void bind_batchnorm(pybind11::module_& m);
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
+void bind_rnn(pybind11::module_& m);
 }  // namespace dlx::bind

@@ -22,4 +22,5 @@ PYBIND11_MODULE(_core, m) {
   dlx::bind::bind_batchnorm(m);
   dlx::bind::bind_dropout(m);
   dlx::bind::bind_optim(m);
+  dlx::bind::bind_rnn(m);
 }

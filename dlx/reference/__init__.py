@@ -81,6 +81,10 @@ from dlx.reference.pool import (
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from dlx.reference.rnn import (
+    rnn_backward,
+    rnn_forward,
+)
 from dlx.reference.softmax import (
     log_softmax_backward,
     log_softmax_forward,
@@ -139,6 +143,8 @@ __all__ = [
     "relu_backward",
     "relu_forward",
     "rmsprop_step_",
+    "rnn_backward",
+    "rnn_forward",
     "sgd_step_",
     "sigmoid_backward",
     "sigmoid_forward",

@@ -30,8 +30,10 @@ from dlx.nn.functional._loss_elementwise import (
     l1_loss,
     mse_loss,
 )
+from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._norm import batch_norm
 from dlx.nn.functional._pool import avg_pool2d, max_pool2d
+from dlx.nn.functional._rnn import rnn
 
 __all__ = [
     "abs_relu",
@@ -44,6 +46,7 @@ __all__ = [
     "dropout",
     "elu",
     "flatten",
+    "gaussian_mixture_nll",
     "gelu",
     "hardtanh",
     "huber_loss",
@@ -57,6 +60,7 @@ __all__ = [
     "nll_loss",
     "prelu",
     "relu",
+    "rnn",
     "sigmoid",
     "silu",
     "softmax",

@@ -33,9 +33,11 @@ from dlx.nn.modules.loss import (
     MSELoss,
     NLLLoss,
 )
+from dlx.nn.modules.loss_mdn import GaussianMixtureNLL
 from dlx.nn.modules.module import Module
 from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
 from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
+from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 
 __all__ = [
     "AbsReLU",
@@ -50,11 +52,14 @@ __all__ = [
     "ELU",
     "Flatten",
     "GELU",
+    "GRU",
+    "GaussianMixtureNLL",
     "Hardtanh",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
     "L1Loss",
+    "LSTM",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -65,6 +70,8 @@ __all__ = [
     "ModuleList",
     "NLLLoss",
     "PReLU",
+    "RNN",
+    "RNNBase",
     "ReLU",
     "RemovableHandle",
     "Residual",

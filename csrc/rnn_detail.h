@@ -1,0 +1,46 @@
+// Helpers shared by rnn.cpp and rnn_backward.cpp (not part of the kernel API).
+#pragma once
+
+#include <omp.h>
+
+#include <cstdint>
+
+#include "blas.h"
+#include "rnn.h"
+#include "threads.h"
+
+namespace dlx::rnn_detail {
+
+// Elementwise gate math is ~10 flops per element: worth threads above this many.
+constexpr int64_t kParallelWork = 16384;
+
+// Step order: forward t = 0..S-1, reverse t = S-1..0; prev_time(t) is the step before t.
+inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
+inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }
+
+// Every GEMM dimension and leading dimension of the recurrence fits the BLAS int (throws
+// here, before any OpenMP region, rather than inside one).
+inline void check_blas_dims(const RnnDims& d, int64_t gh, int64_t w) {
+  for (int64_t v : {d.steps * d.batch, d.input, d.hidden, gh, w}) blas_int(v, "rnn");
+}
+
+// Runs f(n0, n1, inner_parallel) over batch rows [n0, n1). Batch rows are independent
+// through the whole recurrence, so with a large enough batch each thread runs every step
+// for its own slice (serial BLAS, no barrier per step). Otherwise one call covers all rows
+// and the per-step GEMMs / elementwise loops use the threads themselves.
+template <typename F>
+void for_batch_slices(int64_t n, F f) {
+  const int nt = num_threads();
+  if (nt > 1 && n >= 8 * static_cast<int64_t>(nt)) {
+    BlasSerialScope serial;
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t k = omp_get_thread_num(), p = omp_get_num_threads();
+      f(n * k / p, n * (k + 1) / p, false);
+    }
+  } else {
+    f(int64_t{0}, n, true);
+  }
+}
+
+}  // namespace dlx::rnn_detail
