@@ -12,6 +12,7 @@ import time
 import mpi_script
 import numpy as np
 import pytest
+from dlx_testing import run_python
 
 from dlx.data import DataLoader, TensorDataset
 from dlx.distributed import DistributedLoader, DistributedSampler, shard_indices, shard_loader
@@ -139,9 +140,9 @@ def test_distributed_loader_needs_int_seed_when_shuffling():
         DistributedLoader(ds, shuffle=True, rank=0, world_size=1)
 
 
-def test_import_dlx_does_not_import_mpi():
+def test_import_dlx_does_not_import_mpi(tmp_path):
     code = "import dlx, dlx.train, dlx.distributed, sys; print('mpi4py' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code, tmp_path, check=True)
     assert out.stdout.strip() == "False"
 
 
