@@ -1,0 +1,27 @@
+"""Smoke runs of the sequence and mixture-density examples, with what each demonstrates."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="examples/ not in this checkout")
+
+
+@pytest.fixture
+def example(monkeypatch):
+    """Import an example script by name (examples/ goes on sys.path for its _common import)."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    return importlib.import_module
+
+
+def test_lstm_sine_beats_mlp_on_the_same_windows(example, capsys):
+    out = example("lstm_sine").main(["--quick"])
+    assert out["lstm_mse"] < 0.8 * out["mlp_mse"]
+    assert out["mlp_mse"] < 0.1 * out["last_value_mse"]  # both really learned something
+    text = capsys.readouterr().out
+    assert "LSTM" in text
+    assert "MLP" in text
