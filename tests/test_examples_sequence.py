@@ -25,3 +25,15 @@ def test_lstm_sine_beats_mlp_on_the_same_windows(example, capsys):
     text = capsys.readouterr().out
     assert "LSTM" in text
     assert "MLP" in text
+
+
+def test_char_lstm_loss_falls_well_below_uniform(example, capsys):
+    out = example("char_lstm").main(["--quick"])
+    assert out["uniform"] > 5.5  # log2 of the ~57-character vocabulary
+    assert out["bits_per_char"] < 0.6 * out["uniform"]
+    assert out["bits_per_char"] < out["first_epoch"] - 1.0
+    assert out["sample"].startswith("The ")
+    assert len(out["sample"]) == 4 + 80
+    text = capsys.readouterr().out
+    assert "bits/char" in text
+    assert "sample (temperature 0.7)" in text
