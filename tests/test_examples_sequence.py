@@ -37,3 +37,14 @@ def test_char_lstm_loss_falls_well_below_uniform(example, capsys):
     text = capsys.readouterr().out
     assert "bits/char" in text
     assert "sample (temperature 0.7)" in text
+
+
+def test_mdn_inverted_sine_beats_a_gaussian_around_the_mse_fit(example, capsys):
+    out = example("mdn_inverted_sine").main(["--quick"])
+    # the MSE net, read as N(y | f(x), residual variance), vs the mixture: nats per point
+    assert out["mdn_nll"] < out["gaussian_nll"] - 0.2
+    # the MSE net learns the conditional mean: a large error on a three-valued inverse
+    assert out["mse_test"] > 0.03
+    # the MDN's most probable component follows one of the branches
+    assert out["mdn_branch_dist"] < 0.1
+    assert "MDN (K=5): test NLL" in capsys.readouterr().out
