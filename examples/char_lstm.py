@@ -39,7 +39,6 @@ class CharLSTM(nn.Module):
 
     def forward(self, idx: np.ndarray, state=None):
         """``idx`` (N, T) int -> logits (N, T, vocab) and the LSTM state."""
-        n, t = idx.shape
         onehot = np.eye(self.vocab, dtype=np.float32)[idx]  # (N, T, V)
         out, state = self.lstm(self.embed(dlx.tensor(onehot)), state)
         return self.head(out), state

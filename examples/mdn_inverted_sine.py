@@ -92,10 +92,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         mean_te = mse_net(dlx.tensor(x_te)).numpy()
         mdn_nll = float(nll(*mdn_params(mdn(dlx.tensor(x_te)), k), dlx.tensor(y_te)).item())
         x_grid = np.linspace(float(x.min()), float(x.max()), 200, dtype=np.float32)[:, None]
-        pi_logits, mu, sraw = (t.numpy() for t in mdn_params(mdn(dlx.tensor(x_grid)), k))
+        pi_logits, mu, _ = (t.numpy() for t in mdn_params(mdn(dlx.tensor(x_grid)), k))
         grid_mean = mse_net(dlx.tensor(x_grid)).numpy()[:, 0]
     var = float(np.mean((mean_tr - y) ** 2))  # the MSE net as N(y | f(x), var)
-    gauss_nll = float(np.mean(0.5 * math.log(2 * math.pi * var) + (y_te - mean_te) ** 2 / (2 * var)))
+    gauss_nll = float(
+        np.mean(0.5 * math.log(2 * math.pi * var) + (y_te - mean_te) ** 2 / (2 * var))
+    )
     mode = mu[np.arange(len(x_grid)), pi_logits.argmax(1), 0]  # most probable component's mean
 
     # distance to the nearest true branch where x has three of them (the ambiguous middle)
@@ -115,8 +117,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"MSE net: test MSE {res['mse_test']:.4f}; as a Gaussian (residual sd "
           f"{math.sqrt(var):.3f}) test NLL {gauss_nll:.3f} nats")  # fmt: skip
     print(f"MDN (K={k}): test NLL {mdn_nll:.3f} nats")
-    print(f"mean distance to the nearest branch where x has 3 ({len(dist_mse)} of 200 grid x): "
-          f"MSE net {res['mse_branch_dist']:.3f}, MDN top component {res['mdn_branch_dist']:.3f}")
+    print(
+        f"mean distance to the nearest branch where x has 3 ({len(dist_mse)} of 200 grid x): "
+        f"MSE net {res['mse_branch_dist']:.3f}, MDN top component {res['mdn_branch_dist']:.3f}"
+    )
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
