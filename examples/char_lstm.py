@@ -7,7 +7,7 @@ character at every step (truncated backpropagation through time, gradients clipp
 norm). The loss is printed in bits per character next to the uniform baseline
 log2(vocab), then text is sampled with a temperature.
 
-python examples/char_lstm.py --epochs 200 --temperature 0.7
+python examples/char_lstm.py --epochs 100 --temperature 0.7
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def sample(model: CharLSTM, chars: list[str], prime: str, length: int, temperatu
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = parser(__doc__.splitlines()[0], epochs=200)
+    p = parser(__doc__.splitlines()[0], epochs=100)
     p.add_argument("--seq", type=int, default=50, help="characters per training chunk")
     p.add_argument("--hidden", type=int, default=128, help="LSTM hidden size (default 128)")
     p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature")
