@@ -381,7 +381,11 @@ def test_activation_output_is_new_array(dtype):
 def test_tanh_float64_accuracy_and_specials():
     # The float64 kernel is a vectorised Cephes form (csrc/vmath.h), not std::tanh.
     x = np.concatenate(
-        [np.linspace(-25, 25, 200_001), np.geomspace(1e-300, 1, 2001), -np.geomspace(1e-300, 1, 2001)]
+        [
+            np.linspace(-25, 25, 200_001),
+            np.geomspace(1e-300, 1, 2001),
+            -np.geomspace(1e-300, 1, 2001),
+        ]
     )
     y, ref = _core.tanh_forward(x), np.tanh(x)
     assert np.all(np.abs(y - ref) <= 4 * np.finfo(np.float64).eps * np.abs(ref))
