@@ -162,7 +162,9 @@ def plot_ratios(cases: list[Case], path) -> str:
     height = 0.8 / len(libs)
     for j, lib in enumerate(libs):
         ys = [i + j * height for i in range(len(rows))]
-        vals = [c.results[lib] / c.results["dlx"] if lib in c.results else 0 for c in rows]
+        vals = [
+            c.results[lib] / c.results["dlx"] if lib in c.results else float("nan") for c in rows
+        ]
         ax.barh(ys, vals, height=height, label=f"{lib} time / dlx time")
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
@@ -170,7 +172,7 @@ def plot_ratios(cases: list[Case], path) -> str:
     ax.set_yticklabels([c.name for c in rows])
     ax.invert_yaxis()
     ax.set_xlabel("time ratio (> 1: dlx faster)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
