@@ -1,6 +1,7 @@
 """Run the C++ vs NumPy (vs PyTorch) kernel benchmarks and print a ratio table.
 
-Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--json PATH]
+Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--threads N]
+                                [--rounds R] [--stat median|min] [--json PATH] [--plot PATH]
 """
 
 from __future__ import annotations
@@ -17,20 +18,34 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import harness  # noqa: E402
+import numpy as np  # noqa: E402
 
 SUITES = ["bench_linear", "bench_conv", "bench_pool", "bench_activation", "bench_loss",
-          "bench_batchnorm", "bench_dropout", "bench_optim", "bench_autograd", "bench_rnn"]
+          "bench_batchnorm", "bench_dropout", "bench_optim", "bench_autograd",
+          "bench_rnn", "bench_training", "bench_startup"]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", choices=["small", "full"], default="full")
     ap.add_argument("--only", default="", help="run cases whose name contains this")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="thread count for dlx and torch alike (default: each library's own)")
+    ap.add_argument("--stat", choices=["median", "min"], default="median",
+                    help="statistic for the table and ratios (the min is also shown)")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "latest.json")
+    ap.add_argument("--plot", type=Path, default=None,
+                    help="write a bar chart of the time ratios (needs matplotlib)")
     args = ap.parse_args(argv)
 
     import dlx
+
+    torch = harness.torch_or_none()
+    if args.threads is not None:
+        dlx.set_num_threads(args.threads)
+        if torch:
+            torch.set_num_threads(args.threads)
 
     modules = []
     for name in SUITES:
@@ -40,22 +55,36 @@ def main(argv: list[str] | None = None) -> int:
     for case in harness.iter_cases(modules, args.size):
         if args.only and args.only not in case.name:
             continue
-        harness.run_case(case, rounds=args.rounds)
+        harness.run_case(case, rounds=args.rounds, stat=args.stat)
         done.append(case)
         print(f"  {case.name}: " + ", ".join(
             f"{k} {v * 1e3:.3f} ms" for k, v in case.results.items()), flush=True)
-    torch = harness.torch_or_none()
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    machine = (f"{_cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+               f"numpy {np.__version__}, "
                f"dlx threads {dlx.get_num_threads()}, {dlx.blas_info()['config']}"
                + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else ""))
     print(f"\nmachine: {machine}\n")
     print(harness.format_table(done))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
-        "machine": machine,
-        "cases": [{"name": c.name, "median_s": c.results, "work": c.work, "note": c.note}
+        "machine": machine, "stat": args.stat, "rounds": args.rounds,
+        "cases": [{"name": c.name, "median_s": c.medians, "min_s": c.minima,
+                   "samples_s": c.samples, "work": c.work, "note": c.note, "extra": c.extra}
                   for c in done]}, indent=2))
+    if args.plot is not None:
+        print(harness.plot_ratios(done, args.plot))
     return 0
+
+
+def _cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (lscpu's "Model name"), else platform's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -50,10 +50,51 @@ AvgSpan avg_spans(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pa
   return s;
 }
 
+// The common 2x2 window, stride 2, no padding or dilation, every window inside the input:
+// four loads per output and no span tables. Same tap order and NaN/tie rules as the
+// general loop below (first tap, then taps that are greater or NaN).
+template <typename T>
+bool max_pool2d_2x2(const T* x, T* y, int64_t* indices, const Pool2dParams& p) {
+  if (p.kernel_h != 2 || p.kernel_w != 2 || p.stride_h != 2 || p.stride_w != 2 ||
+      p.pad_h != 0 || p.pad_w != 0 || p.dilation_h != 1 || p.dilation_w != 1 ||
+      2 * p.h_out > p.h_in || 2 * p.w_out > p.w_in)
+    return false;
+  const int64_t plane_in = p.h_in * p.w_in, plane_out = p.h_out * p.w_out;
+  const int64_t w_in = p.w_in, w_out = p.w_out, h_out = p.h_out;
+  const int64_t work = p.planes * plane_out * 4;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (work > kParallelWork)
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    const T* xp = x + plane * plane_in;
+    for (int64_t oh = 0; oh < h_out; ++oh) {
+      const int64_t base = 2 * oh * w_in;
+      const T* r0 = xp + base;
+      const T* r1 = r0 + w_in;
+      T* yr = y + plane * plane_out + oh * w_out;
+      int64_t* ir = indices + plane * plane_out + oh * w_out;
+      for (int64_t ow = 0; ow < w_out; ++ow) {
+        const int64_t iw = 2 * ow;
+        T best = r0[iw];
+        int64_t at = base + iw;
+        const T taps[3] = {r0[iw + 1], r1[iw], r1[iw + 1]};
+        const int64_t offs[3] = {base + iw + 1, base + w_in + iw, base + w_in + iw + 1};
+        for (int t = 0; t < 3; ++t) {
+          const bool take = (taps[t] > best) | (taps[t] != taps[t]);
+          best = take ? taps[t] : best;
+          at = take ? offs[t] : at;
+        }
+        yr[ow] = best;
+        ir[ow] = at;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
 void max_pool2d_forward(const T* x, T* y, int64_t* indices, const Pool2dParams& p) {
+  if (max_pool2d_2x2(x, y, indices, p)) return;
   const Span sh = max_spans(p.h_out, p.h_in, p.kernel_h, p.stride_h, p.pad_h, p.dilation_h);
   const Span sw = max_spans(p.w_out, p.w_in, p.kernel_w, p.stride_w, p.pad_w, p.dilation_w);
   // Kernel column j reads iw = ow * stride_w + col[j]; it lies in the input for

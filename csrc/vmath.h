@@ -3,7 +3,8 @@
 // glibc's expf/erfcf/tanhf are scalar calls, so a loop over them never vectorises
 // (libmvec is only used under -ffast-math). The float versions here are branch-free
 // polynomials that GCC/Clang vectorise inside plain `for` loops; the double versions
-// call the C library, because float64 is the gradcheck/accuracy dtype, not the speed one.
+// call the C library, because float64 is the gradcheck/accuracy dtype (vtanh excepted:
+// a Cephes rational form good to 2 ulp).
 //
 // Accuracy of the float versions against a float64 oracle (measured on dense grids):
 //   vexp      <= 1e-7 relative over the normal range; IEEE inf/0 at the ends, NaN kept
@@ -71,7 +72,38 @@ inline float vtanh(float x) {
   const float large = std::copysign(1.0f - 2.0f / (vexp(2.0f * a) + 1.0f), x);
   return a < 0.625f ? small : large;
 }
-inline double vtanh(double x) { return std::tanh(x); }
+// Double tanh, vectorisable (std::tanh is a scalar call: 18x slower than NumPy's SIMD
+// tanh on 1M float64). Cephes tanh.c: for |x| < 0.625, x + x z P(z) / Q(z) with z = x^2;
+// else 1 - 2 / (exp(2|x|) + 1) with |x| clamped to 20 (tanh(20) rounds to 1), exp by
+// Cephes exp.c (Pade form on |r| <= ln2/2, Cody-Waite ln 2 split). <= 2 ulp measured.
+inline double vtanh(double x) {
+  const double a = std::fabs(x);
+  const double z = x * x;
+  const double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z -
+                   1.61468768441708447952e3;
+  const double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z +
+                   4.84406305325125486048e3;
+  const double small = a == 0.0 ? x : x + x * z * p / q;  // keeps the sign of -0.0
+  // exp(2 * min(a, 20)); a NaN passes the comparison and stays NaN.
+  const double e2 = 2.0 * (a > 20.0 ? 20.0 : a);
+  const double big = e2 * 1.4426950408889634074 + 6755399441055744.0;  // 1.5 * 2^52
+  const double n = big - 6755399441055744.0;                            // round(e2 / ln 2)
+  int64_t ni;
+  std::memcpy(&ni, &big, sizeof ni);
+  ni -= 0x4338000000000000LL;  // the integer n in the low mantissa bits
+  const double r = (e2 - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6;
+  const double rr = r * r;
+  const double px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr +
+                         9.99999999999999999910e-1);
+  const double qx = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr +
+                     2.27265548208155028766e-1) * rr + 2.00000000000000000009e0;
+  const uint64_t bits = static_cast<uint64_t>(ni + 1023) << 52;  // 2^n, 0 <= n <= 58
+  double scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  const double ex = (1.0 + 2.0 * px / (qx - px)) * scale;
+  const double large = std::copysign(1.0 - 2.0 / (ex + 1.0), x);
+  return a < 0.625 ? small : large;
+}
 
 // Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2. With z = x / sqrt 2:
 // |z| < 1: 1/2 + erf(z)/2, erf(z) = z T(z^2); else erfc(|z|) = exp(-z^2) / |z| * P(1/z^2)

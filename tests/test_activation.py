@@ -376,3 +376,20 @@ def test_activation_output_is_new_array(dtype):
     y = _core.relu_forward(x)
     assert not np.shares_memory(x, y)
     np.testing.assert_array_equal(x, before)
+
+
+def test_tanh_float64_accuracy_and_specials():
+    # The float64 kernel is a vectorised Cephes form (csrc/vmath.h), not std::tanh.
+    x = np.concatenate(
+        [
+            np.linspace(-25, 25, 200_001),
+            np.geomspace(1e-300, 1, 2001),
+            -np.geomspace(1e-300, 1, 2001),
+        ]
+    )
+    y, ref = _core.tanh_forward(x), np.tanh(x)
+    assert np.all(np.abs(y - ref) <= 4 * np.finfo(np.float64).eps * np.abs(ref))
+    s = _core.tanh_forward(np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e308]))
+    assert np.isnan(s[0])
+    np.testing.assert_array_equal(s[1:], [1, -1, 0, 0, 1])
+    assert np.signbit(s[3]) and not np.signbit(s[4])

@@ -6,7 +6,9 @@ from dlx_testing import assert_close, check_grad
 
 from dlx import _core, reference
 
-SHAPES = [(1, 1, 1), (3, 5, 7), (64, 33, 17), (257, 129, 65), (1, 784, 10), (128, 0, 4)]
+# M == 1 and N == 1 take the GEMV path (csrc/blas.h).
+SHAPES = [(1, 1, 1), (3, 5, 7), (64, 33, 17), (257, 129, 65), (1, 784, 10), (29, 41, 1), (1, 6, 1),
+          (128, 0, 4)]
 
 
 @pytest.mark.parametrize(("m", "k", "n"), SHAPES)

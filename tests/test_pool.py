@@ -284,3 +284,18 @@ def test_max_pool2d_kernel_size_type_errors(bad):
     x = np.zeros((1, 1, 4, 4), np.float32)
     with pytest.raises(TypeError, match=r"`kernel_size` must be an int or a pair of ints"):
         _core.max_pool2d_forward(x, bad)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 1, 2, 2), (3, 2, 8, 6), (0, 2, 4, 4)])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_max_pool2d_2x2_fast_path_matches_reference(rng, dtype, shape, ceil_mode):
+    # 2x2 / stride 2 / no padding takes a dedicated loop (csrc/pool.cpp) unless ceil_mode
+    # adds a partial window; ties (rounded values), -inf and NaN follow the general rules.
+    x = np.round(rng.standard_normal(shape)).astype(dtype)
+    if x.size:
+        x.flat[0] = -np.inf
+        x.flat[x.size // 2] = np.nan
+    y, idx = _core.max_pool2d_forward(x, 2, 2, 0, 1, ceil_mode)
+    ry, ridx = reference.max_pool2d_forward(x, 2, 2, 0, 1, ceil_mode)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(idx, ridx)

@@ -1,6 +1,7 @@
 // dlx._core: the compiled kernels. Private; the public API is the dlx package.
 #include <pybind11/pybind11.h>
 
+#include "alloc.h"
 #include "bind/bind.h"
 #include "common.h"
 
@@ -23,4 +24,6 @@ PYBIND11_MODULE(_core, m) {
   dlx::bind::bind_dropout(m);
   dlx::bind::bind_optim(m);
   dlx::bind::bind_rnn(m);
+  // glibc malloc tuned for repeated large allocations (csrc/alloc.h); False when skipped.
+  m.attr("allocator_tuned") = dlx::tune_allocator();
 }
