@@ -29,6 +29,15 @@ def test_cli_train_evaluate_summary(tmp_path, capsys):
     assert "Total params" in table
 
 
+def test_cli_train_defaults_reach_97_percent(tmp_path, capsys):
+    """The issue's bar for the main job: the default CNN on the embedded digits."""
+    out = tmp_path / "d.safetensors"
+    assert main(["train", "--output", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "training cnn on digits" in printed
+    assert float(printed.split("test accuracy: ")[1].split("%")[0]) >= 97.0
+
+
 def test_cli_train_mlp_defaults_reach_95_percent(tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     assert main(["train", "--model", "mlp", "--output", str(out), "--quiet"]) == 0
