@@ -31,8 +31,13 @@ print(json.dumps([dt, rss]))
 
 def _measure(stmt: str, rss: list[float]):
     def run() -> float:
-        out = subprocess.run([sys.executable, "-c", _CHILD.format(stmt=stmt)], check=True,
-                             capture_output=True, text=True, env=os.environ.copy())
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD.format(stmt=stmt)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+        )
         dt, mb = json.loads(out.stdout.strip().splitlines()[-1])
         rss.append(mb)
         return dt
@@ -75,13 +80,18 @@ def cases(size: str):
     except ImportError:
         pass
     rss: dict[str, list[float]] = {k: [] for k in stmts}
-    case = Case("import time (fresh process)", {k: _measure(s, rss[k]) for k, s in stmts.items()},
-                self_timed=True)
+    case = Case(
+        "import time (fresh process)",
+        {k: _measure(s, rss[k]) for k, s in stmts.items()},
+        self_timed=True,
+    )
     total, core = installed_size_mb()
     bare: list[float] = []
     _measure("pass", bare)()
-    case.note = (f"dlx installed {total:.1f} MB (_core {core:.1f} MB; no __pycache__); "
-                 f"bare interpreter RSS {bare[0]:.1f} MB")
+    case.note = (
+        f"dlx installed {total:.1f} MB (_core {core:.1f} MB; no __pycache__); "
+        f"bare interpreter RSS {bare[0]:.1f} MB"
+    )
 
     def finalize(c: Case) -> None:
         c.extra = {k: f"RSS {min(v):.1f} MB" for k, v in rss.items() if v}

@@ -31,19 +31,54 @@ from dlx import nn, reference
 # ("conv", cin, cout, k, pad) | ("bn", c) | ("relu",) | ("pool", k) | ("flatten",)
 # | ("dropout", p) | ("linear", fin, fout)
 SPECS = {
-    "mlp": [("linear", 784, 256), ("relu",), ("linear", 256, 256), ("relu",),
-            ("linear", 256, 10)],
-    "lenet": [("conv", 1, 16, 5, 0), ("relu",), ("pool", 2), ("flatten",),
-              ("linear", 16 * 12 * 12, 128), ("relu",), ("linear", 128, 10)],
-    "vgg": [("conv", 1, 16, 3, 1), ("relu",), ("conv", 16, 16, 3, 1), ("relu",), ("pool", 2),
-            ("conv", 16, 32, 3, 1), ("relu",), ("conv", 32, 32, 3, 1), ("relu",), ("pool", 2),
-            ("conv", 32, 64, 3, 1), ("relu",), ("conv", 64, 64, 3, 1), ("relu",), ("pool", 2),
-            ("flatten",), ("dropout", 0.5), ("linear", 64 * 3 * 3, 10)],
-    "cifar": [("conv", 3, 32, 3, 1), ("bn", 32), ("relu",),
-              ("conv", 32, 32, 3, 1), ("bn", 32), ("relu",), ("pool", 2),
-              ("conv", 32, 64, 3, 1), ("bn", 64), ("relu",),
-              ("conv", 64, 64, 3, 1), ("bn", 64), ("relu",), ("pool", 2),
-              ("flatten",), ("linear", 64 * 8 * 8, 10)],
+    "mlp": [("linear", 784, 256), ("relu",), ("linear", 256, 256), ("relu",), ("linear", 256, 10)],
+    "lenet": [
+        ("conv", 1, 16, 5, 0),
+        ("relu",),
+        ("pool", 2),
+        ("flatten",),
+        ("linear", 16 * 12 * 12, 128),
+        ("relu",),
+        ("linear", 128, 10),
+    ],
+    "vgg": [
+        ("conv", 1, 16, 3, 1),
+        ("relu",),
+        ("conv", 16, 16, 3, 1),
+        ("relu",),
+        ("pool", 2),
+        ("conv", 16, 32, 3, 1),
+        ("relu",),
+        ("conv", 32, 32, 3, 1),
+        ("relu",),
+        ("pool", 2),
+        ("conv", 32, 64, 3, 1),
+        ("relu",),
+        ("conv", 64, 64, 3, 1),
+        ("relu",),
+        ("pool", 2),
+        ("flatten",),
+        ("dropout", 0.5),
+        ("linear", 64 * 3 * 3, 10),
+    ],
+    "cifar": [
+        ("conv", 3, 32, 3, 1),
+        ("bn", 32),
+        ("relu",),
+        ("conv", 32, 32, 3, 1),
+        ("bn", 32),
+        ("relu",),
+        ("pool", 2),
+        ("conv", 32, 64, 3, 1),
+        ("bn", 64),
+        ("relu",),
+        ("conv", 64, 64, 3, 1),
+        ("bn", 64),
+        ("relu",),
+        ("pool", 2),
+        ("flatten",),
+        ("linear", 64 * 8 * 8, 10),
+    ],
 }
 INPUT = {"mlp": (784,), "lenet": (1, 28, 28), "vgg": (1, 28, 28), "cifar": (3, 32, 32)}
 BATCH = {"mlp": 128, "lenet": 100, "vgg": 100, "cifar": 64}
@@ -95,8 +130,12 @@ class NumpyModel:
                     p.append([w, None, np.zeros_like(w), np.zeros_like(w)])
             self.params.append(p)
             if s[0] == "bn":
-                self.buffers.append((np.array(state[f"{i}.running_mean"], np.float32),
-                                     np.array(state[f"{i}.running_var"], np.float32)))
+                self.buffers.append(
+                    (
+                        np.array(state[f"{i}.running_mean"], np.float32),
+                        np.array(state[f"{i}.running_var"], np.float32),
+                    )
+                )
             else:
                 self.buffers.append(None)
 
@@ -112,7 +151,8 @@ class NumpyModel:
                 x = reference.linear_forward(x, p[0][0], p[1][0])
             elif kind == "bn":
                 out, mean, invstd = reference.batch_norm_forward(
-                    x, p[0][0], p[1][0], buf[0], buf[1], True, 0.1, 1e-5)
+                    x, p[0][0], p[1][0], buf[0], buf[1], True, 0.1, 1e-5
+                )
                 caches.append((x, mean, invstd))
                 x = out
             elif kind == "relu":
@@ -139,7 +179,8 @@ class NumpyModel:
                 g, p[0][1], p[1][1] = reference.linear_backward(g, c, p[0][0])
             elif kind == "bn":
                 g, p[0][1], p[1][1] = reference.batch_norm_backward(
-                    g, c[0], p[0][0], c[1], c[2], True)
+                    g, c[0], p[0][0], c[1], c[2], True
+                )
             elif kind == "relu":
                 g = reference.relu_backward(g, c)
             elif kind == "pool":
@@ -152,8 +193,9 @@ class NumpyModel:
         for p in self.params:
             for w, gw, m1, m2 in p:
                 if self.optim == "sgd":
-                    reference.sgd_step_(w, gw, m1, lr=LR, momentum=0.9,
-                                        first_step=self.step_no == 1)
+                    reference.sgd_step_(
+                        w, gw, m1, lr=LR, momentum=0.9, first_step=self.step_no == 1
+                    )
                 else:
                     reference.adam_step_(w, gw, m1, m2, self.step_no, lr=LR)
 

@@ -57,9 +57,7 @@ SETTLE_S = 0.4
 WARMUP_CALLS = 2
 
 
-def run_case(
-    case: Case, rounds: int = 7, min_time: float = 0.05, stat: str = "median"
-) -> Case:
+def run_case(case: Case, rounds: int = 7, min_time: float = 0.05, stat: str = "median") -> Case:
     """Warm up every implementation, then time them interleaved; store median and min.
 
     ``case.results`` holds the statistic ``stat`` ("median" or "min") used for ratios.
@@ -114,24 +112,30 @@ def format_table(cases: list[Case]) -> str:
     for c in cases:
         libs.extend(k for k in c.results if k not in libs)
     others = [k for k in libs if k != "dlx"]
-    head = ["case", *[f"{k} ms (min)" for k in libs], *[f"{k}/dlx" for k in others],
-            "throughput", "note"]
+    head = [
+        "case",
+        *[f"{k} ms (min)" for k in libs],
+        *[f"{k}/dlx" for k in others],
+        "throughput",
+        "note",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in cases:
         row = [c.name]
         row += [
             f"{c.results[k] * 1e3:.3f} ({c.minima.get(k, c.results[k]) * 1e3:.3f})"
-            if k in c.results else "" for k in libs
+            if k in c.results
+            else ""
+            for k in libs
         ]
         base = c.results.get("dlx")
-        row += [
-            f"{c.results[k] / base:.2f}x" if base and k in c.results else "" for k in others
-        ]
+        row += [f"{c.results[k] / base:.2f}x" if base and k in c.results else "" for k in others]
         if c.work and base:
             amount, unit = c.work
             if unit == "samples":
-                row.append(", ".join(
-                    f"{k} {_si(amount / t)}samples/s" for k, t in c.results.items()))
+                row.append(
+                    ", ".join(f"{k} {_si(amount / t)}samples/s" for k, t in c.results.items())
+                )
             else:
                 row.append(f"dlx {_si(amount / base)}{unit}/s")
         else:

@@ -17,12 +17,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import harness  # noqa: E402
-import numpy as np  # noqa: E402
+import harness
+import numpy as np
 
-SUITES = ["bench_linear", "bench_conv", "bench_pool", "bench_activation", "bench_loss",
-          "bench_batchnorm", "bench_dropout", "bench_optim", "bench_autograd",
-          "bench_rnn", "bench_training", "bench_startup"]
+SUITES = [
+    "bench_linear",
+    "bench_conv",
+    "bench_pool",
+    "bench_activation",
+    "bench_loss",
+    "bench_batchnorm",
+    "bench_dropout",
+    "bench_optim",
+    "bench_autograd",
+    "bench_rnn",
+    "bench_training",
+    "bench_startup",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,13 +41,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", choices=["small", "full"], default="full")
     ap.add_argument("--only", default="", help="run cases whose name contains this")
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=None,
-                    help="thread count for dlx and torch alike (default: each library's own)")
-    ap.add_argument("--stat", choices=["median", "min"], default="median",
-                    help="statistic for the table and ratios (the min is also shown)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="thread count for dlx and torch alike (default: each library's own)",
+    )
+    ap.add_argument(
+        "--stat",
+        choices=["median", "min"],
+        default="median",
+        help="statistic for the table and ratios (the min is also shown)",
+    )
     ap.add_argument("--json", type=Path, default=HERE / "results" / "latest.json")
-    ap.add_argument("--plot", type=Path, default=None,
-                    help="write a bar chart of the time ratios (needs matplotlib)")
+    ap.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="write a bar chart of the time ratios (needs matplotlib)",
+    )
     args = ap.parse_args(argv)
 
     import dlx
@@ -57,20 +80,42 @@ def main(argv: list[str] | None = None) -> int:
             continue
         harness.run_case(case, rounds=args.rounds, stat=args.stat)
         done.append(case)
-        print(f"  {case.name}: " + ", ".join(
-            f"{k} {v * 1e3:.3f} ms" for k, v in case.results.items()), flush=True)
-    machine = (f"{_cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-               f"numpy {np.__version__}, "
-               f"dlx threads {dlx.get_num_threads()}, {dlx.blas_info()['config']}"
-               + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else ""))
+        print(
+            f"  {case.name}: "
+            + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in case.results.items()),
+            flush=True,
+        )
+    machine = (
+        f"{_cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"numpy {np.__version__}, "
+        f"dlx threads {dlx.get_num_threads()}, {dlx.blas_info()['config']}"
+        + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else "")
+    )
     print(f"\nmachine: {machine}\n")
     print(harness.format_table(done))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
-        "machine": machine, "stat": args.stat, "rounds": args.rounds,
-        "cases": [{"name": c.name, "median_s": c.medians, "min_s": c.minima,
-                   "samples_s": c.samples, "work": c.work, "note": c.note, "extra": c.extra}
-                  for c in done]}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "stat": args.stat,
+                "rounds": args.rounds,
+                "cases": [
+                    {
+                        "name": c.name,
+                        "median_s": c.medians,
+                        "min_s": c.minima,
+                        "samples_s": c.samples,
+                        "work": c.work,
+                        "note": c.note,
+                        "extra": c.extra,
+                    }
+                    for c in done
+                ],
+            },
+            indent=2,
+        )
+    )
     if args.plot is not None:
         print(harness.plot_ratios(done, args.plot))
     return 0

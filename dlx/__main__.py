@@ -42,8 +42,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
         t = time.perf_counter()
         _core.gemm(a, b)
         best = min(best, time.perf_counter() - t)
-    print(f"self-check sgemm {n}^3: max abs error {err.max():.2e} ({'ok' if ok else 'FAILED'}), "
-          f"{2 * n**3 / best / 1e9:.1f} GFLOP/s")
+    print(
+        f"self-check sgemm {n}^3: max abs error {err.max():.2e} ({'ok' if ok else 'FAILED'}), "
+        f"{2 * n**3 / best / 1e9:.1f} GFLOP/s"
+    )
     return 0 if ok else 1
 
 

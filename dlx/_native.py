@@ -12,7 +12,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install layout
     # loads the library globally, after which the extension resolves it by SONAME.
     if "scipy_openblas" not in str(exc):
         raise
-    import scipy_openblas32  # noqa: F401
+    import scipy_openblas32  # type: ignore[import-untyped]  # noqa: F401
 
     from dlx import _core
 

@@ -31,15 +31,21 @@ def numerical_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return g
 
 
-def check_grad(f, x: np.ndarray, analytic: np.ndarray, eps: float = 1e-6, rtol: float = 1e-5,
-               atol: float = 1e-7) -> None:
+def check_grad(
+    f,
+    x: np.ndarray,
+    analytic: np.ndarray,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> None:
     """Assert the analytic gradient of scalar f() at float64 x matches central differences."""
     assert x.dtype == np.float64
     num = numerical_grad(f, x, eps)
     np.testing.assert_allclose(analytic, num, rtol=rtol, atol=atol)
 
 
-def run_python(code: str, cwd, **kwargs):
+def run_python(code: str, cwd, check: bool = False, **kwargs):
     """Run ``python -c code`` in a fresh process started in ``cwd`` (a temporary directory).
 
     Never start it in the checkout: Python would put the source tree (which has no built
@@ -48,5 +54,11 @@ def run_python(code: str, cwd, **kwargs):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                          **kwargs)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        check=check,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )

@@ -392,4 +392,5 @@ def test_tanh_float64_accuracy_and_specials():
     s = _core.tanh_forward(np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e308]))
     assert np.isnan(s[0])
     np.testing.assert_array_equal(s[1:], [1, -1, 0, 0, 1])
-    assert np.signbit(s[3]) and not np.signbit(s[4])
+    assert np.signbit(s[3])
+    assert not np.signbit(s[4])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import dlx
-from dlx import nn
 from dlx.__main__ import main
 from dlx.train import _cli
 
@@ -102,4 +101,3 @@ def test_cli_summary_input_shape_option(tmp_path, capsys):
     assert "Total params" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["summary", str(path), "--input-shape", "1,x"])
-

@@ -7,8 +7,16 @@ from dlx_testing import assert_close, check_grad
 from dlx import _core, reference
 
 # M == 1 and N == 1 take the GEMV path (csrc/blas.h).
-SHAPES = [(1, 1, 1), (3, 5, 7), (64, 33, 17), (257, 129, 65), (1, 784, 10), (29, 41, 1), (1, 6, 1),
-          (128, 0, 4)]
+SHAPES = [
+    (1, 1, 1),
+    (3, 5, 7),
+    (64, 33, 17),
+    (257, 129, 65),
+    (1, 784, 10),
+    (29, 41, 1),
+    (1, 6, 1),
+    (128, 0, 4),
+]
 
 
 @pytest.mark.parametrize(("m", "k", "n"), SHAPES)
@@ -21,10 +29,17 @@ def test_gemm_matches_reference(rng, dtype, m, k, n, trans):
     expected = reference.gemm(a, b, out, ta, tb, alpha=0.5, beta=2.0)
     got = _core.gemm(a, b, out=out, trans_a=ta, trans_b=tb, alpha=0.5, beta=2.0)
     assert got is out
-    assert_close(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-4 if dtype == np.float32 else 1e-10)
+    assert_close(
+        out,
+        expected,
+        rtol=1e-5 if dtype == np.float32 else 1e-10,
+        atol=1e-4 if dtype == np.float32 else 1e-10,
+    )
     fresh = _core.gemm(a, b, trans_a=ta, trans_b=tb)
     assert fresh.dtype == dtype
-    assert_close(fresh, reference.gemm(a, b, None, ta, tb), atol=1e-4 if dtype == np.float32 else 1e-10)
+    assert_close(
+        fresh, reference.gemm(a, b, None, ta, tb), atol=1e-4 if dtype == np.float32 else 1e-10
+    )
 
 
 @pytest.mark.parametrize(("n", "fin", "fout"), [(1, 1, 1), (4, 3, 2), (33, 17, 9), (128, 784, 10)])

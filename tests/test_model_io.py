@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from train_testing import mlp, weights
-
 from dlx_testing import run_python
+from train_testing import mlp, weights
 
 import dlx
 from dlx import nn

@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_readme_python_examples_run(tmp_path):
     if not README.exists():
         pytest.skip("README.md not next to the tests")
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     assert blocks, "README has no python examples"
     # A fresh process in a scratch directory: the examples write files, set thread counts
     # and initialise MPI, none of which should leak into the test session.

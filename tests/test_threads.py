@@ -52,8 +52,11 @@ def test_import_in_fresh_process_without_library_path(tmp_path):
 def test_threadpoolctl_sees_dlx_openblas():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     infos = threadpoolctl.threadpool_info()
-    ours = [i for i in infos if "scipy_openblas" in i.get("filepath", "")
-            and "numpy" not in i.get("filepath", "")]
+    ours = [
+        i
+        for i in infos
+        if "scipy_openblas" in i.get("filepath", "") and "numpy" not in i.get("filepath", "")
+    ]
     assert ours, infos
     assert ours[0]["internal_api"] == "openblas"
 

@@ -50,7 +50,9 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("summary", help="print the architecture of a saved model")
     p.add_argument("model")
     p.add_argument(
-        "--input-shape", type=_shape, default=None,
+        "--input-shape",
+        type=_shape,
+        default=None,
         help="per-sample input shape C,H,W (default: the one stored by train / dlx.save)",
     )
     p.set_defaults(func=cmd_summary)
