@@ -1,9 +1,10 @@
 // Elementwise activations: one templated map per direction, the op picked once per call.
 // The loop bodies are branch-free selects over vectorisable math (vmath.h), so GCC
 // vectorises them; OpenMP splits large arrays into contiguous static blocks.
+#include "activation.h"
+
 #include <cmath>
 
-#include "activation.h"
 #include "common.h"
 #include "threads.h"
 #include "vmath.h"
@@ -71,9 +72,8 @@ void activation_forward(Activation op, const T* x, T* y, int64_t n, const Activa
       return map1(x, y, n, [](T v) { return v * vnormcdf(v); });
     case Activation::gelu_tanh: {
       const T beta = static_cast<T>(kGeluBeta), kappa = static_cast<T>(kGeluKappa);
-      return map1(x, y, n, [=](T v) {
-        return half * v * (one + vtanh(beta * (v + kappa * v * v * v)));
-      });
+      return map1(x, y, n,
+                  [=](T v) { return half * v * (one + vtanh(beta * (v + kappa * v * v * v))); });
     }
     case Activation::silu:
       return map1(x, y, n, [](T v) { return v * vsigmoid(v); });
@@ -93,9 +93,7 @@ void activation_backward(Activation op, const T* gy, const T* s, T* gx, int64_t 
     }
     case Activation::abs_relu:
       // sign(x) * g with sign(0) = 0.
-      return map2(gy, s, gx, n, [=](T g, T v) {
-        return v > zero ? g : (v < zero ? -g : zero);
-      });
+      return map2(gy, s, gx, n, [=](T g, T v) { return v > zero ? g : (v < zero ? -g : zero); });
     case Activation::elu: {
       const T alpha = static_cast<T>(p.alpha);
       return map2(gy, s, gx, n, [=](T g, T v) { return v <= zero ? g * alpha * vexp(v) : g; });
@@ -143,10 +141,9 @@ void activation_backward(Activation op, const T* gy, const T* s, T* gx, int64_t 
   }
 }
 
-#define DLX_ACTIVATION(T)                                                                  \
-  template void activation_forward<T>(Activation, const T*, T*, int64_t,                  \
-                                      const ActivationParams&);                           \
-  template void activation_backward<T>(Activation, const T*, const T*, T*, int64_t,       \
+#define DLX_ACTIVATION(T)                                                                          \
+  template void activation_forward<T>(Activation, const T*, T*, int64_t, const ActivationParams&); \
+  template void activation_backward<T>(Activation, const T*, const T*, T*, int64_t,                \
                                        const ActivationParams&);
 DLX_INSTANTIATE(DLX_ACTIVATION)
 

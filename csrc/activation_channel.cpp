@@ -36,13 +36,13 @@ void for_blocks(int64_t rows, int64_t inner, int64_t work, F f) {
 template <typename T>
 void prelu_forward(const T* x, const T* weight, T* y, int64_t outer, int64_t channels,
                    int64_t inner, bool shared) {
-  for_blocks(outer * channels, inner, outer * channels * inner, [&](int64_t r, int64_t b,
-                                                                    int64_t e) {
-    const T w = weight[shared ? 0 : r % channels];
-    const T* xr = x + r * inner;
-    T* yr = y + r * inner;
-    for (int64_t i = b; i < e; ++i) yr[i] = xr[i] > T(0) ? xr[i] : w * xr[i];
-  });
+  for_blocks(outer * channels, inner, outer * channels * inner,
+             [&](int64_t r, int64_t b, int64_t e) {
+               const T w = weight[shared ? 0 : r % channels];
+               const T* xr = x + r * inner;
+               T* yr = y + r * inner;
+               for (int64_t i = b; i < e; ++i) yr[i] = xr[i] > T(0) ? xr[i] : w * xr[i];
+             });
 }
 
 template <typename T>
@@ -85,51 +85,50 @@ void prelu_backward(const T* gy, const T* x, const T* weight, T* gx, T* gweight,
 template <typename T>
 void maxout_forward(const T* x, T* y, int64_t* idx, int64_t outer, int64_t units, int64_t pieces,
                     int64_t inner) {
-  for_blocks(outer * units, inner, outer * units * pieces * inner, [&](int64_t r, int64_t b,
-                                                                       int64_t e) {
-    // Row r = (o, u) of the output reads input channels u*pieces .. of sample o, which
-    // start at row r * pieces of the input.
-    const T* xr = x + r * pieces * inner;
-    T* yr = y + r * inner;
-    int64_t* ir = idx + r * inner;
-    for (int64_t i = b; i < e; ++i) {
-      yr[i] = xr[i];
-      ir[i] = 0;
-    }
-    for (int64_t k = 1; k < pieces; ++k) {
-      const T* xk = xr + k * inner;
-      for (int64_t i = b; i < e; ++i) {
-        const T v = xk[i], best = yr[i];
-        // Strictly greater keeps the first maximum; a NaN wins and then stays.
-        const bool take = v > best || (v != v && best == best);
-        yr[i] = take ? v : best;
-        ir[i] = take ? k : ir[i];
-      }
-    }
-  });
+  for_blocks(outer * units, inner, outer * units * pieces * inner,
+             [&](int64_t r, int64_t b, int64_t e) {
+               // Row r = (o, u) of the output reads input channels u*pieces .. of sample o, which
+               // start at row r * pieces of the input.
+               const T* xr = x + r * pieces * inner;
+               T* yr = y + r * inner;
+               int64_t* ir = idx + r * inner;
+               for (int64_t i = b; i < e; ++i) {
+                 yr[i] = xr[i];
+                 ir[i] = 0;
+               }
+               for (int64_t k = 1; k < pieces; ++k) {
+                 const T* xk = xr + k * inner;
+                 for (int64_t i = b; i < e; ++i) {
+                   const T v = xk[i], best = yr[i];
+                   // Strictly greater keeps the first maximum; a NaN wins and then stays.
+                   const bool take = v > best || (v != v && best == best);
+                   yr[i] = take ? v : best;
+                   ir[i] = take ? k : ir[i];
+                 }
+               }
+             });
 }
 
 template <typename T>
 void maxout_backward(const T* gy, const int64_t* idx, T* gx, int64_t outer, int64_t units,
                      int64_t pieces, int64_t inner) {
-  for_blocks(outer * units, inner, outer * units * pieces * inner, [&](int64_t r, int64_t b,
-                                                                       int64_t e) {
-    const T* gyr = gy + r * inner;
-    const int64_t* ir = idx + r * inner;
-    for (int64_t k = 0; k < pieces; ++k) {
-      T* gxk = gx + (r * pieces + k) * inner;
-      for (int64_t i = b; i < e; ++i) gxk[i] = ir[i] == k ? gyr[i] : T(0);
-    }
-  });
+  for_blocks(outer * units, inner, outer * units * pieces * inner,
+             [&](int64_t r, int64_t b, int64_t e) {
+               const T* gyr = gy + r * inner;
+               const int64_t* ir = idx + r * inner;
+               for (int64_t k = 0; k < pieces; ++k) {
+                 T* gxk = gx + (r * pieces + k) * inner;
+                 for (int64_t i = b; i < e; ++i) gxk[i] = ir[i] == k ? gyr[i] : T(0);
+               }
+             });
 }
 
-#define DLX_ACTIVATION_CHANNEL(T)                                                          \
-  template void prelu_forward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, bool); \
-  template void prelu_backward<T>(const T*, const T*, const T*, T*, T*, int64_t, int64_t,  \
-                                  int64_t, bool);                                          \
-  template void maxout_forward<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t,       \
-                                  int64_t);                                                \
-  template void maxout_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t, \
+#define DLX_ACTIVATION_CHANNEL(T)                                                                  \
+  template void prelu_forward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t, bool);         \
+  template void prelu_backward<T>(const T*, const T*, const T*, T*, T*, int64_t, int64_t, int64_t, \
+                                  bool);                                                           \
+  template void maxout_forward<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, int64_t);     \
+  template void maxout_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t,        \
                                    int64_t);
 DLX_INSTANTIATE(DLX_ACTIVATION_CHANNEL)
 

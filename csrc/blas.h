@@ -34,23 +34,23 @@ void scale_rows(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
 // Thin overloads over the CBLAS routines (row-major throughout).
 inline void blas_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
                       const float* b, int ldb, float beta, float* c, int ldc) {
-  DLX_CBLAS(sgemm)(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                   m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  DLX_CBLAS(sgemm)(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                   n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
-inline void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a,
-                      int lda, const double* b, int ldb, double beta, double* c, int ldc) {
-  DLX_CBLAS(dgemm)(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                   m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+inline void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda,
+                      const double* b, int ldb, double beta, double* c, int ldc) {
+  DLX_CBLAS(dgemm)(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m,
+                   n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 inline void blas_gemv(bool t, int rows, int cols, float alpha, const float* a, int lda,
                       const float* x, int incx, float beta, float* y, int incy) {
-  DLX_CBLAS(sgemv)(CblasRowMajor, t ? CblasTrans : CblasNoTrans, rows, cols, alpha, a, lda, x,
-                   incx, beta, y, incy);
+  DLX_CBLAS(sgemv)(CblasRowMajor, t ? CblasTrans : CblasNoTrans, rows, cols, alpha, a, lda, x, incx,
+                   beta, y, incy);
 }
 inline void blas_gemv(bool t, int rows, int cols, double alpha, const double* a, int lda,
                       const double* x, int incx, double beta, double* y, int incy) {
-  DLX_CBLAS(dgemv)(CblasRowMajor, t ? CblasTrans : CblasNoTrans, rows, cols, alpha, a, lda, x,
-                   incx, beta, y, incy);
+  DLX_CBLAS(dgemv)(CblasRowMajor, t ? CblasTrans : CblasNoTrans, rows, cols, alpha, a, lda, x, incx,
+                   beta, y, incy);
 }
 
 // GEMM; a single-row or single-column product goes to GEMV, which OpenBLAS runs several

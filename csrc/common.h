@@ -19,8 +19,8 @@ std::string str(const Args&... args) {
 }
 
 // Thrown for bad argument values; pybind11 maps std::invalid_argument to ValueError.
-#define DLX_CHECK(cond, ...)                                  \
-  do {                                                        \
+#define DLX_CHECK(cond, ...)                                           \
+  do {                                                                 \
     if (!(cond)) throw std::invalid_argument(::dlx::str(__VA_ARGS__)); \
   } while (0)
 
@@ -28,8 +28,8 @@ std::string str(const Args&... args) {
 struct type_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-#define DLX_CHECK_TYPE(cond, ...)                          \
-  do {                                                     \
+#define DLX_CHECK_TYPE(cond, ...)                                  \
+  do {                                                             \
     if (!(cond)) throw ::dlx::type_error(::dlx::str(__VA_ARGS__)); \
   } while (0)
 
@@ -43,8 +43,8 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
 }
 
 // Output length of a convolution / pooling window along one axis (floor or ceil mode).
-inline int64_t window_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad,
-                               int64_t dilation, bool ceil_mode = false) {
+inline int64_t window_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation,
+                               bool ceil_mode = false) {
   const int64_t span = dilation * (k - 1) + 1;
   const int64_t num = in + 2 * pad - span;
   // Floor division as PyTorch's div_rtn: in ceil mode a window longer than the padded

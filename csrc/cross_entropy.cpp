@@ -41,9 +41,8 @@ void store_total(T* loss, Reduction red, double sum, double denominator) {
 }  // namespace
 
 template <typename T>
-void cross_entropy_forward(const T* logits, const int64_t* target, const T* weight, T* lp,
-                           T* loss, int64_t n, int64_t c, int64_t ignore_index, double eps,
-                           Reduction red) {
+void cross_entropy_forward(const T* logits, const int64_t* target, const T* weight, T* lp, T* loss,
+                           int64_t n, int64_t c, int64_t ignore_index, double eps, Reduction red) {
   const double s = parallel_sum(n, n * c, [&](int64_t b, int64_t e) {
     double acc = 0.0;
     for (int64_t i = b; i < e; ++i) {
@@ -55,10 +54,9 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
         const double wy = weight == nullptr ? 1.0 : static_cast<double>(weight[y]);
         li = -(1.0 - eps) * wy * static_cast<double>(lr[y]);
         if (eps > 0.0) {
-          const double sm =
-              weight == nullptr ? lane_sum(lr, c) : lane_sum_of(c, [&](int64_t j) {
-                return static_cast<double>(weight[j]) * static_cast<double>(lr[j]);
-              });
+          const double sm = weight == nullptr ? lane_sum(lr, c) : lane_sum_of(c, [&](int64_t j) {
+            return static_cast<double>(weight[j]) * static_cast<double>(lr[j]);
+          });
           li -= eps / static_cast<double>(c) * sm;
         }
       }
@@ -74,9 +72,9 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
 }
 
 template <typename T>
-void cross_entropy_backward(const T* grad_loss, const T* lp, const int64_t* target,
-                            const T* weight, T* gx, int64_t n, int64_t c, int64_t ignore_index,
-                            double eps, Reduction red) {
+void cross_entropy_backward(const T* grad_loss, const T* lp, const int64_t* target, const T* weight,
+                            T* gx, int64_t n, int64_t c, int64_t ignore_index, double eps,
+                            Reduction red) {
   const double den = red == Reduction::mean ? kept_weight(target, weight, n, ignore_index) : 1.0;
   const double scalar = grad_scalar(grad_loss, red, den);
   double weight_total = static_cast<double>(c);
@@ -111,8 +109,8 @@ void cross_entropy_backward(const T* grad_loss, const T* lp, const int64_t* targ
 }
 
 template <typename T>
-void cross_entropy_prob_forward(const T* logits, const T* target, const T* weight, T* lp,
-                                T* loss, int64_t n, int64_t c, double eps, Reduction red) {
+void cross_entropy_prob_forward(const T* logits, const T* target, const T* weight, T* lp, T* loss,
+                                int64_t n, int64_t c, double eps, Reduction red) {
   const double keep = 1.0 - eps, eps_c = eps / static_cast<double>(c);
   const double s = parallel_sum(n, n * c, [&](int64_t b, int64_t e) {
     double acc = 0.0;
@@ -133,9 +131,8 @@ void cross_entropy_prob_forward(const T* logits, const T* target, const T* weigh
 }
 
 template <typename T>
-void cross_entropy_prob_backward(const T* grad_loss, const T* lp, const T* target,
-                                 const T* weight, T* gx, int64_t n, int64_t c, double eps,
-                                 Reduction red) {
+void cross_entropy_prob_backward(const T* grad_loss, const T* lp, const T* target, const T* weight,
+                                 T* gx, int64_t n, int64_t c, double eps, Reduction red) {
   const double scalar = grad_scalar(grad_loss, red, static_cast<double>(n));
   const double keep = 1.0 - eps, eps_c = eps / static_cast<double>(c);
   const T keep_t = static_cast<T>(keep), eps_c_t = static_cast<T>(eps_c);

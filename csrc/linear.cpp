@@ -35,11 +35,10 @@ void linear_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   if (gb != nullptr) sum_rows(gy, gb, n, out);
 }
 
-#define DLX_LINEAR(T)                                                                      \
-  template void linear_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t,      \
-                                  int64_t);                                                \
-  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t,      \
-                                   int64_t, int64_t);                                      \
+#define DLX_LINEAR(T)                                                                           \
+  template void linear_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t, int64_t); \
+  template void linear_backward<T>(const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t,  \
+                                   int64_t);                                                    \
   template void sum_rows<T>(const T*, T*, int64_t, int64_t);
 DLX_INSTANTIATE(DLX_LINEAR)
 

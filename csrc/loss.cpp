@@ -1,11 +1,12 @@
 // Pointwise regression losses and binary cross-entropy with logits. Each is one pass: the
 // per-element value is computed in T and either stored (reduction none) or added to a
 // per-thread double sum (reduce.h); backward is one pass scaling the derivative.
+#include "loss.h"
+
 #include <algorithm>
 #include <cmath>
 
 #include "common.h"
-#include "loss.h"
 #include "reduce.h"
 #include "vmath.h"
 
@@ -38,7 +39,8 @@ struct GradScale {
   Reduction red;
   T scalar;
   GradScale(const T* g, Reduction r, int64_t n)
-      : grad_loss(g), red(r),
+      : grad_loss(g),
+        red(r),
         scalar(r == Reduction::none ? T(0)
                : r == Reduction::mean
                    ? static_cast<T>(static_cast<double>(g[0]) / static_cast<double>(n))
@@ -64,9 +66,7 @@ double with_pos_weight(int64_t n, int64_t cols, const T* pw, F f) {
     double acc = 0.0;
     for (int64_t i = b; i < e;) {  // row segments of the range: column j0 .. j0 + len - 1
       const int64_t j0 = i % cols, len = std::min(cols - j0, e - i);
-      acc += lane_sum_of(len, [&](int64_t k) {
-        return static_cast<double>(f(i + k, pw[j0 + k]));
-      });
+      acc += lane_sum_of(len, [&](int64_t k) { return static_cast<double>(f(i + k, pw[j0 + k])); });
       i += len;
     }
     return acc;
@@ -102,8 +102,8 @@ void pointwise_loss_forward(PointwiseLoss kind, const T* x, const T* t, T* loss,
 }
 
 template <typename T>
-void pointwise_loss_backward(PointwiseLoss kind, const T* grad_loss, const T* x, const T* t,
-                             T* gx, int64_t n, double delta, Reduction red) {
+void pointwise_loss_backward(PointwiseLoss kind, const T* grad_loss, const T* x, const T* t, T* gx,
+                             int64_t n, double delta, Reduction red) {
   const GradScale<T> g(grad_loss, red, n);
   switch (kind) {
     case PointwiseLoss::mse:
@@ -124,15 +124,15 @@ void pointwise_loss_backward(PointwiseLoss kind, const T* grad_loss, const T* x,
 }
 
 template <typename T>
-void bce_with_logits_forward(const T* x, const T* t, const T* pw, T* loss, int64_t n,
-                             int64_t cols, Reduction red) {
+void bce_with_logits_forward(const T* x, const T* t, const T* pw, T* loss, int64_t n, int64_t cols,
+                             Reduction red) {
   const bool store = red == Reduction::none;
   const double s = with_pos_weight(n, cols, pw, [&](int64_t i, T p) {
     const T v = x[i], tv = t[i];
     const T log_weight = T(1) + (p - T(1)) * tv;
     // log(1 + exp(-x)) = log1p(exp(-|x|)) + max(-x, 0): exp never overflows.
-    const T l = (T(1) - tv) * v + log_weight * (std::log1p(vexp(-std::fabs(v))) +
-                                                 (v < T(0) ? -v : T(0)));
+    const T l =
+        (T(1) - tv) * v + log_weight * (std::log1p(vexp(-std::fabs(v))) + (v < T(0) ? -v : T(0)));
     if (store) loss[i] = l;
     return l;
   });
@@ -151,15 +151,15 @@ void bce_with_logits_backward(const T* grad_loss, const T* x, const T* t, const 
   });
 }
 
-#define DLX_LOSS(T)                                                                            \
-  template void pointwise_loss_forward<T>(PointwiseLoss, const T*, const T*, T*, int64_t,      \
-                                          double, Reduction);                                  \
-  template void pointwise_loss_backward<T>(PointwiseLoss, const T*, const T*, const T*, T*,    \
-                                           int64_t, double, Reduction);                        \
-  template void bce_with_logits_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t, \
-                                           Reduction);                                         \
-  template void bce_with_logits_backward<T>(const T*, const T*, const T*, const T*, T*,        \
-                                            int64_t, int64_t, Reduction);
+#define DLX_LOSS(T)                                                                               \
+  template void pointwise_loss_forward<T>(PointwiseLoss, const T*, const T*, T*, int64_t, double, \
+                                          Reduction);                                             \
+  template void pointwise_loss_backward<T>(PointwiseLoss, const T*, const T*, const T*, T*,       \
+                                           int64_t, double, Reduction);                           \
+  template void bce_with_logits_forward<T>(const T*, const T*, const T*, T*, int64_t, int64_t,    \
+                                           Reduction);                                            \
+  template void bce_with_logits_backward<T>(const T*, const T*, const T*, const T*, T*, int64_t,  \
+                                            int64_t, Reduction);
 DLX_INSTANTIATE(DLX_LOSS)
 
 }  // namespace dlx

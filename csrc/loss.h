@@ -32,8 +32,8 @@ namespace dlx {
 enum class Reduction { none, mean, sum };
 
 template <typename T>
-void cross_entropy_forward(const T* logits, const int64_t* target, const T* weight,
-                           T* log_probs, T* loss, int64_t n, int64_t c, int64_t ignore_index,
+void cross_entropy_forward(const T* logits, const int64_t* target, const T* weight, T* log_probs,
+                           T* loss, int64_t n, int64_t c, int64_t ignore_index,
                            double label_smoothing, Reduction reduction);
 
 template <typename T>
@@ -54,8 +54,8 @@ void cross_entropy_prob_backward(const T* grad_loss, const T* log_probs, const T
 enum class PointwiseLoss { mse, l1, huber };
 
 template <typename T>
-void pointwise_loss_forward(PointwiseLoss kind, const T* input, const T* target, T* loss,
-                            int64_t n, double delta, Reduction reduction);
+void pointwise_loss_forward(PointwiseLoss kind, const T* input, const T* target, T* loss, int64_t n,
+                            double delta, Reduction reduction);
 
 template <typename T>
 void pointwise_loss_backward(PointwiseLoss kind, const T* grad_loss, const T* input,

@@ -55,9 +55,9 @@ AvgSpan avg_spans(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pa
 // general loop below (first tap, then taps that are greater or NaN).
 template <typename T>
 bool max_pool2d_2x2(const T* x, T* y, int64_t* indices, const Pool2dParams& p) {
-  if (p.kernel_h != 2 || p.kernel_w != 2 || p.stride_h != 2 || p.stride_w != 2 ||
-      p.pad_h != 0 || p.pad_w != 0 || p.dilation_h != 1 || p.dilation_w != 1 ||
-      2 * p.h_out > p.h_in || 2 * p.w_out > p.w_in)
+  if (p.kernel_h != 2 || p.kernel_w != 2 || p.stride_h != 2 || p.stride_w != 2 || p.pad_h != 0 ||
+      p.pad_w != 0 || p.dilation_h != 1 || p.dilation_w != 1 || 2 * p.h_out > p.h_in ||
+      2 * p.w_out > p.w_in)
     return false;
   const int64_t plane_in = p.h_in * p.w_in, plane_out = p.h_out * p.w_out;
   const int64_t w_in = p.w_in, w_out = p.w_out, h_out = p.h_out;

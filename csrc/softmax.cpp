@@ -2,13 +2,14 @@
 // - inner == 1 (the last axis): each row is contiguous; rows are split across threads.
 // - inner > 1: a task is one outer index and a block of up to kCols columns; it walks the
 //   axis with unit-stride inner loops over the block, keeping per-column max and sums.
+#include "softmax.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "common.h"
 #include "reduce.h"
-#include "softmax.h"
 #include "threads.h"
 #include "vmath.h"
 
@@ -39,9 +40,8 @@ void backward_row(const T* gy, const T* y, T* gx, int64_t len) {
     const T s = static_cast<T>(lane_sum(gy, len));
     for (int64_t l = 0; l < len; ++l) gx[l] = gy[l] - vexp(y[l]) * s;
   } else {
-    const T s = static_cast<T>(lane_sum_of(len, [&](int64_t l) {
-      return static_cast<double>(gy[l]) * static_cast<double>(y[l]);
-    }));
+    const T s = static_cast<T>(lane_sum_of(
+        len, [&](int64_t l) { return static_cast<double>(gy[l]) * static_cast<double>(y[l]); }));
     for (int64_t l = 0; l < len; ++l) gx[l] = y[l] * (gy[l] - s);
   }
 }
@@ -153,8 +153,7 @@ void log_softmax_forward(const T* x, T* y, int64_t outer, int64_t len, int64_t i
 }
 
 template <typename T>
-void softmax_backward(const T* gy, const T* y, T* gx, int64_t outer, int64_t len,
-                      int64_t inner) {
+void softmax_backward(const T* gy, const T* y, T* gx, int64_t outer, int64_t len, int64_t inner) {
   backward<T, false>(gy, y, gx, outer, len, inner);
 }
 
@@ -169,10 +168,10 @@ void log_softmax_row(const T* x, T* y, int64_t len) {
   forward_row<T, true>(x, y, len);
 }
 
-#define DLX_SOFTMAX(T)                                                                       \
-  template void softmax_forward<T>(const T*, T*, int64_t, int64_t, int64_t);               \
-  template void log_softmax_forward<T>(const T*, T*, int64_t, int64_t, int64_t);           \
-  template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);    \
+#define DLX_SOFTMAX(T)                                                                      \
+  template void softmax_forward<T>(const T*, T*, int64_t, int64_t, int64_t);                \
+  template void log_softmax_forward<T>(const T*, T*, int64_t, int64_t, int64_t);            \
+  template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);     \
   template void log_softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t); \
   template void log_softmax_row<T>(const T*, T*, int64_t);
 DLX_INSTANTIATE(DLX_SOFTMAX)

@@ -37,8 +37,10 @@ void blas_set(int n) {
 #if defined(DLX_BLAS_SCIPY_OPENBLAS)
   scipy_openblas_set_num_threads(n);
 #else
-  if (openblas_set_num_threads) openblas_set_num_threads(n);
-  else if (MKL_Set_Num_Threads) MKL_Set_Num_Threads(n);
+  if (openblas_set_num_threads)
+    openblas_set_num_threads(n);
+  else if (MKL_Set_Num_Threads)
+    MKL_Set_Num_Threads(n);
 #endif
 }
 
@@ -46,8 +48,8 @@ void blas_set(int n) {
 // wait on each other), so when OpenMP cannot give numjobs threads (nested region or a
 // smaller team) the jobs go to std::threads instead; a nested team of one would
 // deadlock (OpenBLAS issue #4770).
-void omp_threads_callback(int /*sync*/, openblas_dojob_callback dojob, int numjobs,
-                          size_t elsize, void* jobdata, int dojob_data) {
+void omp_threads_callback(int /*sync*/, openblas_dojob_callback dojob, int numjobs, size_t elsize,
+                          void* jobdata, int dojob_data) {
   char* base = static_cast<char*>(jobdata);
   if (numjobs <= 1) {
     if (numjobs == 1) dojob(0, base, dojob_data);
@@ -69,8 +71,7 @@ void omp_threads_callback(int /*sync*/, openblas_dojob_callback dojob, int numjo
   std::vector<std::thread> workers;
   workers.reserve(static_cast<size_t>(numjobs - 1));
   for (int i = 1; i < numjobs; ++i) {
-    workers.emplace_back(
-        [=] { dojob(i, base + static_cast<size_t>(i) * elsize, dojob_data); });
+    workers.emplace_back([=] { dojob(i, base + static_cast<size_t>(i) * elsize, dojob_data); });
   }
   dojob(0, base, dojob_data);
   for (auto& w : workers) w.join();

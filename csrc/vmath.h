@@ -79,15 +79,15 @@ inline float vtanh(float x) {
 inline double vtanh(double x) {
   const double a = std::fabs(x);
   const double z = x * x;
-  const double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z -
-                   1.61468768441708447952e3;
+  const double p =
+      (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3;
   const double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z +
                    4.84406305325125486048e3;
   const double small = a == 0.0 ? x : x + x * z * p / q;  // keeps the sign of -0.0
   // exp(2 * min(a, 20)); a NaN passes the comparison and stays NaN.
   const double e2 = 2.0 * (a > 20.0 ? 20.0 : a);
   const double big = e2 * 1.4426950408889634074 + 6755399441055744.0;  // 1.5 * 2^52
-  const double n = big - 6755399441055744.0;                            // round(e2 / ln 2)
+  const double n = big - 6755399441055744.0;                           // round(e2 / ln 2)
   int64_t ni;
   std::memcpy(&ni, &big, sizeof ni);
   ni -= 0x4338000000000000LL;  // the integer n in the low mantissa bits
@@ -96,7 +96,9 @@ inline double vtanh(double x) {
   const double px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr +
                          9.99999999999999999910e-1);
   const double qx = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr +
-                     2.27265548208155028766e-1) * rr + 2.00000000000000000009e0;
+                     2.27265548208155028766e-1) *
+                        rr +
+                    2.00000000000000000009e0;
   const uint64_t bits = static_cast<uint64_t>(ni + 1023) << 52;  // 2^n, 0 <= n <= 58
   double scale;
   std::memcpy(&scale, &bits, sizeof scale);

@@ -71,8 +71,8 @@ ActivationParams softplus_params(double beta, double threshold, const char* fn) 
 }
 
 ActivationParams hardtanh_params(double min_val, double max_val, const char* fn) {
-  DLX_CHECK(min_val <= max_val, fn, ": `min_val` must not exceed `max_val`, got min_val=",
-            min_val, " > max_val=", max_val);
+  DLX_CHECK(min_val <= max_val, fn, ": `min_val` must not exceed `max_val`, got min_val=", min_val,
+            " > max_val=", max_val);
   ActivationParams p;
   p.min_val = min_val;
   p.max_val = max_val;

@@ -112,8 +112,7 @@ py::tuple maxout_forward_py(const py::object& x_obj, int64_t pieces) {
   });
 }
 
-py::array maxout_backward_py(const py::object& gy_obj, const py::object& idx_obj,
-                             int64_t pieces) {
+py::array maxout_backward_py(const py::object& gy_obj, const py::object& idx_obj, int64_t pieces) {
   constexpr const char* fn = "maxout_backward";
   py::array gy = as_array(gy_obj, fn, "grad_output");
   return dispatch(gy, fn, "grad_output", [&](auto tag) -> py::array {
@@ -131,8 +130,8 @@ py::array maxout_backward_py(const py::object& gy_obj, const py::object& idx_obj
     const int64_t* pidx = cptr<int64_t>(idx);
     const int64_t count = static_cast<int64_t>(idx.size());
     for (int64_t i = 0; i < count; ++i) {
-      DLX_CHECK(pidx[i] >= 0 && pidx[i] < pieces, fn, ": `indices` must be in [0, pieces=",
-                pieces, "), got ", pidx[i], " at flat position ", i);
+      DLX_CHECK(pidx[i] >= 0 && pidx[i] < pieces, fn, ": `indices` must be in [0, pieces=", pieces,
+                "), got ", pidx[i], " at flat position ", i);
     }
     const int64_t outer = s[0], units = s[1], inner = prod(s, 2);
     s[1] = checked_mul(units, pieces, fn);
@@ -157,8 +156,8 @@ void bind_activation_channel(py::module_& m) {
         "(grad_input, grad_weight) of prelu_forward.");
   m.def("maxout_forward", &maxout_forward_py, arg("input"), arg("pieces"),
         "(output, indices): max over groups of `pieces` consecutive channels (axis 1).");
-  m.def("maxout_backward", &maxout_backward_py, arg("grad_output"), arg("indices"),
-        arg("pieces"), "grad_input of maxout_forward: grad_output at the winning piece.");
+  m.def("maxout_backward", &maxout_backward_py, arg("grad_output"), arg("indices"), arg("pieces"),
+        "grad_input of maxout_forward: grad_output at the winning piece.");
 }
 
 }  // namespace dlx::bind

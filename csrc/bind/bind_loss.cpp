@@ -24,8 +24,8 @@ struct Elementwise {
 
 // BCE pos_weight: (1,) shared -> cols 1; (last,) per class along the last axis -> cols = last.
 template <typename T>
-const T* pos_weight_arg(const py::object& obj, const py::array& x, const char* fn,
-                        py::array& keep, int64_t& cols) {
+const T* pos_weight_arg(const py::object& obj, const py::array& x, const char* fn, py::array& keep,
+                        int64_t& cols) {
   cols = 1;
   if (obj.is_none()) return nullptr;
   keep = input<T>(obj, fn, "pos_weight");
@@ -131,8 +131,8 @@ void bind_loss(py::module_& m) {
       "bce_with_logits_backward",
       [](const py::object& g, const py::object& x, const py::object& t, const py::object& pw,
          const std::string& r) {
-        return elementwise_backward_py({"bce_with_logits_backward", "logits", true, {}, 0.0}, g,
-                                       x, t, pw, r);
+        return elementwise_backward_py({"bce_with_logits_backward", "logits", true, {}, 0.0}, g, x,
+                                       t, pw, r);
       },
       arg("grad_loss"), arg("logits"), arg("target"), arg("pos_weight") = none,
       arg("reduction") = "mean", "Gradient of bce_with_logits_forward w.r.t. the logits.");
@@ -146,8 +146,8 @@ void bind_loss(py::module_& m) {
   m.def(
       "mse_loss_backward",
       [](const py::object& g, const py::object& x, const py::object& t, const std::string& r) {
-        return elementwise_backward_py(pointwise("mse_loss_backward", PointwiseLoss::mse), g, x,
-                                       t, py::none(), r);
+        return elementwise_backward_py(pointwise("mse_loss_backward", PointwiseLoss::mse), g, x, t,
+                                       py::none(), r);
       },
       arg("grad_loss"), arg("input"), arg("target"), arg("reduction") = "mean",
       "Gradient of mse_loss_forward w.r.t. the input.");
@@ -169,8 +169,8 @@ void bind_loss(py::module_& m) {
   m.def(
       "huber_loss_forward",
       [](const py::object& x, const py::object& t, double delta, const std::string& r) {
-        return elementwise_forward_py(
-            pointwise("huber_loss_forward", PointwiseLoss::huber, delta), x, t, py::none(), r);
+        return elementwise_forward_py(pointwise("huber_loss_forward", PointwiseLoss::huber, delta),
+                                      x, t, py::none(), r);
       },
       arg("input"), arg("target"), arg("delta") = 1.0, arg("reduction") = "mean",
       "d^2 / 2 where |d| < delta, else delta * (|d| - delta / 2); d = input - target.");
@@ -179,11 +179,10 @@ void bind_loss(py::module_& m) {
       [](const py::object& g, const py::object& x, const py::object& t, double delta,
          const std::string& r) {
         return elementwise_backward_py(
-            pointwise("huber_loss_backward", PointwiseLoss::huber, delta), g, x, t, py::none(),
-            r);
+            pointwise("huber_loss_backward", PointwiseLoss::huber, delta), g, x, t, py::none(), r);
       },
-      arg("grad_loss"), arg("input"), arg("target"), arg("delta") = 1.0,
-      arg("reduction") = "mean", "clip(input - target, -delta, delta) * grad.");
+      arg("grad_loss"), arg("input"), arg("target"), arg("delta") = 1.0, arg("reduction") = "mean",
+      "clip(input - target, -delta, delta) * grad.");
 }
 
 }  // namespace dlx::bind

@@ -97,9 +97,8 @@ py::array ce_target(const py::object& obj, int64_t n, int64_t c, int64_t ignore_
   check_shape(t, {n}, fn, "target");
   const int64_t* p = cptr<int64_t>(t);
   for (int64_t i = 0; i < n; ++i) {
-    DLX_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < c), fn, ": `target` has class ",
-              p[i], " at position ", i, ", outside [0, ", c, ") and not ignore_index=",
-              ignore_index);
+    DLX_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < c), fn, ": `target` has class ", p[i],
+              " at position ", i, ", outside [0, ", c, ") and not ignore_index=", ignore_index);
   }
   return t;
 }
@@ -143,8 +142,7 @@ py::tuple cross_entropy_forward_py(const py::object& x_obj, const py::object& t_
       if (prob) {
         cross_entropy_prob_forward(px, cptr<T>(t), pw, plp, ploss, n, c, eps, red);
       } else {
-        cross_entropy_forward(px, cptr<int64_t>(t), pw, plp, ploss, n, c, ignore_index, eps,
-                              red);
+        cross_entropy_forward(px, cptr<int64_t>(t), pw, plp, ploss, n, c, ignore_index, eps, red);
       }
     }
     return py::make_tuple(loss, lp);

@@ -37,8 +37,8 @@ inline std::string dtype_name(const py::array& a) { return py::str(a.dtype()); }
 
 // obj must be a numpy.ndarray; returns it without conversion.
 inline py::array as_array(const py::object& obj, const char* fn, const char* name) {
-  DLX_CHECK_TYPE(py::isinstance<py::array>(obj), fn, ": `", name,
-                 "` must be a numpy.ndarray, got ", type_name(obj));
+  DLX_CHECK_TYPE(py::isinstance<py::array>(obj), fn, ": `", name, "` must be a numpy.ndarray, got ",
+                 type_name(obj));
   return py::reinterpret_borrow<py::array>(obj);
 }
 
@@ -140,8 +140,8 @@ inline int64_t dim(const py::array& a, py::ssize_t i) { return static_cast<int64
 
 // An int argument that must be a Python int (bool refused), for sizes and counts.
 inline int64_t int_arg(const py::handle& obj, const char* fn, const char* name) {
-  DLX_CHECK_TYPE(py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj), fn, ": `",
-                 name, "` must be an int or a pair of ints, got ", type_name(obj));
+  DLX_CHECK_TYPE(py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj), fn, ": `", name,
+                 "` must be an int or a pair of ints, got ", type_name(obj));
   return obj.cast<int64_t>();
 }
 
