@@ -105,14 +105,22 @@ class DataLoader:
         """Make the next iteration use epoch ``epoch``'s order (then advance from there)."""
         self.epoch = check_seed(epoch, "epoch", "DataLoader.set_epoch")
 
+    def _num_samples(self) -> int:
+        """Samples one epoch draws from (a distributed loader's shard overrides this)."""
+        return len(self.dataset)
+
     def _size(self) -> int:
-        """The batch size in effect (None means the whole dataset)."""
-        return self.batch_size if self.batch_size is not None else max(len(self.dataset), 1)
+        """The batch size in effect (None means all the epoch's samples)."""
+        return self.batch_size if self.batch_size is not None else max(self._num_samples(), 1)
 
     def __len__(self) -> int:
         """The number of batches one epoch yields."""
-        n, b = len(self.dataset), self._size()
+        n, b = self._num_samples(), self._size()
         return n // b if self.drop_last else -(-n // b)
+
+    def _epoch_indices(self, order: np.ndarray) -> np.ndarray:
+        """The indices this loader takes from the epoch's order (all of them here)."""
+        return order
 
     def __iter__(self) -> Iterator[Any]:
         n = len(self.dataset)
@@ -121,7 +129,7 @@ class DataLoader:
         else:
             order = np.arange(n)
         self.epoch += 1
-        return self._batches(order, self._size(), len(self))
+        return self._batches(self._epoch_indices(order), self._size(), len(self))
 
     def _batches(self, order: np.ndarray, size: int, count: int) -> Iterator[Any]:
         for k in range(count):

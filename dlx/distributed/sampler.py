@@ -135,26 +135,13 @@ class DistributedLoader(DataLoader):
         _check_rank(rank, world_size)
         self.rank, self.world_size = rank, world_size
 
-    def _shard_len(self) -> int:
+    def _num_samples(self) -> int:
+        """This rank's shard of the epoch (equal on every rank; see ``shard_indices``)."""
         n, w = len(self.dataset), self.world_size
         return n // w if self.drop_last else -(-n // w)
 
-    def _size(self) -> int:
-        return self.batch_size if self.batch_size is not None else max(self._shard_len(), 1)
-
-    def __len__(self) -> int:
-        n, b = self._shard_len(), self._size()
-        return n // b if self.drop_last else -(-n // b)
-
-    def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
-        else:
-            order = np.arange(n)
-        self.epoch += 1
-        shard = shard_indices(order, self.rank, self.world_size, self.drop_last)
-        return self._batches(shard, self._size(), len(self))
+    def _epoch_indices(self, order: np.ndarray) -> np.ndarray:
+        return shard_indices(order, self.rank, self.world_size, self.drop_last)
 
     def state_dict(self) -> dict[str, Any]:
         """DataLoader's state plus ``world_size`` (resuming needs the same world size)."""
