@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "common.h"
+#include "sgemm.h"
 
 #if defined(DLX_BLAS_SCIPY_OPENBLAS)
 #include <cblas.h>  // scipy-openblas32's header declares the scipy_-prefixed names
@@ -80,6 +82,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
     else
       blas_gemv(false, mi, ki, alpha, a, lda_i, b, inc_b, beta, c, ldc_i);
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    // Its panels are 32 columns wide: a narrow C (a 10-class output layer) stays on BLAS.
+    if (n >= 16 && own_sgemm_enabled())
+      return own_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   blas_gemm(trans_a, trans_b, mi, ni, ki, alpha, a, lda_i, b, ldb_i, beta, c, ldc_i);
 }

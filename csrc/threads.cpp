@@ -108,6 +108,11 @@ void uninstall_blas_threads_callback() {
 #endif
 }
 
+void after_fork_child() {
+  uninstall_blas_threads_callback();
+  g_threads.store(1);
+}
+
 int blas_num_threads() {
 #if defined(DLX_BLAS_SCIPY_OPENBLAS)
   return scipy_openblas_get_num_threads();

@@ -15,6 +15,10 @@ void install_blas_threads_callback();
 // Restores OpenBLAS's own pthreads pool (used in a forked child: libgomp does not
 // survive fork).
 void uninstall_blas_threads_callback();
+// In a forked child: BLAS gets its own pool back and dlx's kernels run on one thread
+// (a libgomp team in a child of a process that used OpenMP hangs). set_num_threads in the
+// child opts back in, at the user's risk.
+void after_fork_child();
 
 // BLAS thread count as the library reports it (-1 when the BLAS has no such control).
 int blas_num_threads();

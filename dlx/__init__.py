@@ -46,7 +46,7 @@ from dlx._ops.unary import (
     tanh,
 )
 from dlx._random import manual_seed
-from dlx._threads import blas_info, get_num_threads, set_num_threads
+from dlx._threads import blas_info, get_num_threads, set_gemm_backend, set_num_threads
 from dlx.autograd import GradcheckError, gradcheck
 from dlx.tensor import Tensor
 
@@ -125,6 +125,7 @@ __all__ = [
     "relu",
     "reshape",
     "save",
+    "set_gemm_backend",
     "set_grad_enabled",
     "set_num_threads",
     "sigmoid",

@@ -30,6 +30,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     info = dlx.blas_info()
     print(f"dlx {dlx.__version__}  numpy {np.__version__}  python {sys.version.split()[0]}")
     print(f"BLAS: {info['config']}")
+    print(f"float32 GEMM: {info['gemm']} (dlx.set_gemm_backend / DLX_GEMM=blas)")
     print(f"threads: {dlx.get_num_threads()} (dlx.set_num_threads / OMP_NUM_THREADS)")
     rng = np.random.default_rng(0)
     n = args.size

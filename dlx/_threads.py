@@ -36,5 +36,39 @@ def get_num_threads() -> int:
 
 
 def blas_info() -> dict[str, object]:
-    """Describe the BLAS dlx is linked against: its build string and thread count."""
-    return {"config": _core.blas_config(), "num_threads": _core.blas_num_threads()}
+    """Describe the BLAS dlx is linked against and the float32 GEMM it runs.
+
+    Returns a dict with ``config`` (the BLAS build string), ``num_threads`` (the BLAS
+    thread count) and ``gemm`` (``"dlx-avx512"`` or ``"blas"``, see
+    :func:`set_gemm_backend`).
+    """
+    return {
+        "config": _core.blas_config(),
+        "num_threads": _core.blas_num_threads(),
+        "gemm": _core.gemm_backend(),
+    }
+
+
+GEMM_BACKENDS = ("dlx-avx512", "blas")
+
+
+def set_gemm_backend(name: str) -> None:
+    """Choose the float32 matrix product behind dense layers, convolutions and RNNs.
+
+    Parameters
+    ----------
+    name : {"dlx-avx512", "blas"}
+        ``"dlx-avx512"`` is dlx's own packed AVX-512 kernel, the default when the build
+        targets AVX-512; it does not depend on the BLAS's CPU detection (an environment
+        that sets ``OPENBLAS_CORETYPE`` to an AVX2 core halves OpenBLAS's speed on an
+        AVX-512 machine). ``"blas"`` uses the linked BLAS for every product. float64
+        always uses the BLAS. The environment variable ``DLX_GEMM=blas`` sets the
+        default at import. Process-wide.
+    """
+    if not isinstance(name, str):
+        msg = f"`name` must be one of {GEMM_BACKENDS}, got {type(name).__name__}"
+        raise TypeError(msg)
+    if name not in GEMM_BACKENDS:
+        msg = f"`name` must be one of {GEMM_BACKENDS}, got {name!r}"
+        raise ValueError(msg)
+    _core.set_gemm_backend(name)

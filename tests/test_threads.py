@@ -82,6 +82,31 @@ def test_gemm_after_fork_in_child_works(tmp_path):
     assert res.returncode == 0, res.stderr
 
 
+def test_forked_child_runs_kernels_on_one_thread(tmp_path):
+    """OpenMP kernels (conv, dlx's own GEMM) in a forked child run single-threaded, not hang."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    code = (
+        "import os, numpy as np, dlx\n"
+        "from dlx import nn\n"
+        "dlx.set_num_threads(2)\n"
+        "conv = nn.Conv2d(3, 8, 3)\n"
+        "x = dlx.tensor(np.ones((4, 3, 16, 16), np.float32), requires_grad=True)\n"
+        "conv(x).sum().backward()  # the parent's OpenMP pool now exists\n"
+        "big = np.ones((512, 512), np.float32)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    conv(x).sum().backward()\n"
+        "    ok = dlx.get_num_threads() == 1 and float(dlx._core.gemm(big, big)[3, 4]) == 512.0\n"
+        "    os._exit(0 if ok else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "assert dlx.get_num_threads() == 2\n"
+        "raise SystemExit(os.waitstatus_to_exitcode(status))\n"
+    )
+    res = run_python(code, tmp_path, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
 def test_tests_import_the_installed_package():
     """Plain `pytest` must import the built package (with _core), not a bare source tree."""
     import dlx._core as core

@@ -1,0 +1,315 @@
+#include "sgemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <utility>
+
+#include "threads.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define DLX_HAVE_OWN_SGEMM 1
+#else
+#define DLX_HAVE_OWN_SGEMM 0
+#endif
+
+namespace dlx {
+namespace {
+
+// -1: not decided yet; 0/1: off/on.
+std::atomic<int> g_own_sgemm{-1};
+
+bool env_wants_blas() {
+  const char* v = std::getenv("DLX_GEMM");
+  return v != nullptr && std::strcmp(v, "blas") == 0;
+}
+
+}  // namespace
+
+bool own_sgemm_available() { return DLX_HAVE_OWN_SGEMM != 0; }
+
+bool own_sgemm_enabled() {
+  int s = g_own_sgemm.load(std::memory_order_relaxed);
+  if (s < 0) {
+    s = own_sgemm_available() && !env_wants_blas() ? 1 : 0;
+    g_own_sgemm.store(s, std::memory_order_relaxed);
+  }
+  return s == 1;
+}
+
+void set_own_sgemm(bool on) { g_own_sgemm.store(on && own_sgemm_available() ? 1 : 0); }
+
+#if DLX_HAVE_OWN_SGEMM
+namespace {
+
+// Blocking (BLIS order): a KC x NR panel of B stays in L1 while the MR x KC tiles of an
+// MC x KC block of A (in L2) stream past it; the KC x NC block of B sits in L3.
+constexpr int kNR = 32;      // two zmm columns
+constexpr int kMRMax = 14;   // 28 accumulators + 2 B vectors + 1 broadcast of 32 zmm
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = 224;  // 16 tiles of 14
+constexpr int64_t kNC = 3072;
+
+inline __mmask16 lane_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u);
+}
+
+// Grow-only, 64-byte aligned buffer owned by one thread.
+struct Buffer {
+  float* data = nullptr;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(data);
+      data = nullptr;
+      cap = 0;
+      const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+      data = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (data == nullptr) throw std::bad_alloc();
+      cap = n;
+    }
+    return data;
+  }
+  ~Buffer() { std::free(data); }
+};
+thread_local Buffer t_pack_a;
+thread_local Buffer t_pack_b;
+
+// 16x16 transpose in registers: r[i] holds row i; afterwards r[i] holds column i.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+  }
+  // Each 128-bit lane now holds a transposed 4x4 block; move the lanes into place.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nj] (nj <= 32) as dst[p*32 + j], zero beyond nj.
+void pack_b_panel(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  int64_t nj, float* dst) {
+  if (!trans_b) {  // B is [K, N]: each panel row is a (masked) copy of 32 floats
+    const __mmask16 m0 = lane_mask(nj), m1 = lane_mask(nj - 16);
+    const float* src = b + p0 * ldb + j0;
+    for (int64_t p = 0; p < kc; ++p, src += ldb, dst += kNR) {
+      _mm512_store_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+      _mm512_store_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    }
+    return;
+  }
+  // B is stored [N, K]: column j of op(B) is row j0 + j of B; transpose 16x16 blocks.
+  for (int64_t jb = 0; jb < kNR; jb += 16) {
+    const int64_t rows = std::clamp<int64_t>(nj - jb, 0, 16);
+    int64_t p = 0;
+    for (; p < kc; p += 16) {
+      const __mmask16 mk = lane_mask(kc - p);
+      __m512 r[16];
+      for (int64_t i = 0; i < 16; ++i)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, b + (j0 + jb + i) * ldb + p0 + p)
+                        : _mm512_setzero_ps();
+      transpose16(r);
+      const int64_t np = std::min<int64_t>(16, kc - p);
+      for (int64_t i = 0; i < np; ++i) _mm512_store_ps(dst + (p + i) * kNR + jb, r[i]);
+    }
+  }
+}
+
+// Packs op(A)[i0:i0+mr, p0:p0+kc] as dst[p*mr + i].
+void pack_a_tile(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mr, int64_t p0,
+                 int64_t kc, float* dst) {
+  if (trans_a) {  // A stored [K, M]: each packed row is mr contiguous floats
+    const __mmask16 m = lane_mask(mr);
+    const float* src = a + p0 * lda + i0;
+    for (int64_t p = 0; p < kc; ++p, src += lda)
+      _mm512_mask_storeu_ps(dst + p * mr, m, _mm512_maskz_loadu_ps(m, src));
+    return;
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    const float* src = a + (i0 + i) * lda + p0;
+    for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
+  }
+}
+
+// C[0:MR, 0:32] (masked columns) = alpha * Ap @ Bp + beta * C; beta == 0 never reads C.
+template <int MR>
+void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
+                  int64_t ldc, float alpha, float beta, __mmask16 m0, __mmask16 m1) {
+  __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(ap[i]);
+      acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+    }
+    ap += MR;
+    bp += kNR;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    float* ci = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(va, acc0[i]), r1 = _mm512_mul_ps(va, acc1[i]);
+    if (beta != 0.0f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+    }
+    _mm512_mask_storeu_ps(ci, m0, r0);
+    _mm512_mask_storeu_ps(ci + 16, m1, r1);
+  }
+}
+
+using Kernel = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float,
+                        __mmask16, __mmask16);
+template <int... I>
+constexpr auto make_kernels(std::integer_sequence<int, I...>) {
+  return std::array<Kernel, sizeof...(I)>{&micro_kernel<I + 1>...};
+}
+constexpr auto kKernels = make_kernels(std::make_integer_sequence<int, kMRMax>{});
+
+// An MC block of rows cut into ceil(mc / 14) tiles of (almost) equal height, so that a
+// 16-row product runs two 8-row tiles rather than 14 + 2.
+struct Tiles {
+  int64_t count, base, extra;  // first `extra` tiles have base + 1 rows
+  explicit Tiles(int64_t mc)
+      : count((mc + kMRMax - 1) / kMRMax), base(mc / count), extra(mc % count) {}
+  int64_t rows(int64_t t) const { return base + (t < extra); }
+  int64_t start(int64_t t) const { return t * base + std::min(t, extra); }
+};
+
+struct Problem {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha;
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb;
+  float beta;
+  float* c;
+  int64_t ldc;
+};
+
+// One thread's share of the whole product. With nth > 1 it runs inside dlx's own parallel
+// region (the only place where the barriers below are reached).
+void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
+         std::atomic<int64_t>* counters) {
+  const int64_t m_blocks = (pr.m + kMC - 1) / kMC;
+  int64_t phase = 0;
+  for (int64_t jc = 0; jc < pr.n; jc += kNC) {
+    const int64_t nc = std::min(kNC, pr.n - jc);
+    const int64_t panels = (nc + kNR - 1) / kNR;
+    // Panels per work item: enough items to balance the threads, at least one panel.
+    const int64_t per_block = nth > 1 ? std::max<int64_t>(1, (4 * nth + m_blocks - 1) / m_blocks) : 1;
+    const int64_t chunk = (panels + std::min(per_block, panels) - 1) / std::min(per_block, panels);
+    const int64_t chunks = (panels + chunk - 1) / chunk;
+    for (int64_t pc = 0; pc < pr.k; pc += kKC, ++phase) {
+      const int64_t kc = std::min(kKC, pr.k - pc);
+      for (int64_t q = tid; q < panels; q += nth)
+        pack_b_panel(pr.tb, pr.b, pr.ldb, pc, kc, jc + q * kNR, std::min<int64_t>(kNR, nc - q * kNR),
+                     bpack + q * kc * kNR);
+      if (nth > 1) {
+#pragma omp barrier
+      }
+      const float beta = pc == 0 ? pr.beta : 1.0f;
+      int64_t packed_block = -1;
+      std::atomic<int64_t>& next = counters[phase];
+      for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < m_blocks * chunks;) {
+        const int64_t ib = item / chunks, q0 = (item % chunks) * chunk;
+        const int64_t ic = ib * kMC, mc = std::min(kMC, pr.m - ic);
+        const Tiles tiles(mc);
+        if (packed_block != ib) {
+          for (int64_t t = 0; t < tiles.count; ++t)
+            pack_a_tile(pr.ta, pr.a, pr.lda, ic + tiles.start(t), tiles.rows(t), pc, kc,
+                        apack + tiles.start(t) * kc);
+          packed_block = ib;
+        }
+        for (int64_t q = q0; q < std::min(panels, q0 + chunk); ++q) {
+          const int64_t j = q * kNR, nj = std::min<int64_t>(kNR, nc - j);
+          const __mmask16 m0 = lane_mask(nj), m1 = lane_mask(nj - 16);
+          for (int64_t t = 0; t < tiles.count; ++t) {
+            const int64_t i = tiles.start(t);
+            kKernels[tiles.rows(t) - 1](kc, apack + i * kc, bpack + q * kc * kNR,
+                                        pr.c + (ic + i) * pr.ldc + jc + j, pr.ldc, pr.alpha, beta,
+                                        m0, m1);
+          }
+        }
+      }
+      if (nth > 1) {
+#pragma omp barrier
+      }
+    }
+  }
+}
+
+// Below this many multiply-adds one thread is faster than waking the team.
+constexpr double kParallelMacs = 1 << 19;
+
+}  // namespace
+
+void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
+  const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+  const double macs = static_cast<double>(m) * n * k;
+  int nth = 1;
+  if (!omp_in_parallel() && macs >= kParallelMacs) nth = num_threads();
+  const int64_t kc_max = std::min(kKC, k);
+  const int64_t panels_max = (std::min(kNC, n) + kNR - 1) / kNR;
+  float* bpack = t_pack_b.get(static_cast<size_t>(panels_max * kc_max * kNR));
+  const size_t a_size = static_cast<size_t>(std::min(kMC, m) * kc_max);
+  const int64_t phases = ((n + kNC - 1) / kNC) * ((k + kKC - 1) / kKC);
+  std::unique_ptr<std::atomic<int64_t>[]> counters(new std::atomic<int64_t>[phases]);
+  for (int64_t i = 0; i < phases; ++i) counters[i].store(0, std::memory_order_relaxed);
+  if (nth <= 1) {
+    run(pr, 0, 1, bpack, t_pack_a.get(a_size), counters.get());
+    return;
+  }
+  // Every thread's A buffer is allocated here, outside the region (no throw inside it).
+  float* apack = t_pack_a.get(a_size * static_cast<size_t>(nth));
+#pragma omp parallel num_threads(nth)
+  {
+    const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+    run(pr, tid, team, bpack, apack + a_size * static_cast<size_t>(tid), counters.get());
+  }
+}
+
+#else  // no AVX-512: dlx::gemm never calls this
+
+void own_sgemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+               int64_t, float, float*, int64_t) {
+  throw std::logic_error("own_sgemm: built without AVX-512");
+}
+
+#endif
+
+}  // namespace dlx

@@ -1,0 +1,28 @@
+// dlx's own float32 GEMM for AVX-512 machines (packed panels, register-blocked micro-kernel,
+// OpenMP over blocks). OpenBLAS's choice of kernels follows its core-type detection, which
+// an environment can pin to an older core (OPENBLAS_CORETYPE=Haswell runs AVX2 kernels on
+// an AVX-512 CPU at half the speed); this kernel depends on the compile target only.
+//
+//   C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C      (row-major, like blas.h)
+//
+// Used by dlx::gemm for float32 when the build targets AVX-512 (the default -march=native
+// on such a machine) and DLX_GEMM is not "blas". Results are independent of the thread
+// count: every element's sum runs over K in the same order whatever the partition.
+#pragma once
+
+#include <cstdint>
+
+namespace dlx {
+
+// True when the AVX-512 kernel is compiled in and selected (env DLX_GEMM=blas opts out;
+// set_own_sgemm overrides both, for tests and benchmarks).
+bool own_sgemm_enabled();
+bool own_sgemm_available();
+void set_own_sgemm(bool on);
+
+// Requires m, n, k >= 1 and row strides lda/ldb/ldc >= the stored row lengths.
+void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc);
+
+}  // namespace dlx
