@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 #include "common.h"
@@ -90,5 +91,34 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }
   blas_gemm(trans_a, trans_b, mi, ni, ki, alpha, a, lda_i, b, ldb_i, beta, c, ldc_i);
 }
+
+// C = alpha * op(A) @ op(B) + beta * C for many A against one B (an RNN's recurrent weight
+// at every time step): with dlx's own float32 GEMM, op(B) is packed once here instead of
+// once per product; otherwise each call is a plain gemm().
+template <typename T>
+class GemmFixedB {
+ public:
+  GemmFixedB(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb)
+      : trans_b_(trans_b), k_(k), n_(n), b_(b), ldb_(ldb) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (k > 0 && n >= 16 && own_sgemm_enabled())
+        packed_ = std::make_unique<SgemmPackedB>(trans_b, k, n, b, ldb);
+    }
+  }
+  void operator()(bool trans_a, int64_t m, T alpha, const T* a, int64_t lda, T beta, T* c,
+                  int64_t ldc) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed_ != nullptr && m >= 2) return packed_->multiply(trans_a, m, alpha, a, lda, beta, c, ldc);
+    }
+    gemm(trans_a, trans_b_, m, n_, k_, alpha, a, lda, b_, ldb_, beta, c, ldc);
+  }
+
+ private:
+  bool trans_b_;
+  int64_t k_, n_;
+  const T* b_;
+  int64_t ldb_;
+  std::unique_ptr<SgemmPackedB> packed_;
+};
 
 }  // namespace dlx

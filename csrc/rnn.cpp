@@ -112,6 +112,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
   std::vector<T> b_hn(mode == RnnMode::gru ? static_cast<size_t>(H) : 0, T(0));
   if (mode == RnnMode::gru && bias) std::copy(b_hh + 2 * H, b_hh + 3 * H, b_hn.begin());
   const int64_t ldh = std::max<int64_t>(H, 1), ldw = std::max<int64_t>(W, 1);
+  const GemmFixedB<T> times_whh_t(true, H, GH, w_hh, ldh);  // h @ W_hh^T at every step
   rnn_detail::for_batch_slices(N, [&](int64_t n0, int64_t n1, bool par) {
     const int64_t m = n1 - n0;
     if (m == 0) return;
@@ -122,10 +123,10 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
       T* pt = proj + t * N * W + n0 * W;
       T* ht = y + t * N * H + n0 * H;
       if (mode == RnnMode::gru) {
-        gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(0), ghm, std::max<int64_t>(GH, 1));
+        times_whh_t(false, m, T(1), hp, ldh, T(0), ghm, std::max<int64_t>(GH, 1));
         gru_cell(m, H, pt, ghm, b_hn.data(), hp, ht, par);
       } else {
-        gemm(false, true, m, GH, H, T(1), hp, ldh, w_hh, ldh, T(1), pt, ldw);
+        times_whh_t(false, m, T(1), hp, ldh, T(1), pt, ldw);
         if (mode == RnnMode::lstm) {
           const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
           lstm_cell(m, H, pt, W, cp, s == 0 ? H : W, ht, par);

@@ -136,6 +136,7 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   }
 
   // BPTT over batch slices (rows are independent; see for_batch_slices).
+  const GemmFixedB<T> times_whh(false, GH, H, w_hh, ldh);  // dgates @ W_hh at every step
   rnn_detail::for_batch_slices(N, [&](int64_t n0, int64_t n1, bool par) {
     const int64_t m = n1 - n0;
     if (m == 0) return;
@@ -149,7 +150,7 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
       if (mode == RnnMode::gru) {
         T* dght = dgh + (t * N + n0) * GH;
         gru_cell_backward(m, H, wst, gyt, hp, dhm, dgt, dght, par);
-        gemm(false, false, m, H, GH, T(1), dght, ldg, w_hh, ldh, T(1), dhm, ldh);
+        times_whh(false, m, T(1), dght, ldg, T(1), dhm, ldh);
         continue;
       }
       if (mode == RnnMode::lstm) {
@@ -159,7 +160,7 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
         simple_cell_backward(m * H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, dgt, par);
       }
       // The cell has consumed dh; it now becomes dL/dh_{t-1} = dgates @ W_hh.
-      gemm(false, false, m, H, GH, T(1), dgt, ldg, w_hh, ldh, T(0), dhm, ldh);
+      times_whh(false, m, T(1), dgt, ldg, T(0), dhm, ldh);
     }
   });
 

@@ -150,9 +150,17 @@ void pack_a_tile(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t 
       _mm512_mask_storeu_ps(dst + p * mr, m, _mm512_maskz_loadu_ps(m, src));
     return;
   }
-  for (int64_t i = 0; i < mr; ++i) {
-    const float* src = a + (i0 + i) * lda + p0;
-    for (int64_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
+  // A stored [M, K]: transpose 16 (k) x mr blocks in registers; each packed row is a
+  // masked store of mr floats (rows of the tile beyond mr are zeros and never stored).
+  const __mmask16 rows = lane_mask(mr);
+  for (int64_t p = 0; p < kc; p += 16) {
+    const __mmask16 mk = lane_mask(kc - p);
+    __m512 r[16];
+    for (int64_t i = 0; i < 16; ++i)
+      r[i] = i < mr ? _mm512_maskz_loadu_ps(mk, a + (i0 + i) * lda + p0 + p) : _mm512_setzero_ps();
+    transpose16(r);
+    const int64_t np = std::min<int64_t>(16, kc - p);
+    for (int64_t q = 0; q < np; ++q) _mm512_mask_storeu_ps(dst + (p + q) * mr, rows, r[q]);
   }
 }
 
@@ -222,7 +230,7 @@ struct Problem {
 // One thread's share of the whole product. With nth > 1 it runs inside dlx's own parallel
 // region (the only place where the barriers below are reached).
 void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
-         std::atomic<int64_t>* counters) {
+         std::atomic<int64_t>* counters, const SgemmPackedB* packed) {
   const int64_t m_blocks = (pr.m + kMC - 1) / kMC;
   int64_t phase = 0;
   for (int64_t jc = 0; jc < pr.n; jc += kNC) {
@@ -234,11 +242,15 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
     const int64_t chunks = (panels + chunk - 1) / chunk;
     for (int64_t pc = 0; pc < pr.k; pc += kKC, ++phase) {
       const int64_t kc = std::min(kKC, pr.k - pc);
-      for (int64_t q = tid; q < panels; q += nth)
-        pack_b_panel(pr.tb, pr.b, pr.ldb, pc, kc, jc + q * kNR, std::min<int64_t>(kNR, nc - q * kNR),
-                     bpack + q * kc * kNR);
-      if (nth > 1) {
+      if (packed != nullptr) {
+        bpack = const_cast<float*>(packed->block(jc / kNC, pc / kKC));
+      } else {
+        for (int64_t q = tid; q < panels; q += nth)
+          pack_b_panel(pr.tb, pr.b, pr.ldb, pc, kc, jc + q * kNR,
+                       std::min<int64_t>(kNR, nc - q * kNR), bpack + q * kc * kNR);
+        if (nth > 1) {
 #pragma omp barrier
+        }
       }
       const float beta = pc == 0 ? pr.beta : 1.0f;
       int64_t packed_block = -1;
@@ -276,22 +288,22 @@ constexpr double kParallelMacs = 1 << 19;
 
 }  // namespace
 
-void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-               int64_t ldc) {
-  const Problem pr{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
-  const double macs = static_cast<double>(m) * n * k;
+namespace {
+
+void drive(const Problem& pr, const SgemmPackedB* packed) {
+  const double macs = static_cast<double>(pr.m) * pr.n * pr.k;
   int nth = 1;
   if (!omp_in_parallel() && macs >= kParallelMacs) nth = num_threads();
-  const int64_t kc_max = std::min(kKC, k);
-  const int64_t panels_max = (std::min(kNC, n) + kNR - 1) / kNR;
-  float* bpack = t_pack_b.get(static_cast<size_t>(panels_max * kc_max * kNR));
-  const size_t a_size = static_cast<size_t>(std::min(kMC, m) * kc_max);
-  const int64_t phases = ((n + kNC - 1) / kNC) * ((k + kKC - 1) / kKC);
+  const int64_t kc_max = std::min(kKC, pr.k);
+  const int64_t panels_max = (std::min(kNC, pr.n) + kNR - 1) / kNR;
+  float* bpack =
+      packed != nullptr ? nullptr : t_pack_b.get(static_cast<size_t>(panels_max * kc_max * kNR));
+  const size_t a_size = static_cast<size_t>(std::min(kMC, pr.m) * kc_max);
+  const int64_t phases = ((pr.n + kNC - 1) / kNC) * ((pr.k + kKC - 1) / kKC);
   std::unique_ptr<std::atomic<int64_t>[]> counters(new std::atomic<int64_t>[phases]);
   for (int64_t i = 0; i < phases; ++i) counters[i].store(0, std::memory_order_relaxed);
   if (nth <= 1) {
-    run(pr, 0, 1, bpack, t_pack_a.get(a_size), counters.get());
+    run(pr, 0, 1, bpack, t_pack_a.get(a_size), counters.get(), packed);
     return;
   }
   // Every thread's A buffer is allocated here, outside the region (no throw inside it).
@@ -299,16 +311,65 @@ void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 #pragma omp parallel num_threads(nth)
   {
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-    run(pr, tid, team, bpack, apack + a_size * static_cast<size_t>(tid), counters.get());
+    run(pr, tid, team, bpack, apack + a_size * static_cast<size_t>(tid), counters.get(), packed);
   }
 }
 
-#else  // no AVX-512: dlx::gemm never calls this
+}  // namespace
+
+void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
+  drive(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}, nullptr);
+}
+
+// Layout: column blocks of kNC, each split into K blocks of kKC, each a run of panels.
+SgemmPackedB::SgemmPackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb)
+    : k_(k), n_(n) {
+  const int64_t panels = (n + kNR - 1) / kNR;
+  const size_t bytes = static_cast<size_t>(panels * kNR * k) * sizeof(float);
+  data_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  if (data_ == nullptr) throw std::bad_alloc();
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      float* dst = const_cast<float*>(block(jc / kNC, pc / kKC));
+      for (int64_t q = 0; q * kNR < nc; ++q)
+        pack_b_panel(trans_b, b, ldb, pc, kc, jc + q * kNR, std::min<int64_t>(kNR, nc - q * kNR),
+                     dst + q * kc * kNR);
+    }
+  }
+}
+
+SgemmPackedB::~SgemmPackedB() { std::free(data_); }
+
+const float* SgemmPackedB::block(int64_t jc_index, int64_t pc_index) const {
+  // Every full column block holds kNC / kNR panels of k rows; inside the block, the K
+  // blocks before pc_index are full (kKC rows).
+  const int64_t jc = jc_index * kNC, nc = std::min(kNC, n_ - jc);
+  const int64_t panels = (nc + kNR - 1) / kNR;
+  return data_ + jc * k_ + pc_index * kKC * panels * kNR;
+}
+
+void SgemmPackedB::multiply(bool trans_a, int64_t m, float alpha, const float* a, int64_t lda,
+                            float beta, float* c, int64_t ldc) const {
+  drive(Problem{trans_a, false, m, n_, k_, alpha, a, lda, nullptr, 0, beta, c, ldc}, this);
+}
+
+#else  // no AVX-512: dlx::gemm never calls these
 
 void own_sgemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                int64_t, float, float*, int64_t) {
   throw std::logic_error("own_sgemm: built without AVX-512");
 }
+SgemmPackedB::SgemmPackedB(bool, int64_t k, int64_t n, const float*, int64_t) : k_(k), n_(n) {
+  throw std::logic_error("SgemmPackedB: built without AVX-512");
+}
+SgemmPackedB::~SgemmPackedB() = default;
+const float* SgemmPackedB::block(int64_t, int64_t) const { return nullptr; }
+void SgemmPackedB::multiply(bool, int64_t, float, const float*, int64_t, float, float*,
+                            int64_t) const {}
 
 #endif
 

@@ -25,4 +25,25 @@ void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc);
 
+// op(B) packed once for many products C = alpha * op(A) @ op(B) + beta * C with different
+// A (an RNN's recurrent weight, reused at every time step). Needs own_sgemm_available().
+class SgemmPackedB {
+ public:
+  SgemmPackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb);
+  ~SgemmPackedB();
+  SgemmPackedB(const SgemmPackedB&) = delete;
+  SgemmPackedB& operator=(const SgemmPackedB&) = delete;
+
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+  // Offset of the packed (column block jc, K block pc) in data().
+  const float* block(int64_t jc_index, int64_t pc_index) const;
+  void multiply(bool trans_a, int64_t m, float alpha, const float* a, int64_t lda, float beta,
+                float* c, int64_t ldc) const;
+
+ private:
+  int64_t k_, n_;
+  float* data_ = nullptr;
+};
+
 }  // namespace dlx
