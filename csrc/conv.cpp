@@ -141,24 +141,60 @@ double sum_double(const T* a, int64_t len) {
 
 }  // namespace
 
+// Images per GEMM: a small output plane (7x7 = 49 positions) makes thin GEMMs that repack
+// the weights for every image and fill their 32-column panels badly, so such images share
+// one column matrix of at least kMinGemmCols columns. 1 for im2col-free (1x1) convolutions.
+constexpr int64_t kMinGemmCols = 512;
+int64_t images_per_gemm(const Dims& d, int64_t n) {
+  if (d.direct || d.l >= kMinGemmCols) return 1;
+  return std::clamp<int64_t>((kMinGemmCols + d.l - 1) / d.l, 1, std::max<int64_t>(n, 1));
+}
+
 template <typename T>
 void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv2dShape& s) {
   const Dims d(s);
   if (s.n == 0 || d.y_size == 0) return;
   const double work = static_cast<double>(s.n) * s.o * d.k * d.l;
-  for_each_item<T>(s.n, work, d.col_size, [&](int64_t b, T* ws) {
-    const T* xb = x + b * d.x_size;
-    T* yb = y + b * d.y_size;
-    const T* col = xb;
-    if (!d.direct) {
-      im2col(xb, ws, s.c, s.h, s.w, s.win);
-      col = ws;
+  const int64_t chunk = images_per_gemm(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+  // Workspace: the column matrix of `chunk` images, then (chunk > 1) their GEMM output.
+  const int64_t scratch = checked_mul(d.col_size, chunk, "conv2d") +
+                          (chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0);
+  for_each_item<T>(chunks, work, scratch, [&](int64_t item, T* ws) {
+    const int64_t b0 = item * chunk, nb = std::min(chunk, s.n - b0);
+    if (nb == 1) {
+      const T* xb = x + b0 * d.x_size;
+      T* yb = y + b0 * d.y_size;
+      const T* col = xb;
+      if (!d.direct) {
+        im2col(xb, ws, s.c, s.h, s.w, s.win);
+        col = ws;
+      }
+      if (bias != nullptr)
+        for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
+      for (int64_t g = 0; g < s.groups; ++g) {
+        gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k,
+             col + g * d.k * d.l, d.l, bias != nullptr ? T(1) : T(0), yb + g * d.og * d.l, d.l);
+      }
+      return;
     }
-    if (bias != nullptr)
-      for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
+    // nb images side by side: col is (groups * k, cols), out is (o, cols).
+    const int64_t cols = nb * d.l;
+    T* col = ws;
+    T* out = ws + d.col_size * chunk;
+    for (int64_t j = 0; j < nb; ++j)
+      im2col(x + (b0 + j) * d.x_size, col + j * d.l, s.c, s.h, s.w, s.win, cols);
     for (int64_t g = 0; g < s.groups; ++g) {
-      gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k, col + g * d.k * d.l,
-           d.l, bias != nullptr ? T(1) : T(0), yb + g * d.og * d.l, d.l);
+      gemm(false, false, d.og, cols, d.k, T(1), weight + g * d.og * d.k, d.k, col + g * d.k * cols,
+           cols, T(0), out + g * d.og * cols, cols);
+    }
+    for (int64_t j = 0; j < nb; ++j) {
+      T* yb = y + (b0 + j) * d.y_size;
+      for (int64_t oc = 0; oc < s.o; ++oc) {
+        const T* src = out + oc * cols + j * d.l;
+        T* dst = yb + oc * d.l;
+        const T add = bias != nullptr ? bias[oc] : T(0);
+        for (int64_t i = 0; i < d.l; ++i) dst[i] = src[i] + add;
+      }
     }
   });
 }
@@ -174,50 +210,88 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     if (gb != nullptr) std::fill_n(gb, s.o, T(0));
     return;
   }
-  // Fixed batch chunks (they depend on the shape only, never on the thread count).
-  int64_t parts = s.n;
+  const int64_t chunk = images_per_gemm(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+  // Fixed runs of chunks (they depend on the shape only, never on the thread count).
+  int64_t parts = chunks;
   if (gw != nullptr) {
     const int64_t fit = kPartialBytes / std::max<int64_t>(w_size * sizeof(T), 1);
-    parts = std::clamp<int64_t>(std::min(s.n, kMaxParts), 1, std::max<int64_t>(fit, 1));
+    parts = std::clamp<int64_t>(std::min(chunks, kMaxParts), 1, std::max<int64_t>(fit, 1));
   }
-  // Partial sums need no zeroing: each chunk's first GEMM runs with beta = 0.
+  // Partial sums need no zeroing: each part's first GEMM runs with beta = 0.
   std::unique_ptr<T[]> part_w(gw != nullptr && parts > 1 ? new T[parts * w_size] : nullptr);
   std::vector<double> part_b(gb != nullptr ? static_cast<size_t>(parts * s.o) : 0, 0.0);
   const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct;
   const double work =
       static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
+  // Workspace: columns of `chunk` images, then (chunk > 1) their output gradients gathered
+  // side by side as one (o, cols) matrix.
+  const int64_t scratch = (need_col ? checked_mul(d.col_size, chunk, "conv2d") : 0) +
+                          (chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0);
 
-  for_each_item<T>(parts, work, need_col ? d.col_size : 0, [&](int64_t p, T* ws) {
+  for_each_item<T>(parts, work, scratch, [&](int64_t p, T* ws) {
     T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.get() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
-    const int64_t b_lo = p * s.n / parts, b_hi = (p + 1) * s.n / parts;
-    for (int64_t b = b_lo; b < b_hi; ++b) {
-      const T* xb = x + b * d.x_size;
-      const T* gyb = gy + b * d.y_size;
-      if (pw != nullptr) {
-        const T* col = xb;
-        if (!d.direct) {
-          im2col(xb, ws, s.c, s.h, s.w, s.win);
-          col = ws;
+    const int64_t c_lo = p * chunks / parts, c_hi = (p + 1) * chunks / parts;
+    for (int64_t ci = c_lo; ci < c_hi; ++ci) {
+      const int64_t b0 = ci * chunk, nb = std::min(chunk, s.n - b0);
+      const T beta_w = ci == c_lo ? T(0) : T(1);
+      if (nb == 1) {
+        const T* xb = x + b0 * d.x_size;
+        const T* gyb = gy + b0 * d.y_size;
+        if (pw != nullptr) {
+          const T* col = xb;
+          if (!d.direct) {
+            im2col(xb, ws, s.c, s.h, s.w, s.win);
+            col = ws;
+          }
+          for (int64_t g = 0; g < s.groups; ++g) {
+            gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l,
+                 col + g * d.k * d.l, d.l, beta_w, pw + g * d.og * d.k, d.k);
+          }
         }
+        if (pb != nullptr)
+          for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyb + oc * d.l, d.l);
+        if (gx != nullptr) {
+          T* gxb = gx + b0 * d.x_size;
+          // Without im2col the column gradient is the input gradient itself.
+          T* dcol = d.direct ? gxb : ws;
+          for (int64_t g = 0; g < s.groups; ++g) {
+            gemm(true, false, d.k, d.l, d.og, T(1), weight + g * d.og * d.k, d.k,
+                 gyb + g * d.og * d.l, d.l, T(0), dcol + g * d.k * d.l, d.l);
+          }
+          if (!d.direct) {
+            std::fill_n(gxb, d.x_size, T(0));
+            col2im_consume(dcol, gxb, s.c, s.h, s.w, s.win);
+          }
+        }
+        continue;
+      }
+      // nb images side by side (never direct: images_per_gemm gives 1 there).
+      const int64_t cols = nb * d.l;
+      T* col = ws;
+      T* gyc = ws + d.col_size * chunk;
+      for (int64_t j = 0; j < nb; ++j)
+        for (int64_t oc = 0; oc < s.o; ++oc)
+          std::copy_n(gy + (b0 + j) * d.y_size + oc * d.l, d.l, gyc + oc * cols + j * d.l);
+      if (pw != nullptr) {
+        for (int64_t j = 0; j < nb; ++j)
+          im2col(x + (b0 + j) * d.x_size, col + j * d.l, s.c, s.h, s.w, s.win, cols);
         for (int64_t g = 0; g < s.groups; ++g) {
-          gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l, col + g * d.k * d.l,
-               d.l, b == b_lo ? T(0) : T(1), pw + g * d.og * d.k, d.k);
+          gemm(false, true, d.og, d.k, cols, T(1), gyc + g * d.og * cols, cols,
+               col + g * d.k * cols, cols, beta_w, pw + g * d.og * d.k, d.k);
         }
       }
       if (pb != nullptr)
-        for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyb + oc * d.l, d.l);
+        for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyc + oc * cols, cols);
       if (gx != nullptr) {
-        T* gxb = gx + b * d.x_size;
-        // Without im2col the column gradient is the input gradient itself.
-        T* dcol = d.direct ? gxb : ws;
         for (int64_t g = 0; g < s.groups; ++g) {
-          gemm(true, false, d.k, d.l, d.og, T(1), weight + g * d.og * d.k, d.k,
-               gyb + g * d.og * d.l, d.l, T(0), dcol + g * d.k * d.l, d.l);
+          gemm(true, false, d.k, cols, d.og, T(1), weight + g * d.og * d.k, d.k,
+               gyc + g * d.og * cols, cols, T(0), col + g * d.k * cols, cols);
         }
-        if (!d.direct) {
+        for (int64_t j = 0; j < nb; ++j) {
+          T* gxb = gx + (b0 + j) * d.x_size;
           std::fill_n(gxb, d.x_size, T(0));
-          col2im(dcol, gxb, s.c, s.h, s.w, s.win);
+          col2im_consume(col + j * d.l, gxb, s.c, s.h, s.w, s.win, cols);
         }
       }
     }

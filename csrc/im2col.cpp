@@ -25,8 +25,10 @@ int64_t Window2d::h_out(int64_t h) const { return window_out_size(h, kh, stride_
 int64_t Window2d::w_out(int64_t w) const { return window_out_size(w, kw, stride_w, pad_w, dil_w); }
 
 template <typename T>
-void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win) {
+void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win,
+            int64_t ld) {
   const int64_t h_out = win.h_out(h), w_out = win.w_out(w), len = h_out * w_out;
+  if (ld == 0) ld = len;
   const int64_t sh = win.stride_h, sw = win.stride_w;
   for (int64_t ci = 0; ci < c; ++ci) {
     const T* plane = im + ci * h * w;
@@ -38,7 +40,7 @@ void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d
         const int64_t off_w = j * win.dil_w - win.pad_w;
         int64_t ow_lo, ow_hi;
         valid_range(w, off_w, sw, w_out, &ow_lo, &ow_hi);
-        T* row = col + ((ci * win.kh + i) * win.kw + j) * len;
+        T* row = col + ((ci * win.kh + i) * win.kw + j) * ld;
         std::fill(row, row + oh_lo * w_out, T(0));
         std::fill(row + oh_hi * w_out, row + len, T(0));
         if (sh == 1 && sw == 1 && w_out == w) {
@@ -76,8 +78,10 @@ void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d
 }
 
 template <typename T>
-void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win) {
-  const int64_t h_out = win.h_out(h), w_out = win.w_out(w), len = h_out * w_out;
+void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win,
+            int64_t ld) {
+  const int64_t h_out = win.h_out(h), w_out = win.w_out(w);
+  const int64_t len = ld != 0 ? ld : h_out * w_out;
   const int64_t sh = win.stride_h, sw = win.stride_w;
   for (int64_t ci = 0; ci < c; ++ci) {
     T* plane = im + ci * h * w;
@@ -106,6 +110,44 @@ void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d
 }
 
 template <typename T>
+void col2im_consume(T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win,
+                    int64_t ld) {
+  const int64_t h_out = win.h_out(h), w_out = win.w_out(w);
+  if (!(win.stride_h == 1 && win.stride_w == 1 && w_out == w)) return col2im(col, im, c, h, w, win, ld);
+  const int64_t len = ld != 0 ? ld : h_out * w_out;
+  // Stride 1, 'same' width: output position k = oh * w + ow adds into plane[k + shift] for
+  // the whole block of valid rows. Zero the few entries that belong to padding taps (they
+  // would land on a neighbouring row's edge pixel), then add the block in one long loop.
+  for (int64_t ci = 0; ci < c; ++ci) {
+    T* plane = im + ci * h * w;
+    for (int64_t i = 0; i < win.kh; ++i) {
+      const int64_t off_h = i * win.dil_h - win.pad_h;
+      int64_t oh_lo, oh_hi;
+      valid_range(h, off_h, 1, h_out, &oh_lo, &oh_hi);
+      for (int64_t j = 0; j < win.kw; ++j) {
+        const int64_t off_w = j * win.dil_w - win.pad_w;
+        int64_t ow_lo, ow_hi;
+        valid_range(w, off_w, 1, w_out, &ow_lo, &ow_hi);
+        T* row = col + ((ci * win.kh + i) * win.kw + j) * len;
+        const int64_t shift = off_h * w + off_w;
+        const int64_t k0 = std::clamp<int64_t>(oh_lo * w, -shift, h * w - shift);
+        const int64_t k1 = std::clamp<int64_t>(oh_hi * w, k0, h * w - shift);
+        if (ow_lo > 0 || ow_hi < w) {
+          for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+            T* r = row + oh * w;
+            for (int64_t ow = 0; ow < ow_lo; ++ow) r[ow] = T(0);
+            for (int64_t ow = ow_hi; ow < w; ++ow) r[ow] = T(0);
+          }
+        }
+        T* __restrict dst = plane + shift;
+        const T* __restrict src = row;
+        for (int64_t k = k0; k < k1; ++k) dst[k] += src[k];
+      }
+    }
+  }
+}
+
+template <typename T>
 void im2col_batch(const T* im, T* col, int64_t n, int64_t c, int64_t h, int64_t w,
                   const Window2d& win) {
   const int64_t im_size = c * h * w;
@@ -124,8 +166,9 @@ void col2im_batch(const T* col, T* im, int64_t n, int64_t c, int64_t h, int64_t 
 }
 
 #define DLX_IM2COL(T)                                                                \
-  template void im2col<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&); \
-  template void col2im<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&); \
+  template void im2col<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t); \
+  template void col2im<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t); \
+  template void col2im_consume<T>(T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t); \
   template void im2col_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t,    \
                                 const Window2d&);                                    \
   template void col2im_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, const Window2d&);

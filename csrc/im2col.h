@@ -33,11 +33,21 @@ struct Window2d {
   }
 };
 
+// ld: row stride of col in elements (0: h_out * w_out, rows packed). A larger ld lets
+// several images share one column matrix side by side (conv's batched GEMMs).
 template <typename T>
-void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win);
+void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win,
+            int64_t ld = 0);
 
 template <typename T>
-void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win);
+void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win,
+            int64_t ld = 0);
+
+// col2im for a column matrix that is scratch: same result, but it may overwrite col (it
+// zeroes the entries of padding taps so that stride-1 'same'-width planes add in long runs).
+template <typename T>
+void col2im_consume(T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win,
+                    int64_t ld = 0);
 
 template <typename T>
 void im2col_batch(const T* im, T* col, int64_t n, int64_t c, int64_t h, int64_t w,

@@ -164,13 +164,49 @@ void pack_a_tile(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t 
   }
 }
 
+// An MC block of rows cut into ceil(mc / 14) tiles of (almost) equal height, so that a
+// 16-row product runs two 8-row tiles rather than 14 + 2.
+struct Tiles {
+  int64_t count, base, extra;  // first `extra` tiles have base + 1 rows
+  explicit Tiles(int64_t mc)
+      : count((mc + kMRMax - 1) / kMRMax), base(mc / count), extra(mc % count) {}
+  int64_t rows(int64_t t) const { return base + (t < extra); }
+  int64_t start(int64_t t) const { return t * base + std::min(t, extra); }
+};
+
+// Packs the tiles of op(A)[i0:i0+mc, p0:p0+kc]; tile t goes to dst + start(t) * kc.
+void pack_a_block(bool trans_a, const float* a, int64_t lda, int64_t i0, const Tiles& tiles,
+                  int64_t p0, int64_t kc, float* dst) {
+  if (!trans_a) {
+    for (int64_t t = 0; t < tiles.count; ++t)
+      pack_a_tile(false, a, lda, i0 + tiles.start(t), tiles.rows(t), p0, kc,
+                  dst + tiles.start(t) * kc);
+    return;
+  }
+  // A stored [K, M]: walk each stored row once, from left to right, handing every tile
+  // its mr floats (rows of A sit lda apart; streaming them beats tile-by-tile strides).
+  const float* src = a + p0 * lda + i0;
+  for (int64_t p = 0; p < kc; ++p, src += lda) {
+    for (int64_t t = 0; t < tiles.count; ++t) {
+      const int64_t mr = tiles.rows(t), i = tiles.start(t);
+      const __mmask16 m = lane_mask(mr);
+      _mm512_mask_storeu_ps(dst + i * kc + p * mr, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+  }
+}
+
 // C[0:MR, 0:32] (masked columns) = alpha * Ap @ Bp + beta * C; beta == 0 never reads C.
 template <int MR>
 void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
                   int64_t ldc, float alpha, float beta, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 14
-  for (int i = 0; i < MR; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < MR; ++i) {
+    acc0[i] = acc1[i] = _mm512_setzero_ps();
+    // The C tile is needed only at the end: start fetching it now (it is often in L3).
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+  }
   for (int64_t p = 0; p < kc; ++p) {
     const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
 #pragma GCC unroll 14
@@ -203,16 +239,6 @@ constexpr auto make_kernels(std::integer_sequence<int, I...>) {
   return std::array<Kernel, sizeof...(I)>{&micro_kernel<I + 1>...};
 }
 constexpr auto kKernels = make_kernels(std::make_integer_sequence<int, kMRMax>{});
-
-// An MC block of rows cut into ceil(mc / 14) tiles of (almost) equal height, so that a
-// 16-row product runs two 8-row tiles rather than 14 + 2.
-struct Tiles {
-  int64_t count, base, extra;  // first `extra` tiles have base + 1 rows
-  explicit Tiles(int64_t mc)
-      : count((mc + kMRMax - 1) / kMRMax), base(mc / count), extra(mc % count) {}
-  int64_t rows(int64_t t) const { return base + (t < extra); }
-  int64_t start(int64_t t) const { return t * base + std::min(t, extra); }
-};
 
 struct Problem {
   bool ta, tb;
@@ -260,9 +286,7 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
         const int64_t ic = ib * kMC, mc = std::min(kMC, pr.m - ic);
         const Tiles tiles(mc);
         if (packed_block != ib) {
-          for (int64_t t = 0; t < tiles.count; ++t)
-            pack_a_tile(pr.ta, pr.a, pr.lda, ic + tiles.start(t), tiles.rows(t), pc, kc,
-                        apack + tiles.start(t) * kc);
+          pack_a_block(pr.ta, pr.a, pr.lda, ic, tiles, pc, kc, apack);
           packed_block = ib;
         }
         for (int64_t q = q0; q < std::min(panels, q0 + chunk); ++q) {
