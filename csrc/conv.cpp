@@ -6,10 +6,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "blas.h"
 #include "common.h"
+#include "conv_implicit.h"
 #include "threads.h"
 
 namespace dlx {
@@ -145,9 +147,38 @@ double sum_double(const T* a, int64_t len) {
 // the weights for every image and fill their 32-column panels badly, so such images share
 // one column matrix of at least kMinGemmCols columns. 1 for im2col-free (1x1) convolutions.
 constexpr int64_t kMinGemmCols = 512;
+// Output planes at least this large use the implicit GEMM (see use_implicit).
+constexpr int64_t kMinImplicitCols = 64;
+constexpr int64_t kMinImplicitGxChannels = 8;
 int64_t images_per_gemm(const Dims& d, int64_t n) {
   if (d.direct || d.l >= kMinGemmCols) return 1;
   return std::clamp<int64_t>((kMinGemmCols + d.l - 1) / d.l, 1, std::max<int64_t>(n, 1));
+}
+
+// float32 stride-1 'same' convolutions run as implicit GEMMs on dlx's own kernel: no
+// column matrix in memory, for the forward pass and for both gradients.
+template <typename T>
+bool use_implicit(const Conv2dShape& s, const Dims& d) {
+  if constexpr (!std::is_same_v<T, float>) {
+    return false;
+  } else {
+    return s.groups == 1 && !d.direct && s.win.stride_h == 1 && s.win.stride_w == 1 &&
+           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled();
+  }
+}
+
+// The image's (or the output gradient's) columns for the implicit GEMMs.
+ConvCols input_cols(const float* xb, const Conv2dShape& s) {
+  const Window2d& k = s.win;
+  return {xb, s.c, s.h, s.w, k.kh, k.kw, k.dil_h, k.dil_w, k.pad_h, k.pad_w};
+}
+// Input gradient of a stride-1 'same' convolution = a convolution of the output gradient
+// with the flipped, transposed kernel and padding dil * (k - 1) - pad.
+ConvCols grad_output_cols(const float* gyb, const Conv2dShape& s) {
+  const Window2d& k = s.win;
+  return {gyb,     s.o,     s.h,     s.w,
+          k.kh,    k.kw,    k.dil_h, k.dil_w,
+          k.dil_h * (k.kh - 1) - k.pad_h, k.dil_w * (k.kw - 1) - k.pad_w};
 }
 
 template <typename T>
@@ -155,6 +186,19 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
   const Dims d(s);
   if (s.n == 0 || d.y_size == 0) return;
   const double work = static_cast<double>(s.n) * s.o * d.k * d.l;
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_implicit<T>(s, d)) {
+      const SgemmPackedA w(false, s.o, d.k, weight, d.k);  // packed once for every image
+      for_each_item<T>(s.n, work, 0, [&](int64_t b, T*) {
+        T* yb = y + b * d.y_size;
+        if (bias != nullptr)
+          for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
+        const ImplicitCols cols(input_cols(x + b * d.x_size, s), false);
+        own_sgemm_sourced(w, d.l, cols, 1.0f, bias != nullptr ? 1.0f : 0.0f, yb, d.l);
+      });
+      return;
+    }
+  }
   const int64_t chunk = images_per_gemm(d, s.n), chunks = (s.n + chunk - 1) / chunk;
   // Workspace: the column matrix of `chunk` images, then (chunk > 1) their GEMM output.
   const int64_t scratch = checked_mul(d.col_size, chunk, "conv2d") +
@@ -210,7 +254,9 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     if (gb != nullptr) std::fill_n(gb, s.o, T(0));
     return;
   }
-  const int64_t chunk = images_per_gemm(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+  const bool implicit = use_implicit<T>(s, d);
+  const int64_t chunk = implicit ? 1 : images_per_gemm(d, s.n);
+  const int64_t chunks = (s.n + chunk - 1) / chunk;
   // Fixed runs of chunks (they depend on the shape only, never on the thread count).
   int64_t parts = chunks;
   if (gw != nullptr) {
@@ -220,13 +266,32 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   // Partial sums need no zeroing: each part's first GEMM runs with beta = 0.
   std::unique_ptr<T[]> part_w(gw != nullptr && parts > 1 ? new T[parts * w_size] : nullptr);
   std::vector<double> part_b(gb != nullptr ? static_cast<size_t>(parts * s.o) : 0, 0.0);
-  const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct;
+  // The implicit input gradient is a GEMM with M = input channels: with only a few (an
+  // RGB or grey image), the explicit W^T @ gy + col2im is faster.
+  const bool implicit_gx = implicit && gx != nullptr && s.c >= kMinImplicitGxChannels;
+  const bool need_col =
+      (gw != nullptr || gx != nullptr) && !d.direct && (!implicit || (gx != nullptr && !implicit_gx));
   const double work =
       static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
   // Workspace: columns of `chunk` images, then (chunk > 1) their output gradients gathered
   // side by side as one (o, cols) matrix.
   const int64_t scratch = (need_col ? checked_mul(d.col_size, chunk, "conv2d") : 0) +
                           (chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0);
+
+  // Implicit input gradient: the kernel flipped in space with in/out channels swapped,
+  // w_flip[ci, (oc, i, j)] = weight[oc, ci, kh - 1 - i, kw - 1 - j], packed once.
+  std::unique_ptr<SgemmPackedA> w_flip;
+  if constexpr (std::is_same_v<T, float>) {
+    if (implicit_gx) {
+      const int64_t kh = s.win.kh, kw = s.win.kw, taps = kh * kw, cols = s.o * taps;
+      std::vector<float> flipped(static_cast<size_t>(s.c * cols));
+      for (int64_t oc = 0; oc < s.o; ++oc)
+        for (int64_t ci = 0; ci < s.c; ++ci)
+          for (int64_t t = 0; t < taps; ++t)
+            flipped[ci * cols + oc * taps + t] = weight[(oc * s.c + ci) * taps + (taps - 1 - t)];
+      w_flip = std::make_unique<SgemmPackedA>(false, s.c, cols, flipped.data(), cols);
+    }
+  }
 
   for_each_item<T>(parts, work, scratch, [&](int64_t p, T* ws) {
     T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.get() + p * w_size : gw;
@@ -235,6 +300,27 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     for (int64_t ci = c_lo; ci < c_hi; ++ci) {
       const int64_t b0 = ci * chunk, nb = std::min(chunk, s.n - b0);
       const T beta_w = ci == c_lo ? T(0) : T(1);
+      if constexpr (std::is_same_v<T, float>) {
+        if (implicit) {
+          const T* gyb = gy + b0 * d.y_size;
+          if (pw != nullptr) {  // gw[o, k] (+)= gy_b[o, l] @ cols(x_b)^T[l, k]
+            const ImplicitCols cols(input_cols(x + b0 * d.x_size, s), true);
+            own_sgemm_sourced(false, s.o, d.k, d.l, gyb, d.l, cols, 1.0f, beta_w, pw, d.k);
+          }
+          if (pb != nullptr)
+            for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyb + oc * d.l, d.l);
+          if (implicit_gx) {  // gx_b[c, l] = w_flip[c, o * kh * kw] @ cols(gy_b)
+            const ImplicitCols cols(grad_output_cols(gyb, s), false);
+            own_sgemm_sourced(*w_flip, d.l, cols, 1.0f, 0.0f, gx + b0 * d.x_size, d.l);
+          } else if (gx != nullptr) {
+            T* gxb = gx + b0 * d.x_size;
+            gemm(true, false, d.k, d.l, s.o, T(1), weight, d.k, gyb, d.l, T(0), ws, d.l);
+            std::fill_n(gxb, d.x_size, T(0));
+            col2im_consume(ws, gxb, s.c, s.h, s.w, s.win);
+          }
+          continue;
+        }
+      }
       if (nb == 1) {
         const T* xb = x + b0 * d.x_size;
         const T* gyb = gy + b0 * d.y_size;

@@ -15,7 +15,7 @@
 #include "threads.h"
 
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "avx512_util.h"
 #define DLX_HAVE_OWN_SGEMM 1
 #else
 #define DLX_HAVE_OWN_SGEMM 0
@@ -50,6 +50,9 @@ void set_own_sgemm(bool on) { g_own_sgemm.store(on && own_sgemm_available() ? 1 
 #if DLX_HAVE_OWN_SGEMM
 namespace {
 
+using avx512::lane_mask;
+using avx512::transpose16;
+
 // Blocking (BLIS order): a KC x NR panel of B stays in L1 while the MR x KC tiles of an
 // MC x KC block of A (in L2) stream past it; the KC x NC block of B sits in L3.
 constexpr int kNR = 32;      // two zmm columns
@@ -57,10 +60,6 @@ constexpr int kMRMax = 14;   // 28 accumulators + 2 B vectors + 1 broadcast of 3
 constexpr int64_t kKC = 256;
 constexpr int64_t kMC = 224;  // 16 tiles of 14
 constexpr int64_t kNC = 3072;
-
-inline __mmask16 lane_mask(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u);
-}
 
 // Grow-only, 64-byte aligned buffer owned by one thread.
 struct Buffer {
@@ -82,34 +81,6 @@ struct Buffer {
 };
 thread_local Buffer t_pack_a;
 thread_local Buffer t_pack_b;
-
-// 16x16 transpose in registers: r[i] holds row i; afterwards r[i] holds column i.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
-    const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
-  }
-  // Each 128-bit lane now holds a transposed 4x4 block; move the lanes into place.
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-}
 
 // Packs op(B)[p0:p0+kc, j0:j0+nj] (nj <= 32) as dst[p*32 + j], zero beyond nj.
 void pack_b_panel(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
@@ -251,12 +222,16 @@ struct Problem {
   float beta;
   float* c;
   int64_t ldc;
+  const SgemmPackedA* packed_a = nullptr;
+  const SgemmPackedB* packed_b = nullptr;
+  const SgemmBSource* source_b = nullptr;
 };
 
 // One thread's share of the whole product. With nth > 1 it runs inside dlx's own parallel
 // region (the only place where the barriers below are reached).
 void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
-         std::atomic<int64_t>* counters, const SgemmPackedB* packed) {
+         std::atomic<int64_t>* counters) {
+  const SgemmPackedB* packed = pr.packed_b;
   const int64_t m_blocks = (pr.m + kMC - 1) / kMC;
   int64_t phase = 0;
   for (int64_t jc = 0; jc < pr.n; jc += kNC) {
@@ -271,9 +246,13 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
       if (packed != nullptr) {
         bpack = const_cast<float*>(packed->block(jc / kNC, pc / kKC));
       } else {
-        for (int64_t q = tid; q < panels; q += nth)
-          pack_b_panel(pr.tb, pr.b, pr.ldb, pc, kc, jc + q * kNR,
-                       std::min<int64_t>(kNR, nc - q * kNR), bpack + q * kc * kNR);
+        for (int64_t q = tid; q < panels; q += nth) {
+          const int64_t j0 = jc + q * kNR, nj = std::min<int64_t>(kNR, nc - q * kNR);
+          if (pr.source_b != nullptr)
+            pr.source_b->pack(pc, kc, j0, nj, bpack + q * kc * kNR);
+          else
+            pack_b_panel(pr.tb, pr.b, pr.ldb, pc, kc, j0, nj, bpack + q * kc * kNR);
+        }
         if (nth > 1) {
 #pragma omp barrier
         }
@@ -285,7 +264,10 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
         const int64_t ib = item / chunks, q0 = (item % chunks) * chunk;
         const int64_t ic = ib * kMC, mc = std::min(kMC, pr.m - ic);
         const Tiles tiles(mc);
-        if (packed_block != ib) {
+        const float* ablock = apack;
+        if (pr.packed_a != nullptr) {
+          ablock = pr.packed_a->block(ib, pc / kKC);
+        } else if (packed_block != ib) {
           pack_a_block(pr.ta, pr.a, pr.lda, ic, tiles, pc, kc, apack);
           packed_block = ib;
         }
@@ -294,7 +276,7 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
           const __mmask16 m0 = lane_mask(nj), m1 = lane_mask(nj - 16);
           for (int64_t t = 0; t < tiles.count; ++t) {
             const int64_t i = tiles.start(t);
-            kKernels[tiles.rows(t) - 1](kc, apack + i * kc, bpack + q * kc * kNR,
+            kKernels[tiles.rows(t) - 1](kc, ablock + i * kc, bpack + q * kc * kNR,
                                         pr.c + (ic + i) * pr.ldc + jc + j, pr.ldc, pr.alpha, beta,
                                         m0, m1);
           }
@@ -314,7 +296,8 @@ constexpr double kParallelMacs = 1 << 19;
 
 namespace {
 
-void drive(const Problem& pr, const SgemmPackedB* packed) {
+void drive(const Problem& pr) {
+  const SgemmPackedB* packed = pr.packed_b;
   const double macs = static_cast<double>(pr.m) * pr.n * pr.k;
   int nth = 1;
   if (!omp_in_parallel() && macs >= kParallelMacs) nth = num_threads();
@@ -327,15 +310,16 @@ void drive(const Problem& pr, const SgemmPackedB* packed) {
   std::unique_ptr<std::atomic<int64_t>[]> counters(new std::atomic<int64_t>[phases]);
   for (int64_t i = 0; i < phases; ++i) counters[i].store(0, std::memory_order_relaxed);
   if (nth <= 1) {
-    run(pr, 0, 1, bpack, t_pack_a.get(a_size), counters.get(), packed);
+    run(pr, 0, 1, bpack, pr.packed_a != nullptr ? nullptr : t_pack_a.get(a_size), counters.get());
     return;
   }
   // Every thread's A buffer is allocated here, outside the region (no throw inside it).
-  float* apack = t_pack_a.get(a_size * static_cast<size_t>(nth));
+  float* apack = pr.packed_a != nullptr ? nullptr : t_pack_a.get(a_size * static_cast<size_t>(nth));
 #pragma omp parallel num_threads(nth)
   {
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-    run(pr, tid, team, bpack, apack + a_size * static_cast<size_t>(tid), counters.get(), packed);
+    run(pr, tid, team, bpack, apack == nullptr ? nullptr : apack + a_size * static_cast<size_t>(tid),
+        counters.get());
   }
 }
 
@@ -344,7 +328,7 @@ void drive(const Problem& pr, const SgemmPackedB* packed) {
 void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
-  drive(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}, nullptr);
+  drive(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
 }
 
 // Layout: column blocks of kNC, each split into K blocks of kKC, each a run of panels.
@@ -378,7 +362,47 @@ const float* SgemmPackedB::block(int64_t jc_index, int64_t pc_index) const {
 
 void SgemmPackedB::multiply(bool trans_a, int64_t m, float alpha, const float* a, int64_t lda,
                             float beta, float* c, int64_t ldc) const {
-  drive(Problem{trans_a, false, m, n_, k_, alpha, a, lda, nullptr, 0, beta, c, ldc}, this);
+  Problem pr{trans_a, false, m, n_, k_, alpha, a, lda, nullptr, 0, beta, c, ldc};
+  pr.packed_b = this;
+  drive(pr);
+}
+
+// Layout: row blocks of kMC, each split into K blocks of kKC; a block holds its tiles as
+// pack_a_block writes them (tile t at start(t) * kc).
+SgemmPackedA::SgemmPackedA(bool trans_a, int64_t m, int64_t k, const float* a, int64_t lda)
+    : m_(m), k_(k) {
+  const size_t bytes = static_cast<size_t>(m * k) * sizeof(float);
+  data_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64));
+  if (data_ == nullptr) throw std::bad_alloc();
+  for (int64_t ic = 0; ic < m; ic += kMC) {
+    const Tiles tiles(std::min(kMC, m - ic));
+    for (int64_t pc = 0; pc < k; pc += kKC)
+      pack_a_block(trans_a, a, lda, ic, tiles, pc, std::min(kKC, k - pc),
+                   const_cast<float*>(block(ic / kMC, pc / kKC)));
+  }
+}
+
+SgemmPackedA::~SgemmPackedA() { std::free(data_); }
+
+const float* SgemmPackedA::block(int64_t ic_index, int64_t pc_index) const {
+  const int64_t ic = ic_index * kMC, mc = std::min(kMC, m_ - ic);
+  return data_ + ic * k_ + pc_index * kKC * mc;
+}
+
+void own_sgemm_sourced(const SgemmPackedA& a, int64_t n, const SgemmBSource& b, float alpha,
+                       float beta, float* c, int64_t ldc) {
+  Problem pr{false, false, a.m(), n, a.k(), alpha, nullptr, 0, nullptr, 0, beta, c, ldc};
+  pr.packed_a = &a;
+  pr.source_b = &b;
+  drive(pr);
+}
+
+void own_sgemm_sourced(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a,
+                       int64_t lda, const SgemmBSource& b, float alpha, float beta, float* c,
+                       int64_t ldc) {
+  Problem pr{trans_a, false, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc};
+  pr.source_b = &b;
+  drive(pr);
 }
 
 #else  // no AVX-512: dlx::gemm never calls these
@@ -391,6 +415,15 @@ SgemmPackedB::SgemmPackedB(bool, int64_t k, int64_t n, const float*, int64_t) : 
   throw std::logic_error("SgemmPackedB: built without AVX-512");
 }
 SgemmPackedB::~SgemmPackedB() = default;
+SgemmPackedA::SgemmPackedA(bool, int64_t m, int64_t k, const float*, int64_t) : m_(m), k_(k) {
+  throw std::logic_error("SgemmPackedA: built without AVX-512");
+}
+SgemmPackedA::~SgemmPackedA() = default;
+const float* SgemmPackedA::block(int64_t, int64_t) const { return nullptr; }
+void own_sgemm_sourced(const SgemmPackedA&, int64_t, const SgemmBSource&, float, float, float*,
+                       int64_t) {}
+void own_sgemm_sourced(bool, int64_t, int64_t, int64_t, const float*, int64_t,
+                       const SgemmBSource&, float, float, float*, int64_t) {}
 const float* SgemmPackedB::block(int64_t, int64_t) const { return nullptr; }
 void SgemmPackedB::multiply(bool, int64_t, float, const float*, int64_t, float, float*,
                             int64_t) const {}

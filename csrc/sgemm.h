@@ -46,4 +46,38 @@ class SgemmPackedB {
   float* data_ = nullptr;
 };
 
+// op(A) packed once for many products with different B (conv weights at every image).
+class SgemmPackedA {
+ public:
+  SgemmPackedA(bool trans_a, int64_t m, int64_t k, const float* a, int64_t lda);
+  ~SgemmPackedA();
+  SgemmPackedA(const SgemmPackedA&) = delete;
+  SgemmPackedA& operator=(const SgemmPackedA&) = delete;
+
+  int64_t m() const { return m_; }
+  int64_t k() const { return k_; }
+  const float* block(int64_t ic_index, int64_t pc_index) const;
+
+ private:
+  int64_t m_, k_;
+  float* data_ = nullptr;
+};
+
+// Produces op(B) on the fly (implicit im2col): pack() writes rows [p0, p0 + kc) and
+// columns [j0, j0 + nj) (nj <= 32) of op(B) as dst[(p - p0) * 32 + (j - j0)], with zeros in
+// columns nj..31. dst is 64-byte aligned.
+class SgemmBSource {
+ public:
+  virtual ~SgemmBSource() = default;
+  virtual void pack(int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) const = 0;
+};
+
+// C = alpha * A @ B + beta * C with A pre-packed (m, k from it) and B from a source.
+void own_sgemm_sourced(const SgemmPackedA& a, int64_t n, const SgemmBSource& b, float alpha,
+                       float beta, float* c, int64_t ldc);
+// C = alpha * op(A) @ B + beta * C with A plain and B from a source.
+void own_sgemm_sourced(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a,
+                       int64_t lda, const SgemmBSource& b, float alpha, float beta, float* c,
+                       int64_t ldc);
+
 }  // namespace dlx

@@ -1,0 +1,143 @@
+#include "conv_implicit.h"
+
+#if defined(__AVX512F__)
+#include <algorithm>
+#include <limits>
+
+#include "avx512_util.h"
+
+namespace dlx {
+namespace {
+
+using avx512::lane_mask;
+using avx512::transpose16;
+
+// Row and column of output positions l0 .. l0 + 15 (positions past `count` get a row no
+// offset can bring inside the plane, so their lanes always load 0).
+struct Lanes {
+  __m512i oh, ow;
+  Lanes(int64_t l0, int64_t count, int64_t w) {
+    alignas(64) int32_t hs[16], ws[16];
+    for (int64_t t = 0; t < 16; ++t) {
+      const int64_t l = l0 + t;
+      hs[t] = t < count ? static_cast<int32_t>(l / w) : std::numeric_limits<int32_t>::min() / 2;
+      ws[t] = t < count ? static_cast<int32_t>(l % w) : 0;
+    }
+    oh = _mm512_load_si512(hs);
+    ow = _mm512_load_si512(ws);
+  }
+  // Lanes whose tap (oh + off_h, ow + off_w) lies inside an h x w plane.
+  __mmask16 inside(int32_t off_h, int32_t off_w, const __m512i& h, const __m512i& w) const {
+    const __m512i r = _mm512_add_epi32(oh, _mm512_set1_epi32(off_h));
+    const __m512i c = _mm512_add_epi32(ow, _mm512_set1_epi32(off_w));
+    return _mm512_cmplt_epu32_mask(r, h) & _mm512_cmplt_epu32_mask(c, w);
+  }
+};
+
+// Where row p = (ci, i, j) of the column matrix reads: the plane and the tap offsets.
+struct Tap {
+  const float* plane;
+  int32_t off_h, off_w;
+};
+inline Tap tap_of(const ConvCols& g, int64_t p) {
+  const int64_t taps = g.kh * g.kw, ci = p / taps, i = (p % taps) / g.kw, j = p % g.kw;
+  return {g.img + ci * g.h * g.w, static_cast<int32_t>(i * g.dil_h - g.pad_h),
+          static_cast<int32_t>(j * g.dil_w - g.pad_w)};
+}
+
+// Lanes masked off are never read: the address may lie outside the plane.
+inline __m512 load_taps(const Tap& t, int64_t l0, int64_t w, __mmask16 m) {
+  const std::ptrdiff_t off = l0 + static_cast<std::ptrdiff_t>(t.off_h) * w + t.off_w;
+  return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(
+                                      reinterpret_cast<std::uintptr_t>(t.plane) +
+                                      static_cast<std::uintptr_t>(off * 4)));
+}
+
+}  // namespace
+
+void ImplicitCols::pack(int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) const {
+  if (transposed_)
+    pack_cols(p0, kc, j0, nj, dst);
+  else
+    pack_rows(p0, kc, j0, nj, dst);
+}
+
+// Masks and offsets of every kernel tap (i, j) for one group of 16 positions.
+struct TapTable {
+  static constexpr int kMax = 64;  // kh * kw up to 8x8; larger kernels compute on the fly
+  __mmask16 mask[kMax];
+  std::ptrdiff_t off[kMax];
+};
+
+// op(B) rows p0.. (taps), columns l0 .. l0 + nl (positions): each packed row is two
+// masked loads of consecutive positions. The tap (i, j) and channel advance row by row.
+void ImplicitCols::pack_rows(int64_t p0, int64_t kc, int64_t l0, int64_t nl, float* dst) const {
+  const __m512i vh = _mm512_set1_epi32(static_cast<int32_t>(g_.h));
+  const __m512i vw = _mm512_set1_epi32(static_cast<int32_t>(g_.w));
+  const int64_t taps = g_.kh * g_.kw, hw = g_.h * g_.w;
+  const Lanes lo(l0, nl, g_.w), hi(l0 + 16, nl - 16, g_.w);
+  if (taps > TapTable::kMax) {
+    for (int64_t r = 0; r < kc; ++r, dst += 32) {
+      const Tap t = tap_of(g_, p0 + r);
+      _mm512_store_ps(dst, load_taps(t, l0, g_.w, lo.inside(t.off_h, t.off_w, vh, vw)));
+      _mm512_store_ps(dst + 16, load_taps(t, l0 + 16, g_.w, hi.inside(t.off_h, t.off_w, vh, vw)));
+    }
+    return;
+  }
+  TapTable t0, t1;
+  for (int64_t q = 0; q < taps; ++q) {
+    const Tap t = tap_of(g_, q);  // channel 0: only the offsets matter
+    t0.mask[q] = lo.inside(t.off_h, t.off_w, vh, vw);
+    t1.mask[q] = hi.inside(t.off_h, t.off_w, vh, vw);
+    t0.off[q] = l0 + static_cast<std::ptrdiff_t>(t.off_h) * g_.w + t.off_w;
+  }
+  int64_t ci = p0 / taps, q = p0 % taps;
+  const float* plane = g_.img + ci * hw;
+  for (int64_t r = 0; r < kc; ++r, dst += 32) {
+    const std::uintptr_t base = reinterpret_cast<std::uintptr_t>(plane) +
+                                static_cast<std::uintptr_t>(t0.off[q] * 4);
+    _mm512_store_ps(dst, _mm512_maskz_loadu_ps(t0.mask[q], reinterpret_cast<const float*>(base)));
+    _mm512_store_ps(dst + 16,
+                    _mm512_maskz_loadu_ps(t1.mask[q], reinterpret_cast<const float*>(base + 64)));
+    if (++q == taps) {
+      q = 0;
+      plane += hw;
+    }
+  }
+}
+
+// op(B) = columns^T: rows l0 .. l0 + kc (positions), columns p0 .. p0 + np (taps). Loads
+// 16 positions of 16 taps, transposes them in registers.
+void ImplicitCols::pack_cols(int64_t l0, int64_t kc, int64_t p0, int64_t np, float* dst) const {
+  const __m512i vh = _mm512_set1_epi32(static_cast<int32_t>(g_.h));
+  const __m512i vw = _mm512_set1_epi32(static_cast<int32_t>(g_.w));
+  Tap taps[32];
+  for (int64_t q = 0; q < np; ++q) taps[q] = tap_of(g_, p0 + q);
+  for (int64_t lb = 0; lb < kc; lb += 16) {
+    const int64_t nl = std::min<int64_t>(16, kc - lb);
+    const Lanes lanes(l0 + lb, nl, g_.w);
+    for (int64_t jb = 0; jb < 32; jb += 16) {
+      __m512 r[16];
+      for (int64_t t = 0; t < 16; ++t) {
+        const int64_t q = jb + t;
+        r[t] = q < np ? load_taps(taps[q], l0 + lb, g_.w,
+                                  lanes.inside(taps[q].off_h, taps[q].off_w, vh, vw))
+                      : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int64_t t = 0; t < nl; ++t) _mm512_store_ps(dst + (lb + t) * 32 + jb, r[t]);
+    }
+  }
+}
+
+}  // namespace dlx
+
+#else  // without AVX-512 nothing constructs an ImplicitCols
+
+namespace dlx {
+void ImplicitCols::pack(int64_t, int64_t, int64_t, int64_t, float*) const {}
+void ImplicitCols::pack_rows(int64_t, int64_t, int64_t, int64_t, float*) const {}
+void ImplicitCols::pack_cols(int64_t, int64_t, int64_t, int64_t, float*) const {}
+}  // namespace dlx
+
+#endif

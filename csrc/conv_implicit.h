@@ -1,0 +1,35 @@
+// Implicit im2col for float32 stride-1 convolutions whose output plane has the input's size
+// ('same' padding): the GEMM packs its panels of the column matrix straight from the image,
+// so the column matrix is never written out (csrc/sgemm.h, SgemmBSource). Built only when
+// dlx's own AVX-512 GEMM is.
+#pragma once
+
+#include <cstdint>
+
+#include "sgemm.h"
+
+namespace dlx {
+
+// Column matrix of one image: row p = (ci, i, j) in im2col order, column l = oh * w + ow,
+// value img[ci, oh + i * dil_h - pad_h, ow + j * dil_w - pad_w], 0 outside the plane.
+// transposed = false: op(B) is that (c * kh * kw, h * w) matrix (forward, input gradient);
+// transposed = true: op(B) is its transpose (weight gradient).
+struct ConvCols {
+  const float* img;
+  int64_t c, h, w;
+  int64_t kh, kw, dil_h, dil_w, pad_h, pad_w;
+};
+
+class ImplicitCols final : public SgemmBSource {
+ public:
+  ImplicitCols(const ConvCols& g, bool transposed) : g_(g), transposed_(transposed) {}
+  void pack(int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) const override;
+
+ private:
+  void pack_rows(int64_t p0, int64_t kc, int64_t l0, int64_t nl, float* dst) const;
+  void pack_cols(int64_t l0, int64_t kc, int64_t p0, int64_t np, float* dst) const;
+  ConvCols g_;
+  bool transposed_;
+};
+
+}  // namespace dlx
