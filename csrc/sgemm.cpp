@@ -57,7 +57,7 @@ using avx512::transpose16;
 // MC x KC block of A (in L2) stream past it; the KC x NC block of B sits in L3.
 constexpr int kNR = 32;      // two zmm columns
 constexpr int kMRMax = 14;   // 28 accumulators + 2 B vectors + 1 broadcast of 32 zmm
-constexpr int64_t kKC = 256;
+constexpr int64_t kKC = 256;  // at most; K is cut into blocks of equal size (KSplit)
 constexpr int64_t kMC = 224;  // 16 tiles of 14
 constexpr int64_t kNC = 3072;
 
@@ -143,6 +143,15 @@ struct Tiles {
       : count((mc + kMRMax - 1) / kMRMax), base(mc / count), extra(mc % count) {}
   int64_t rows(int64_t t) const { return base + (t < extra); }
   int64_t start(int64_t t) const { return t * base + std::min(t, extra); }
+};
+
+// K cut into ceil(k / kKC) blocks of (almost) equal size: K = 288 runs as 144 + 144, not
+// 256 + 32 (a thin last block costs a full read-modify-write of C for little work).
+struct KSplit {
+  int64_t count, base, extra;
+  explicit KSplit(int64_t k) : count((k + kKC - 1) / kKC), base(k / count), extra(k % count) {}
+  int64_t size(int64_t i) const { return base + (i < extra); }
+  int64_t start(int64_t i) const { return i * base + std::min(i, extra); }
 };
 
 // Packs the tiles of op(A)[i0:i0+mc, p0:p0+kc]; tile t goes to dst + start(t) * kc.
@@ -241,10 +250,11 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
     const int64_t per_block = nth > 1 ? std::max<int64_t>(1, (4 * nth + m_blocks - 1) / m_blocks) : 1;
     const int64_t chunk = (panels + std::min(per_block, panels) - 1) / std::min(per_block, panels);
     const int64_t chunks = (panels + chunk - 1) / chunk;
-    for (int64_t pc = 0; pc < pr.k; pc += kKC, ++phase) {
-      const int64_t kc = std::min(kKC, pr.k - pc);
+    const KSplit ks(pr.k);
+    for (int64_t pi = 0; pi < ks.count; ++pi, ++phase) {
+      const int64_t pc = ks.start(pi), kc = ks.size(pi);
       if (packed != nullptr) {
-        bpack = const_cast<float*>(packed->block(jc / kNC, pc / kKC));
+        bpack = const_cast<float*>(packed->block(jc / kNC, pi));
       } else {
         for (int64_t q = tid; q < panels; q += nth) {
           const int64_t j0 = jc + q * kNR, nj = std::min<int64_t>(kNR, nc - q * kNR);
@@ -266,7 +276,7 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
         const Tiles tiles(mc);
         const float* ablock = apack;
         if (pr.packed_a != nullptr) {
-          ablock = pr.packed_a->block(ib, pc / kKC);
+          ablock = pr.packed_a->block(ib, pi);
         } else if (packed_block != ib) {
           pack_a_block(pr.ta, pr.a, pr.lda, ic, tiles, pc, kc, apack);
           packed_block = ib;
@@ -301,12 +311,12 @@ void drive(const Problem& pr) {
   const double macs = static_cast<double>(pr.m) * pr.n * pr.k;
   int nth = 1;
   if (!omp_in_parallel() && macs >= kParallelMacs) nth = num_threads();
-  const int64_t kc_max = std::min(kKC, pr.k);
+  const int64_t kc_max = KSplit(pr.k).size(0);
   const int64_t panels_max = (std::min(kNC, pr.n) + kNR - 1) / kNR;
   float* bpack =
       packed != nullptr ? nullptr : t_pack_b.get(static_cast<size_t>(panels_max * kc_max * kNR));
   const size_t a_size = static_cast<size_t>(std::min(kMC, pr.m) * kc_max);
-  const int64_t phases = ((pr.n + kNC - 1) / kNC) * ((pr.k + kKC - 1) / kKC);
+  const int64_t phases = ((pr.n + kNC - 1) / kNC) * KSplit(pr.k).count;
   std::unique_ptr<std::atomic<int64_t>[]> counters(new std::atomic<int64_t>[phases]);
   for (int64_t i = 0; i < phases; ++i) counters[i].store(0, std::memory_order_relaxed);
   if (nth <= 1) {
@@ -331,7 +341,7 @@ void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   drive(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
 }
 
-// Layout: column blocks of kNC, each split into K blocks of kKC, each a run of panels.
+// Layout: column blocks of kNC, each split into the K blocks of KSplit, each a run of panels.
 SgemmPackedB::SgemmPackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb)
     : k_(k), n_(n) {
   const int64_t panels = (n + kNR - 1) / kNR;
@@ -340,9 +350,10 @@ SgemmPackedB::SgemmPackedB(bool trans_b, int64_t k, int64_t n, const float* b, i
   if (data_ == nullptr) throw std::bad_alloc();
   for (int64_t jc = 0; jc < n; jc += kNC) {
     const int64_t nc = std::min(kNC, n - jc);
-    for (int64_t pc = 0; pc < k; pc += kKC) {
-      const int64_t kc = std::min(kKC, k - pc);
-      float* dst = const_cast<float*>(block(jc / kNC, pc / kKC));
+    const KSplit ks(k);
+    for (int64_t pi = 0; pi < ks.count; ++pi) {
+      const int64_t pc = ks.start(pi), kc = ks.size(pi);
+      float* dst = const_cast<float*>(block(jc / kNC, pi));
       for (int64_t q = 0; q * kNR < nc; ++q)
         pack_b_panel(trans_b, b, ldb, pc, kc, jc + q * kNR, std::min<int64_t>(kNR, nc - q * kNR),
                      dst + q * kc * kNR);
@@ -354,10 +365,10 @@ SgemmPackedB::~SgemmPackedB() { std::free(data_); }
 
 const float* SgemmPackedB::block(int64_t jc_index, int64_t pc_index) const {
   // Every full column block holds kNC / kNR panels of k rows; inside the block, the K
-  // blocks before pc_index are full (kKC rows).
+  // blocks before pc_index hold KSplit's rows before it.
   const int64_t jc = jc_index * kNC, nc = std::min(kNC, n_ - jc);
   const int64_t panels = (nc + kNR - 1) / kNR;
-  return data_ + jc * k_ + pc_index * kKC * panels * kNR;
+  return data_ + jc * k_ + KSplit(k_).start(pc_index) * panels * kNR;
 }
 
 void SgemmPackedB::multiply(bool trans_a, int64_t m, float alpha, const float* a, int64_t lda,
@@ -367,7 +378,7 @@ void SgemmPackedB::multiply(bool trans_a, int64_t m, float alpha, const float* a
   drive(pr);
 }
 
-// Layout: row blocks of kMC, each split into K blocks of kKC; a block holds its tiles as
+// Layout: row blocks of kMC, each split into the K blocks of KSplit; a block holds its tiles as
 // pack_a_block writes them (tile t at start(t) * kc).
 SgemmPackedA::SgemmPackedA(bool trans_a, int64_t m, int64_t k, const float* a, int64_t lda)
     : m_(m), k_(k) {
@@ -376,9 +387,10 @@ SgemmPackedA::SgemmPackedA(bool trans_a, int64_t m, int64_t k, const float* a, i
   if (data_ == nullptr) throw std::bad_alloc();
   for (int64_t ic = 0; ic < m; ic += kMC) {
     const Tiles tiles(std::min(kMC, m - ic));
-    for (int64_t pc = 0; pc < k; pc += kKC)
-      pack_a_block(trans_a, a, lda, ic, tiles, pc, std::min(kKC, k - pc),
-                   const_cast<float*>(block(ic / kMC, pc / kKC)));
+    const KSplit ks(k);
+    for (int64_t pi = 0; pi < ks.count; ++pi)
+      pack_a_block(trans_a, a, lda, ic, tiles, ks.start(pi), ks.size(pi),
+                   const_cast<float*>(block(ic / kMC, pi)));
   }
 }
 
@@ -386,7 +398,7 @@ SgemmPackedA::~SgemmPackedA() { std::free(data_); }
 
 const float* SgemmPackedA::block(int64_t ic_index, int64_t pc_index) const {
   const int64_t ic = ic_index * kMC, mc = std::min(kMC, m_ - ic);
-  return data_ + ic * k_ + pc_index * kKC * mc;
+  return data_ + ic * k_ + KSplit(k_).start(pc_index) * mc;
 }
 
 void own_sgemm_sourced(const SgemmPackedA& a, int64_t n, const SgemmBSource& b, float alpha,
