@@ -265,8 +265,12 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     const int64_t fit = kPartialBytes / std::max<int64_t>(w_size * sizeof(T), 1);
     parts = std::clamp<int64_t>(std::min(chunks, kMaxParts), 1, std::max<int64_t>(fit, 1));
   }
+  // Implicit weight gradient with >= 16 channels: channels-last columns, the gradient comes
+  // out in (o, kh, kw, c) order and is permuted when the parts are summed.
+  const bool taps_first = implicit && gw != nullptr && s.c % 16 == 0;
+  const bool own_parts = gw != nullptr && (parts > 1 || taps_first);
   // Partial sums need no zeroing: each part's first GEMM runs with beta = 0.
-  std::unique_ptr<T[]> part_w(gw != nullptr && parts > 1 ? new T[parts * w_size] : nullptr);
+  std::unique_ptr<T[]> part_w(own_parts ? new T[parts * w_size] : nullptr);
   std::vector<double> part_b(gb != nullptr ? static_cast<size_t>(parts * s.o) : 0, 0.0);
   // The implicit input gradient is a GEMM with M = input channels: with only a few (an
   // RGB or grey image), the explicit W^T @ gy + col2im is faster.
@@ -295,8 +299,9 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     }
   }
 
-  for_each_item<T>(parts, work, scratch, [&](int64_t p, T* ws) {
-    T* pw = gw == nullptr ? nullptr : parts > 1 ? part_w.get() + p * w_size : gw;
+  const int64_t xt_size = taps_first ? d.x_size : 0;  // the channels-last image
+  for_each_item<T>(parts, work, scratch + xt_size, [&](int64_t p, T* ws) {
+    T* pw = gw == nullptr ? nullptr : own_parts ? part_w.get() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
     const int64_t c_lo = p * chunks / parts, c_hi = (p + 1) * chunks / parts;
     for (int64_t ci = c_lo; ci < c_hi; ++ci) {
@@ -305,7 +310,12 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
       if constexpr (std::is_same_v<T, float>) {
         if (implicit) {
           const T* gyb = gy + b0 * d.y_size;
-          if (pw != nullptr) {  // gw[o, k] (+)= gy_b[o, l] @ cols(x_b)^T[l, k]
+          if (pw != nullptr && taps_first) {  // pw[o, (tap, c)] (+)= gy_b @ cols^T
+            T* xt = ws + scratch;
+            to_channels_last(x + b0 * d.x_size, s.c, d.l, xt);
+            const ChannelsLastTapCols cols(input_cols(x + b0 * d.x_size, s), xt);
+            own_sgemm_sourced(false, s.o, d.k, d.l, gyb, d.l, cols, 1.0f, beta_w, pw, d.k);
+          } else if (pw != nullptr) {  // gw[o, k] (+)= gy_b[o, l] @ cols(x_b)^T[l, k]
             const ImplicitCols cols(input_cols(x + b0 * d.x_size, s), true);
             own_sgemm_sourced(false, s.o, d.k, d.l, gyb, d.l, cols, 1.0f, beta_w, pw, d.k);
           }
@@ -385,11 +395,18 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     }
   });
 
-  if (gw != nullptr && parts > 1) {
+  if (own_parts) {
+    // gw[oc, ci, tap] from parts laid out [oc, ci, tap], or [oc, tap, ci] when taps_first.
+    const int64_t taps = s.win.kh * s.win.kw, cin = d.k / taps;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (parts * w_size > 32768)
     for (int64_t i = 0; i < w_size; ++i) {
+      int64_t src = i;
+      if (taps_first) {
+        const int64_t oc = i / d.k, ci = (i % d.k) / taps, t = i % taps;
+        src = oc * d.k + t * cin + ci;
+      }
       double acc = 0.0;
-      for (int64_t p = 0; p < parts; ++p) acc += static_cast<double>(part_w[p * w_size + i]);
+      for (int64_t p = 0; p < parts; ++p) acc += static_cast<double>(part_w[p * w_size + src]);
       gw[i] = static_cast<T>(acc);
     }
   }

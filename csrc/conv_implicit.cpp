@@ -130,11 +130,67 @@ void ImplicitCols::pack_cols(int64_t l0, int64_t kc, int64_t p0, int64_t np, flo
   }
 }
 
+void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj,
+                               float* dst) const {
+  const int64_t c = g_.c, h = g_.h, w = g_.w;
+  // Each 16-column half of the panel is one tap and 16 consecutive channels.
+  struct Half {
+    bool used;
+    int32_t off_h, off_w;
+    std::ptrdiff_t off;  // offset of (tap, first channel) from xt[l * c]
+    __mmask16 lanes;
+  } half[2];
+  for (int k = 0; k < 2; ++k) {
+    const int64_t p = j0 + 16 * k, n = std::min<int64_t>(16, nj - 16 * k);
+    half[k].used = n > 0;
+    if (!half[k].used) continue;
+    const int64_t tap = p / c, ci = p % c, i = tap / g_.kw, j = tap % g_.kw;
+    half[k].off_h = static_cast<int32_t>(i * g_.dil_h - g_.pad_h);
+    half[k].off_w = static_cast<int32_t>(j * g_.dil_w - g_.pad_w);
+    half[k].off = (static_cast<std::ptrdiff_t>(half[k].off_h) * w + half[k].off_w) * c + ci;
+    half[k].lanes = lane_mask(n);
+  }
+  int64_t oh = l0 / w, ow = l0 % w;
+  for (int64_t r = 0; r < kc; ++r, dst += 32) {
+    const float* row = xt_ + (l0 + r) * c;
+    for (int k = 0; k < 2; ++k) {
+      const bool inside = half[k].used &&
+                          static_cast<uint64_t>(oh + half[k].off_h) < static_cast<uint64_t>(h) &&
+                          static_cast<uint64_t>(ow + half[k].off_w) < static_cast<uint64_t>(w);
+      _mm512_store_ps(dst + 16 * k,
+                      inside ? _mm512_maskz_loadu_ps(half[k].lanes, row + half[k].off)
+                             : _mm512_setzero_ps());
+    }
+    if (++ow == w) {
+      ow = 0;
+      ++oh;
+    }
+  }
+}
+
+void to_channels_last(const float* x, int64_t c, int64_t hw, float* xt) {
+  for (int64_t c0 = 0; c0 < c; c0 += 16) {
+    const int64_t nc = std::min<int64_t>(16, c - c0);
+    const __mmask16 cm = lane_mask(nc);
+    for (int64_t l0 = 0; l0 < hw; l0 += 16) {
+      const int64_t nl = std::min<int64_t>(16, hw - l0);
+      const __mmask16 lm = lane_mask(nl);
+      __m512 r[16];
+      for (int64_t i = 0; i < 16; ++i)
+        r[i] = i < nc ? _mm512_maskz_loadu_ps(lm, x + (c0 + i) * hw + l0) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int64_t t = 0; t < nl; ++t) _mm512_mask_storeu_ps(xt + (l0 + t) * c + c0, cm, r[t]);
+    }
+  }
+}
+
 }  // namespace dlx
 
 #else  // without AVX-512 nothing constructs an ImplicitCols
 
 namespace dlx {
+void ChannelsLastTapCols::pack(int64_t, int64_t, int64_t, int64_t, float*) const {}
+void to_channels_last(const float*, int64_t, int64_t, float*) {}
 void ImplicitCols::pack(int64_t, int64_t, int64_t, int64_t, float*) const {}
 void ImplicitCols::pack_rows(int64_t, int64_t, int64_t, int64_t, float*) const {}
 void ImplicitCols::pack_cols(int64_t, int64_t, int64_t, int64_t, float*) const {}

@@ -32,4 +32,21 @@ class ImplicitCols final : public SgemmBSource {
   bool transposed_;
 };
 
+// The weight gradient's columns with the taps outermost, read from the image in
+// channels-last order: op(B)[l, (tap, ci)] = xt[(l + tap offset) * c + ci] (0 outside the
+// plane), so a packed row is two runs of 16 consecutive channels (needs c % 16 == 0).
+// Multiplying gy_b[o, l] by it gives the weight gradient in (o, kh, kw, c) order.
+class ChannelsLastTapCols final : public SgemmBSource {
+ public:
+  ChannelsLastTapCols(const ConvCols& g, const float* xt) : g_(g), xt_(xt) {}
+  void pack(int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) const override;
+
+ private:
+  ConvCols g_;
+  const float* xt_;
+};
+
+// xt[l, ci] = x[ci, l] for an image of c channels and hw positions.
+void to_channels_last(const float* x, int64_t c, int64_t hw, float* xt);
+
 }  // namespace dlx
