@@ -147,10 +147,9 @@ double sum_double(const T* a, int64_t len) {
 // the weights for every image and fill their 32-column panels badly, so such images share
 // one column matrix of at least kMinGemmCols columns. 1 for im2col-free (1x1) convolutions.
 constexpr int64_t kMinGemmCols = 512;
-// Output planes at least this large use the implicit GEMM (see use_implicit). Below the
-// backward threshold (a 7x7 plane) images batched into one explicit GEMM were faster.
-constexpr int64_t kMinImplicitColsForward = 32;
-constexpr int64_t kMinImplicitColsBackward = 64;
+// Output planes at least this large use the implicit GEMM (see use_implicit); smaller ones
+// batch several images into one explicit GEMM.
+constexpr int64_t kMinImplicitCols = 32;
 constexpr int64_t kMinImplicitGxChannels = 8;
 int64_t images_per_gemm(const Dims& d, int64_t n) {
   if (d.direct || d.l >= kMinGemmCols) return 1;
@@ -160,12 +159,12 @@ int64_t images_per_gemm(const Dims& d, int64_t n) {
 // float32 stride-1 'same' convolutions run as implicit GEMMs on dlx's own kernel: no
 // column matrix in memory, for the forward pass and for both gradients.
 template <typename T>
-bool use_implicit(const Conv2dShape& s, const Dims& d, int64_t min_cols) {
+bool use_implicit(const Conv2dShape& s, const Dims& d) {
   if constexpr (!std::is_same_v<T, float>) {
     return false;
   } else {
     return s.groups == 1 && !d.direct && s.win.stride_h == 1 && s.win.stride_w == 1 &&
-           d.h_out == s.h && d.w_out == s.w && d.l >= min_cols && own_sgemm_enabled();
+           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled();
   }
 }
 
@@ -189,7 +188,7 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
   if (s.n == 0 || d.y_size == 0) return;
   const double work = static_cast<double>(s.n) * s.o * d.k * d.l;
   if constexpr (std::is_same_v<T, float>) {
-    if (use_implicit<T>(s, d, kMinImplicitColsForward)) {
+    if (use_implicit<T>(s, d)) {
       const SgemmPackedA w(false, s.o, d.k, weight, d.k);  // packed once for every image
       for_each_item<T>(s.n, work, 0, [&](int64_t b, T*) {
         T* yb = y + b * d.y_size;
@@ -256,7 +255,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     if (gb != nullptr) std::fill_n(gb, s.o, T(0));
     return;
   }
-  const bool implicit = use_implicit<T>(s, d, kMinImplicitColsBackward);
+  const bool implicit = use_implicit<T>(s, d);
   const int64_t chunk = implicit ? 1 : images_per_gemm(d, s.n);
   const int64_t chunks = (s.n + chunk - 1) / chunk;
   // Fixed runs of chunks (they depend on the shape only, never on the thread count).
