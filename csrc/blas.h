@@ -69,6 +69,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   if (m == 1) {
     // c[0, :] = op(B)^T-applied row: op(B) is [K,N]; B stored [N,K] when trans_b, else [K,N].
     const int inc_a = trans_a ? lda_i : 1;  // a's K entries: a row, or a column of [K,1]
+    if constexpr (std::is_same_v<T, float>) {
+      if (trans_b && inc_a == 1 && own_sgemm_enabled())
+        return own_sgemv(n, k, alpha, b, ldb, a, beta, c);
+    }
     if (trans_b)
       blas_gemv(false, ni, ki, alpha, b, ldb_i, a, inc_a, beta, c, 1);
     else
@@ -78,6 +82,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   if (n == 1) {
     // c[:, 0] = op(A) @ b-column: op(A) is [M,K]; A stored [K,M] when trans_a, else [M,K].
     const int inc_b = trans_b ? 1 : ldb_i;  // b's K entries: a row of [1,K], or a column
+    if constexpr (std::is_same_v<T, float>) {
+      if (!trans_a && inc_b == 1 && ldc == 1 && own_sgemm_enabled())
+        return own_sgemv(m, k, alpha, a, lda, b, beta, c);
+    }
     if (trans_a)
       blas_gemv(true, ki, mi, alpha, a, lda_i, b, inc_b, beta, c, ldc_i);
     else

@@ -341,6 +341,43 @@ void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   drive(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
 }
 
+void own_sgemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda,
+               const float* x, float beta, float* y) {
+  auto finish = [&](int64_t i, float dot) {
+    y[i] = beta == 0.0f ? alpha * dot : alpha * dot + beta * y[i];
+  };
+  int64_t i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const float* r0 = a + i * lda;
+    const float* r1 = r0 + lda;
+    const float* r2 = r1 + lda;
+    const float* r3 = r2 + lda;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (int64_t k = 0; k < cols; k += 16) {
+      const __mmask16 m = lane_mask(cols - k);
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + k);
+      s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r0 + k), xv, s0);
+      s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r1 + k), xv, s1);
+      s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r2 + k), xv, s2);
+      s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r3 + k), xv, s3);
+    }
+    finish(i, _mm512_reduce_add_ps(s0));
+    finish(i + 1, _mm512_reduce_add_ps(s1));
+    finish(i + 2, _mm512_reduce_add_ps(s2));
+    finish(i + 3, _mm512_reduce_add_ps(s3));
+  }
+  for (; i < rows; ++i) {
+    const float* r = a + i * lda;
+    __m512 s0 = _mm512_setzero_ps();
+    for (int64_t k = 0; k < cols; k += 16) {
+      const __mmask16 m = lane_mask(cols - k);
+      s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + k), _mm512_maskz_loadu_ps(m, x + k), s0);
+    }
+    finish(i, _mm512_reduce_add_ps(s0));
+  }
+}
+
 // Layout: column blocks of kNC, each split into the K blocks of KSplit, each a run of panels.
 SgemmPackedB::SgemmPackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb)
     : k_(k), n_(n) {
@@ -427,6 +464,7 @@ SgemmPackedB::SgemmPackedB(bool, int64_t k, int64_t n, const float*, int64_t) : 
   throw std::logic_error("SgemmPackedB: built without AVX-512");
 }
 SgemmPackedB::~SgemmPackedB() = default;
+void own_sgemv(int64_t, int64_t, float, const float*, int64_t, const float*, float, float*) {}
 SgemmPackedA::SgemmPackedA(bool, int64_t m, int64_t k, const float*, int64_t) : m_(m), k_(k) {
   throw std::logic_error("SgemmPackedA: built without AVX-512");
 }

@@ -46,6 +46,12 @@ class SgemmPackedB {
   float* data_ = nullptr;
 };
 
+// y[0:rows] = alpha * A[rows, cols] @ x + beta * y for a row-major A with row stride lda and
+// contiguous x, y (a batch-1 dense layer): four rows at a time, 16-lane dot products.
+// beta == 0 never reads y.
+void own_sgemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda,
+               const float* x, float beta, float* y);
+
 // op(A) packed once for many products with different B (conv weights at every image).
 class SgemmPackedA {
  public:
