@@ -17,12 +17,15 @@ using rnn_detail::prev_time;
 using rnn_detail::step_time;
 
 // One batch row of the LSTM cell; restrict pointers (one per gate) let GCC vectorise.
+// b: the 4H combined biases (b_ih + b_hh) added to the gate pre-activations here, where the
+// gates are read anyway, instead of filling the projection with them first.
 template <typename T>
 inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restrict gg,
                      T* __restrict go, T* __restrict c, const T* __restrict c_prev,
-                     T* __restrict h) {
+                     T* __restrict h, const T* __restrict b) {
   for (int64_t j = 0; j < H; ++j) {
-    const T i = vsigmoid(gi[j]), f = vsigmoid(gf[j]), g = vtanh(gg[j]), o = vsigmoid(go[j]);
+    const T i = vsigmoid(gi[j] + b[j]), f = vsigmoid(gf[j] + b[H + j]);
+    const T g = vtanh(gg[j] + b[2 * H + j]), o = vsigmoid(go[j] + b[3 * H + j]);
     const T cj = f * c_prev[j] + i * g;
     gi[j] = i;
     gf[j] = f;
@@ -35,12 +38,12 @@ inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restric
 
 template <typename T>
 void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h,
-               bool par) {
+               const T* b, bool par) {
 #pragma omp parallel for num_threads(num_threads()) \
     schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
-    lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H);
+    lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H, b);
   }
 }
 
@@ -97,15 +100,19 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
   rnn_detail::check_blas_dims(d, GH, W);
 
   // 1. Input projection of all steps: proj[:, 0:GH] = x @ W_ih^T + b_ih + b_hh (GRU: not b_hn).
+  // The LSTM cell adds the biases itself (lstm_row); the other cells find them in proj.
+  std::vector<T> b(static_cast<size_t>(GH), T(0));
   if (bias) {
     const int64_t fused = mode == RnnMode::gru ? 2 * H : GH;
-    std::vector<T> b(static_cast<size_t>(GH));
     for (int64_t j = 0; j < GH; ++j) b[j] = b_ih[j] + (j < fused ? b_hh[j] : T(0));
+  }
+  const bool fill = bias && mode != RnnMode::lstm;
+  if (fill) {
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * GH > 32768)
     for (int64_t r = 0; r < rows; ++r) std::copy(b.begin(), b.end(), proj + r * W);
   }
   gemm(false, true, rows, GH, I, T(1), x, std::max<int64_t>(I, 1), w_ih, std::max<int64_t>(I, 1),
-       bias ? T(1) : T(0), proj, std::max<int64_t>(W, 1));
+       fill ? T(1) : T(0), proj, std::max<int64_t>(W, 1));
 
   // 2. The recurrence, over batch slices (rows are independent; see for_batch_slices).
   std::vector<T> gh(mode == RnnMode::gru ? static_cast<size_t>(N * GH) : 0);
@@ -129,7 +136,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
         times_whh_t(false, m, T(1), hp, ldh, T(1), pt, ldw);
         if (mode == RnnMode::lstm) {
           const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
-          lstm_cell(m, H, pt, W, cp, s == 0 ? H : W, ht, par);
+          lstm_cell(m, H, pt, W, cp, s == 0 ? H : W, ht, b.data(), par);
         } else {
           simple_cell(m * H, mode == RnnMode::relu, ht, par);
         }

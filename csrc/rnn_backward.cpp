@@ -166,16 +166,41 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
 
   // Parameter and input gradients over all steps at once.
   const int64_t rows = S * N, ldi = std::max<int64_t>(I, 1);
-  gemm(true, false, GH, I, rows, T(1), dgi, ldg, x, ldi, T(0), gw_ih, ldi);
   gemm(false, false, rows, I, GH, T(1), dgi, ldg, w_ih, ldi, T(0), gx, ldi);
   // h_prev of the steps after the first is y shifted by one step; the first step's is h0.
   const int64_t first = step_time(d, 0);
-  const T* dg_rest = dgh + (d.reverse ? 0 : N * GH);
-  const T* h_rest = y + (d.reverse ? NH : 0);
-  gemm(true, false, GH, H, (S - 1) * N, T(1), dg_rest, ldg, h_rest, ldh, T(0), gw_hh, ldh);
-  gemm(true, false, GH, H, N, T(1), dgh + first * N * GH, ldg, h0, ldh, T(1), gw_hh, ldh);
+  if (dgh == dgi) {
+    // One gate gradient for both weights (LSTM, RNN): [gw_ih | gw_hh] = dg^T @ [x | h_prev]
+    // in one GEMM, so the S*N x GH gradient is read once instead of twice.
+    const int64_t cat = I + H;
+    std::unique_ptr<T[]> xh(new T[static_cast<size_t>(rows * cat)]);
+    std::unique_ptr<T[]> gw_cat(new T[static_cast<size_t>(GH * cat)]);
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * cat > 32768)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t t = r / N, n = r % N;
+      const T* hp = t == first ? h0 + n * H : y + prev_time(d, t) * NH + n * H;
+      std::copy_n(x + r * I, I, xh.get() + r * cat);
+      std::copy_n(hp, H, xh.get() + r * cat + I);
+    }
+    gemm(true, false, GH, cat, rows, T(1), dgi, ldg, xh.get(), cat, T(0), gw_cat.get(), cat);
+    for (int64_t g = 0; g < GH; ++g) {
+      std::copy_n(gw_cat.get() + g * cat, I, gw_ih + g * I);
+      std::copy_n(gw_cat.get() + g * cat + I, H, gw_hh + g * H);
+    }
+  } else {
+    gemm(true, false, GH, I, rows, T(1), dgi, ldg, x, ldi, T(0), gw_ih, ldi);
+    const T* dg_rest = dgh + (d.reverse ? 0 : N * GH);
+    const T* h_rest = y + (d.reverse ? NH : 0);
+    gemm(true, false, GH, H, (S - 1) * N, T(1), dg_rest, ldg, h_rest, ldh, T(0), gw_hh, ldh);
+    gemm(true, false, GH, H, N, T(1), dgh + first * N * GH, ldg, h0, ldh, T(1), gw_hh, ldh);
+  }
   if (gb_ih != nullptr) column_sums(dgi, gb_ih, rows, GH);
-  if (gb_hh != nullptr) column_sums(dgh, gb_hh, rows, GH);
+  if (gb_hh != nullptr) {
+    if (dgh == dgi && gb_ih != nullptr)
+      std::copy_n(gb_ih, GH, gb_hh);  // the same sums
+    else
+      column_sums(dgh, gb_hh, rows, GH);
+  }
 }
 
 #define DLX_RNN_BACKWARD(T)                                                                      \
