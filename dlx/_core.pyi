@@ -43,6 +43,9 @@ def gemm(
     beta: float = 0.0,
 ) -> Array: ...
 def linear_forward(input: Array, weight: Array, bias: Array | None = None) -> Array: ...
+def dense_chain_forward(
+    input: Array, weights: list[Array], biases: list[Array | None], relu: list[bool]
+) -> Array: ...
 def linear_backward(
     grad_output: Array,
     input: Array,

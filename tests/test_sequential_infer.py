@@ -64,3 +64,70 @@ def test_sequential_infer_errors_match_graph_path(rng):
     small = dlx.from_numpy(np.zeros((1, 1, 3, 3), np.float32))
     with dlx.no_grad(), pytest.raises(ValueError, match="conv2d"):
         conv(small)
+
+
+def _mlp(dtype):
+    return nn.Sequential(
+        nn.Linear(20, 16),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Linear(16, 16),
+        nn.Identity(),
+        nn.ReLU(),
+        nn.Linear(16, 4),
+        nn.Linear(4, 3),
+    ).to(dtype)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_dense_run_is_one_call_with_identical_results(rng, dtype, monkeypatch, threads, batch):
+    model = _mlp(dtype)
+    model.eval()
+    x = dlx.from_numpy(rng.standard_normal((batch, 20)).astype(dtype))
+    calls = []
+    real = dlx._core.dense_chain_forward
+    monkeypatch.setattr(
+        dlx._core, "dense_chain_forward", lambda *a: calls.append(len(a[1])) or real(*a)
+    )
+    before = dlx.get_num_threads()
+    try:
+        dlx.set_num_threads(threads)
+        with dlx.no_grad():
+            fast = model(x).numpy()
+        slow = model(x).detach().numpy()
+    finally:
+        dlx.set_num_threads(before)
+    assert calls == [4]  # all four Linear layers in one C++ call
+    np.testing.assert_array_equal(fast, slow)  # the same kernels: bit for bit
+
+
+def test_dense_run_stops_at_a_hook_and_resumes(rng):
+    model = _mlp(np.float32)
+    model.eval()
+    seen = []
+    model[3].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    x = dlx.from_numpy(rng.standard_normal((2, 20)).astype(np.float32))
+    with dlx.no_grad():
+        fast = model(x).numpy()
+    assert seen == [(2, 16)]
+    np.testing.assert_array_equal(fast, model(x).detach().numpy())
+
+
+def test_dense_chain_forward_rejects_bad_arguments(rng):
+    x = rng.standard_normal((1, 4)).astype(np.float32)
+    w1 = rng.standard_normal((3, 4)).astype(np.float32)
+    w2 = rng.standard_normal((2, 5)).astype(np.float32)
+    chain = dlx._core.dense_chain_forward
+    with pytest.raises(ValueError, match=r"weights\[1\] has 5 input features but the layer"):
+        chain(x, [w1, w2], [None, None], [True, False])
+    with pytest.raises(ValueError, match="one entry per layer"):
+        chain(x, [w1], [None, None], [True])
+    with pytest.raises(ValueError, match="at least one"):
+        chain(x, [], [], [])
+    with pytest.raises(TypeError, match="float32"):
+        chain(x, [w1.astype(np.float64)], [None], [False])
+    with pytest.raises(TypeError, match=r"relu\[0\] must be a bool"):
+        chain(x, [w1], [None], [1])
+    with pytest.raises(ValueError, match="biases"):
+        chain(x, [w1], [np.zeros(4, np.float32)], [False])

@@ -1,5 +1,8 @@
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "bind/bind.h"
 #include "bind/checks.h"
 #include "blas.h"
@@ -119,6 +122,61 @@ py::tuple linear_backward_py(const py::object& gy_obj, const py::object& x_obj,
   });
 }
 
+// Batch-1 inference of a run of dense layers in one call: x -> relu?(x @ W_i^T + b_i) for
+// each layer i. Same kernels and results as calling linear_forward / relu_forward in turn.
+py::array dense_chain_forward_py(const py::object& x_obj, const py::list& weights,
+                                 const py::list& biases, const py::list& relu) {
+  constexpr const char* fn = "dense_chain_forward";
+  const size_t layers = weights.size();
+  DLX_CHECK(layers >= 1, fn, ": `weights` must hold at least one matrix, got none");
+  DLX_CHECK(biases.size() == layers && relu.size() == layers, fn,
+            ": `weights`, `biases` and `relu` must have one entry per layer, got ", layers, ", ",
+            biases.size(), " and ", relu.size());
+  py::array x = as_array(x_obj, fn, "input");
+  return dispatch(x, fn, "input", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    x = input<T>(x_obj, fn, "input");
+    check_ndim(x, 2, fn, "input");
+    const int64_t n = dim(x, 0);
+    std::vector<py::array> ws, bs;  // keep the arrays alive while the GIL is released
+    std::vector<int64_t> width{dim(x, 1)};
+    std::vector<bool> act;
+    for (size_t i = 0; i < layers; ++i) {
+      py::array w = input<T>(py::reinterpret_borrow<py::object>(weights[i]), fn, "weights[i]");
+      check_ndim(w, 2, fn, "weights[i]");
+      DLX_CHECK(dim(w, 1) == width.back(), fn, ": weights[", i, "] has ", dim(w, 1),
+                " input features but the layer before gives ", width.back(), " (weight shape ",
+                shape_str(w), ")");
+      const py::object b_obj = py::reinterpret_borrow<py::object>(biases[i]);
+      py::array b;
+      if (!b_obj.is_none()) {
+        b = input<T>(b_obj, fn, "biases[i]");
+        check_shape(b, {dim(w, 0)}, fn, "biases[i]");
+      }
+      const py::object r = py::reinterpret_borrow<py::object>(relu[i]);
+      DLX_CHECK_TYPE(py::isinstance<py::bool_>(r), fn, ": relu[", i, "] must be a bool, got ",
+                     type_name(r));
+      width.push_back(dim(w, 0));
+      ws.push_back(w);
+      bs.push_back(b);
+      act.push_back(r.cast<bool>());
+    }
+    auto y = empty<T>({n, width.back()}, fn);
+    std::vector<const T*> pw, pb;
+    for (size_t i = 0; i < layers; ++i) {
+      pw.push_back(cptr<T>(ws[i]));
+      pb.push_back(bs[i] ? cptr<T>(bs[i]) : nullptr);
+    }
+    const T* px = cptr<T>(x);
+    T* py_ = y.mutable_data();
+    {
+      py::gil_scoped_release release;
+      dense_chain_forward(px, pw, pb, act, width, n, py_);
+    }
+    return y;
+  });
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
@@ -128,6 +186,9 @@ void bind_gemm(py::module_& m) {
         "out = alpha * op(a) @ op(b) + beta * out (row-major BLAS GEMM; `out` updated in place).");
   m.def("linear_forward", &linear_forward_py, py::arg("input"), py::arg("weight"),
         py::arg("bias") = py::none(), "y = input @ weight.T + bias, bias add fused.");
+  m.def("dense_chain_forward", &dense_chain_forward_py, py::arg("input"), py::arg("weights"),
+        py::arg("biases"), py::arg("relu"),
+        "Dense layers in one call: input -> relu?(input @ W.T + b) per layer (inference).");
   m.def("linear_backward", &linear_backward_py, py::arg("grad_output"), py::arg("input"),
         py::arg("weight"), py::arg("input_grad") = true, py::arg("weight_grad") = true,
         py::arg("bias_grad") = true,

@@ -93,6 +93,41 @@ def _identity(m: Identity, a: np.ndarray) -> np.ndarray | None:
     return a
 
 
+def dense_run(modules: list[Any], i: int, a: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The longest run of ``Linear`` layers from ``modules[i]`` (each optionally followed by
+    a ``ReLU``, with eval-mode ``Dropout`` / ``Identity`` in between) in one C++ call.
+
+    Returns the output and the index after the run, or None when the run has fewer than
+    two ``Linear`` layers or the input is not the plain case.
+    """
+    if a.ndim != 2 or a.dtype not in _FLOATS or not a.flags.c_contiguous:
+        return None
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray | None] = []
+    relu: list[bool] = []
+    width, j = a.shape[1], i
+    for m in modules[i:]:
+        if m._forward_pre_hooks or m._forward_hooks:
+            break
+        kind = type(m)
+        if kind is Linear:
+            wb = _weights(m, a) if m.in_features == width else None
+            if wb is None:
+                break
+            weights.append(wb[0])
+            biases.append(wb[1])
+            relu.append(False)
+            width = m.out_features
+        elif kind is ReLU and not relu[-1]:
+            relu[-1] = True
+        elif not (kind is Identity or (kind is Dropout and not (m.training and m.p > 0))):
+            break
+        j += 1
+    if len(weights) < 2:
+        return None
+    return _core.dense_chain_forward(a, weights, biases, relu), j
+
+
 FAST_INFER: dict[type, Callable[[Any, np.ndarray], np.ndarray | None]] = {
     Conv2d: _conv2d,
     Dropout: _dropout,

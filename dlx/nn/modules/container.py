@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from dlx._grad_mode import _state
-from dlx.nn.modules._infer import FAST_INFER
+from dlx.nn.modules._infer import FAST_INFER, dense_run
+from dlx.nn.modules.linear import Linear
 from dlx.nn.modules.module import Module
 from dlx.tensor import Tensor
 
@@ -98,7 +99,14 @@ class Sequential(Module):
     def _infer(self, x: Tensor) -> Any:
         """No-grad forward on plain arrays while the layers allow it (``_infer.py``)."""
         a, modules = x.data, list(self)
-        for i, m in enumerate(modules):  # noqa: B007
+        i, count = 0, len(modules)
+        while i < count:
+            m = modules[i]
+            if type(m) is Linear:  # a run of dense layers goes to C++ in one call
+                run = dense_run(modules, i, a)
+                if run is not None:
+                    a, i = run
+                    continue
             fn = FAST_INFER.get(type(m))
             if fn is None or m._forward_pre_hooks or m._forward_hooks:
                 break
@@ -106,8 +114,7 @@ class Sequential(Module):
             if out is None:
                 break
             a = out
-        else:
-            i = len(modules)
+            i += 1
         if a is x.data:
             y = x
         else:
