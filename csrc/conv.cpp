@@ -168,6 +168,25 @@ bool use_implicit(const Conv2dShape& s, const Dims& d) {
   }
 }
 
+// Images per implicit GEMM: small planes side by side (see ConvCols::images).
+int64_t implicit_images(const Dims& d, int64_t n) {
+  if (d.l >= kMinGemmCols) return 1;
+  return std::clamp<int64_t>((kMinGemmCols + d.l - 1) / d.l, 1, std::max<int64_t>(n, 1));
+}
+
+// Scatters out[rows, nb * l] (images side by side) into nb images of rows x l, plus bias.
+void scatter_images(const float* out, int64_t rows, int64_t nb, int64_t l, float* dst,
+                    int64_t dst_stride, const float* bias) {
+  const int64_t cols = nb * l;
+  for (int64_t j = 0; j < nb; ++j)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = out + r * cols + j * l;
+      float* d = dst + j * dst_stride + r * l;
+      const float add = bias != nullptr ? bias[r] : 0.0f;
+      for (int64_t i = 0; i < l; ++i) d[i] = src[i] + add;
+    }
+}
+
 // The image's (or the output gradient's) columns for the implicit GEMMs.
 ConvCols input_cols(const float* xb, const Conv2dShape& s) {
   const Window2d& k = s.win;
@@ -190,12 +209,23 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
   if constexpr (std::is_same_v<T, float>) {
     if (use_implicit<T>(s, d)) {
       const SgemmPackedA w(false, s.o, d.k, weight, d.k);  // packed once for every image
-      for_each_item<T>(s.n, work, 0, [&](int64_t b, T*) {
-        T* yb = y + b * d.y_size;
-        if (bias != nullptr)
-          for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
-        const ImplicitCols cols(input_cols(x + b * d.x_size, s), false);
-        own_sgemm_sourced(w, d.l, cols, 1.0f, bias != nullptr ? 1.0f : 0.0f, yb, d.l);
+      const int64_t chunk = implicit_images(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+      const int64_t scratch = chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0;
+      for_each_item<T>(chunks, work, scratch, [&](int64_t item, T* ws) {
+        const int64_t b0 = item * chunk, nb = std::min(chunk, s.n - b0);
+        ConvCols g = input_cols(x + b0 * d.x_size, s);
+        g.images = nb;
+        g.image_stride = d.x_size;
+        const ImplicitCols cols(g, false);
+        T* yb = y + b0 * d.y_size;
+        if (nb == 1) {
+          if (bias != nullptr)
+            for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
+          own_sgemm_sourced(w, d.l, cols, 1.0f, bias != nullptr ? 1.0f : 0.0f, yb, d.l);
+        } else {
+          own_sgemm_sourced(w, nb * d.l, cols, 1.0f, 0.0f, ws, nb * d.l);
+          scatter_images(ws, s.o, nb, d.l, yb, d.y_size, bias);
+        }
       });
       return;
     }
@@ -256,7 +286,10 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     return;
   }
   const bool implicit = use_implicit<T>(s, d);
-  const int64_t chunk = implicit ? 1 : images_per_gemm(d, s.n);
+  // Several images per implicit GEMM need the channels-last weight gradient (c % 16 == 0).
+  const int64_t chunk = !implicit ? images_per_gemm(d, s.n)
+                        : s.c % 16 == 0 ? implicit_images(d, s.n)
+                                        : 1;
   const int64_t chunks = (s.n + chunk - 1) / chunk;
   // Fixed runs of chunks (they depend on the shape only, never on the thread count).
   int64_t parts = chunks;
@@ -298,8 +331,14 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     }
   }
 
-  const int64_t xt_size = taps_first ? d.x_size : 0;  // the channels-last image
-  for_each_item<T>(parts, work, scratch + xt_size, [&](int64_t p, T* ws) {
+  // Implicit: channels-last images for the weight gradient; with several images per GEMM
+  // also the gathered output gradient and the input gradient before its scatter.
+  const int64_t xt_size = taps_first ? checked_mul(d.x_size, chunk, "conv2d") : 0;
+  const int64_t gather_size = implicit && chunk > 1
+                                  ? checked_mul(s.o * chunk, d.l, "conv2d") +
+                                        checked_mul(d.x_size, chunk, "conv2d")
+                                  : 0;
+  for_each_item<T>(parts, work, scratch + xt_size + gather_size, [&](int64_t p, T* ws) {
     T* pw = gw == nullptr ? nullptr : own_parts ? part_w.get() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
     const int64_t c_lo = p * chunks / parts, c_hi = (p + 1) * chunks / parts;
@@ -308,22 +347,46 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
       const T beta_w = ci == c_lo ? T(0) : T(1);
       if constexpr (std::is_same_v<T, float>) {
         if (implicit) {
+          // nb images side by side: columns j = image * l + position (ConvCols::images).
+          const int64_t cols_n = nb * d.l;
           const T* gyb = gy + b0 * d.y_size;
-          if (pw != nullptr && taps_first) {  // pw[o, (tap, c)] (+)= gy_b @ cols^T
-            T* xt = ws + scratch;
-            to_channels_last(x + b0 * d.x_size, s.c, d.l, xt);
-            const ChannelsLastTapCols cols(input_cols(x + b0 * d.x_size, s), xt);
-            own_sgemm_sourced(false, s.o, d.k, d.l, gyb, d.l, cols, 1.0f, beta_w, pw, d.k);
-          } else if (pw != nullptr) {  // gw[o, k] (+)= gy_b[o, l] @ cols(x_b)^T[l, k]
-            const ImplicitCols cols(input_cols(x + b0 * d.x_size, s), true);
-            own_sgemm_sourced(false, s.o, d.k, d.l, gyb, d.l, cols, 1.0f, beta_w, pw, d.k);
+          T* xt = ws + scratch;
+          T* gyc = xt + xt_size;  // (o, cols_n) when nb > 1
+          T* gxc = gyc + s.o * chunk * d.l;
+          const T* a = gyb;  // the output gradient as an (o, cols_n) matrix
+          if (nb > 1) {
+            for (int64_t j = 0; j < nb; ++j)
+              for (int64_t oc = 0; oc < s.o; ++oc)
+                std::copy_n(gyb + j * d.y_size + oc * d.l, d.l, gyc + oc * cols_n + j * d.l);
+            a = gyc;
+          }
+          ConvCols xg = input_cols(x + b0 * d.x_size, s);
+          xg.images = nb;
+          xg.image_stride = d.x_size;
+          if (pw != nullptr && taps_first) {  // pw[o, (tap, c)] (+)= gy @ cols^T
+            for (int64_t j = 0; j < nb; ++j)
+              to_channels_last(x + (b0 + j) * d.x_size, s.c, d.l, xt + j * d.x_size);
+            const ChannelsLastTapCols cols(xg, xt);
+            own_sgemm_sourced(false, s.o, d.k, cols_n, a, cols_n, cols, 1.0f, beta_w, pw, d.k);
+          } else if (pw != nullptr) {  // one image: gw[o, k] (+)= gy_b[o, l] @ cols^T[l, k]
+            const ImplicitCols cols(xg, true);
+            own_sgemm_sourced(false, s.o, d.k, d.l, a, d.l, cols, 1.0f, beta_w, pw, d.k);
           }
           if (pb != nullptr)
-            for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyb + oc * d.l, d.l);
-          if (implicit_gx) {  // gx_b[c, l] = w_flip[c, o * kh * kw] @ cols(gy_b)
-            const ImplicitCols cols(grad_output_cols(gyb, s), false);
-            own_sgemm_sourced(*w_flip, d.l, cols, 1.0f, 0.0f, gx + b0 * d.x_size, d.l);
-          } else if (gx != nullptr) {
+            for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(a + oc * cols_n, cols_n);
+          if (implicit_gx) {  // gx[c, cols] = w_flip[c, o * kh * kw] @ cols(gy)
+            ConvCols gg = grad_output_cols(gyb, s);
+            gg.images = nb;
+            gg.image_stride = d.y_size;
+            const ImplicitCols cols(gg, false);
+            T* gxb = gx + b0 * d.x_size;
+            if (nb == 1) {
+              own_sgemm_sourced(*w_flip, d.l, cols, 1.0f, 0.0f, gxb, d.l);
+            } else {
+              own_sgemm_sourced(*w_flip, cols_n, cols, 1.0f, 0.0f, gxc, cols_n);
+              scatter_images(gxc, s.c, nb, d.l, gxb, d.x_size, nullptr);
+            }
+          } else if (gx != nullptr) {  // one image (nb > 1 needs c % 16 == 0 >= 8)
             T* gxb = gx + b0 * d.x_size;
             gemm(true, false, d.k, d.l, s.o, T(1), weight, d.k, gyb, d.l, T(0), ws, d.l);
             std::fill_n(gxb, d.x_size, T(0));

@@ -69,36 +69,53 @@ struct TapTable {
   std::ptrdiff_t off[kMax];
 };
 
-// op(B) rows p0.. (taps), columns l0 .. l0 + nl (positions): each packed row is two
-// masked loads of consecutive positions. The tap (i, j) and channel advance row by row.
-void ImplicitCols::pack_rows(int64_t p0, int64_t kc, int64_t l0, int64_t nl, float* dst) const {
+// op(B) rows p0.. (taps), columns j0 .. j0 + nj (positions, possibly of two images): each
+// packed row is two 16-lane halves, each one masked load per image it touches. The tap
+// (i, j) and channel advance row by row.
+void ImplicitCols::pack_rows(int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) const {
   const __m512i vh = _mm512_set1_epi32(static_cast<int32_t>(g_.h));
   const __m512i vw = _mm512_set1_epi32(static_cast<int32_t>(g_.w));
   const int64_t taps = g_.kh * g_.kw, hw = g_.h * g_.w;
-  const Lanes lo(l0, nl, g_.w), hi(l0 + 16, nl - 16, g_.w);
-  if (taps > TapTable::kMax) {
+  if (taps > TapTable::kMax) {  // one image (ConvCols' contract)
+    const Lanes lo(j0, nj, g_.w), hi(j0 + 16, nj - 16, g_.w);
     for (int64_t r = 0; r < kc; ++r, dst += 32) {
       const Tap t = tap_of(g_, p0 + r);
-      _mm512_store_ps(dst, load_taps(t, l0, g_.w, lo.inside(t.off_h, t.off_w, vh, vw)));
-      _mm512_store_ps(dst + 16, load_taps(t, l0 + 16, g_.w, hi.inside(t.off_h, t.off_w, vh, vw)));
+      _mm512_store_ps(dst, load_taps(t, j0, g_.w, lo.inside(t.off_h, t.off_w, vh, vw)));
+      _mm512_store_ps(dst + 16, load_taps(t, j0 + 16, g_.w, hi.inside(t.off_h, t.off_w, vh, vw)));
     }
     return;
   }
-  TapTable t0, t1;
-  for (int64_t q = 0; q < taps; ++q) {
-    const Tap t = tap_of(g_, q);  // channel 0: only the offsets matter
-    t0.mask[q] = lo.inside(t.off_h, t.off_w, vh, vw);
-    t1.mask[q] = hi.inside(t.off_h, t.off_w, vh, vw);
-    t0.off[q] = l0 + static_cast<std::ptrdiff_t>(t.off_h) * g_.w + t.off_w;
+  // Per half: lanes [0, split) read image b, lanes [split, n) image b + 1 (h * w >= 16, so
+  // a half touches at most two images). Offsets are from g_.img to lane 0's element.
+  TapTable a[2], b[2];
+  bool two[2];
+  for (int k = 0; k < 2; ++k) {
+    const int64_t j = j0 + 16 * k, n = std::clamp<int64_t>(nj - 16 * k, 0, 16);
+    const int64_t img = j / hw, l = j % hw, split = std::min<int64_t>(n, hw - l);
+    const Lanes first(l, split, g_.w), second(l - hw, n, g_.w);  // lanes < split read 0 below
+    const __mmask16 seg_a = lane_mask(split), seg_b = static_cast<__mmask16>(lane_mask(n) & ~seg_a);
+    two[k] = seg_b != 0;
+    for (int64_t q = 0; q < taps; ++q) {
+      const Tap t = tap_of(g_, q);  // channel 0: only the offsets matter
+      const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(t.off_h) * g_.w + t.off_w;
+      a[k].mask[q] = first.inside(t.off_h, t.off_w, vh, vw) & seg_a;
+      a[k].off[q] = img * g_.image_stride + l + off;
+      b[k].mask[q] = second.inside(t.off_h, t.off_w, vh, vw) & seg_b;
+      b[k].off[q] = (img + 1) * g_.image_stride + (l - hw) + off;
+    }
   }
+  auto at = [](const float* plane, std::ptrdiff_t off) {
+    return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(plane) +
+                                          static_cast<std::uintptr_t>(off * 4));
+  };
   int64_t ci = p0 / taps, q = p0 % taps;
   const float* plane = g_.img + ci * hw;
   for (int64_t r = 0; r < kc; ++r, dst += 32) {
-    const std::uintptr_t base = reinterpret_cast<std::uintptr_t>(plane) +
-                                static_cast<std::uintptr_t>(t0.off[q] * 4);
-    _mm512_store_ps(dst, _mm512_maskz_loadu_ps(t0.mask[q], reinterpret_cast<const float*>(base)));
-    _mm512_store_ps(dst + 16,
-                    _mm512_maskz_loadu_ps(t1.mask[q], reinterpret_cast<const float*>(base + 64)));
+    for (int k = 0; k < 2; ++k) {
+      __m512 v = _mm512_maskz_loadu_ps(a[k].mask[q], at(plane, a[k].off[q]));
+      if (two[k]) v = _mm512_mask_loadu_ps(v, b[k].mask[q], at(plane, b[k].off[q]));
+      _mm512_store_ps(dst + 16 * k, v);
+    }
     if (++q == taps) {
       q = 0;
       plane += hw;
@@ -132,7 +149,7 @@ void ImplicitCols::pack_cols(int64_t l0, int64_t kc, int64_t p0, int64_t np, flo
 
 void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj,
                                float* dst) const {
-  const int64_t c = g_.c, h = g_.h, w = g_.w;
+  const int64_t c = g_.c, h = g_.h, w = g_.w, hw = h * w;
   // Each 16-column half of the panel is one tap and 16 consecutive channels.
   struct Half {
     bool used;
@@ -150,9 +167,11 @@ void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj,
     half[k].off = (static_cast<std::ptrdiff_t>(half[k].off_h) * w + half[k].off_w) * c + ci;
     half[k].lanes = lane_mask(n);
   }
-  int64_t oh = l0 / w, ow = l0 % w;
+  // Rows are positions, image after image: (l0 / hw, l0 % hw) onwards.
+  int64_t l = l0 % hw, oh = l / w, ow = l % w;
+  const float* image = xt_ + (l0 / hw) * hw * c;
   for (int64_t r = 0; r < kc; ++r, dst += 32) {
-    const float* row = xt_ + (l0 + r) * c;
+    const float* row = image + l * c;
     for (int k = 0; k < 2; ++k) {
       const bool inside = half[k].used &&
                           static_cast<uint64_t>(oh + half[k].off_h) < static_cast<uint64_t>(h) &&
@@ -163,8 +182,13 @@ void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj,
     }
     if (++ow == w) {
       ow = 0;
-      ++oh;
+      if (++oh == h) {
+        oh = 0;
+        image += hw * c;
+        l = -1;
+      }
     }
+    ++l;
   }
 }
 

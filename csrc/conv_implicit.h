@@ -14,10 +14,17 @@ namespace dlx {
 // value img[ci, oh + i * dil_h - pad_h, ow + j * dil_w - pad_w], 0 outside the plane.
 // transposed = false: op(B) is that (c * kh * kw, h * w) matrix (forward, input gradient);
 // transposed = true: op(B) is its transpose (weight gradient).
+//
+// images > 1 puts that many images side by side (image b at img + b * image_stride): column
+// j is position j % (h * w) of image j / (h * w). Small planes (7x7) then fill the GEMM's
+// 32-column panels. Needs h * w >= 16 and kh * kw <= 64 (pack_rows and the channels-last
+// columns only; pack_cols takes one image).
 struct ConvCols {
   const float* img;
   int64_t c, h, w;
   int64_t kh, kw, dil_h, dil_w, pad_h, pad_w;
+  int64_t images = 1;
+  int64_t image_stride = 0;
 };
 
 class ImplicitCols final : public SgemmBSource {
@@ -36,6 +43,7 @@ class ImplicitCols final : public SgemmBSource {
 // channels-last order: op(B)[l, (tap, ci)] = xt[(l + tap offset) * c + ci] (0 outside the
 // plane), so a packed row is two runs of 16 consecutive channels (needs c % 16 == 0).
 // Multiplying gy_b[o, l] by it gives the weight gradient in (o, kh, kw, c) order.
+// With g.images > 1 the channels-last images lie one after another in xt (h * w * c each).
 class ChannelsLastTapCols final : public SgemmBSource {
  public:
   ChannelsLastTapCols(const ConvCols& g, const float* xt) : g_(g), xt_(xt) {}
