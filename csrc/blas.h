@@ -116,7 +116,8 @@ class GemmFixedB {
   void operator()(bool trans_a, int64_t m, T alpha, const T* a, int64_t lda, T beta, T* c,
                   int64_t ldc) const {
     if constexpr (std::is_same_v<T, float>) {
-      if (packed_ != nullptr && m >= 2) return packed_->multiply(trans_a, m, alpha, a, lda, beta, c, ldc);
+      if (packed_ != nullptr && m >= 2)
+        return packed_->multiply(trans_a, m, alpha, a, lda, beta, c, ldc);
     }
     gemm(trans_a, trans_b_, m, n_, k_, alpha, a, lda, b_, ldb_, beta, c, ldc);
   }

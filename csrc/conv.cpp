@@ -196,9 +196,16 @@ ConvCols input_cols(const float* xb, const Conv2dShape& s) {
 // with the flipped, transposed kernel and padding dil * (k - 1) - pad.
 ConvCols grad_output_cols(const float* gyb, const Conv2dShape& s) {
   const Window2d& k = s.win;
-  return {gyb,     s.o,     s.h,     s.w,
-          k.kh,    k.kw,    k.dil_h, k.dil_w,
-          k.dil_h * (k.kh - 1) - k.pad_h, k.dil_w * (k.kw - 1) - k.pad_w};
+  return {gyb,
+          s.o,
+          s.h,
+          s.w,
+          k.kh,
+          k.kw,
+          k.dil_h,
+          k.dil_w,
+          k.dil_h * (k.kh - 1) - k.pad_h,
+          k.dil_w * (k.kw - 1) - k.pad_w};
 }
 
 template <typename T>
@@ -247,8 +254,8 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
       if (bias != nullptr)
         for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
       for (int64_t g = 0; g < s.groups; ++g) {
-        gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k,
-             col + g * d.k * d.l, d.l, bias != nullptr ? T(1) : T(0), yb + g * d.og * d.l, d.l);
+        gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k, col + g * d.k * d.l,
+             d.l, bias != nullptr ? T(1) : T(0), yb + g * d.og * d.l, d.l);
       }
       return;
     }
@@ -287,7 +294,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   }
   const bool implicit = use_implicit<T>(s, d);
   // Several images per implicit GEMM need the channels-last weight gradient (c % 16 == 0).
-  const int64_t chunk = !implicit ? images_per_gemm(d, s.n)
+  const int64_t chunk = !implicit       ? images_per_gemm(d, s.n)
                         : s.c % 16 == 0 ? implicit_images(d, s.n)
                                         : 1;
   const int64_t chunks = (s.n + chunk - 1) / chunk;
@@ -307,8 +314,8 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   // The implicit input gradient is a GEMM with M = input channels: with only a few (an
   // RGB or grey image), the explicit W^T @ gy + col2im is faster.
   const bool implicit_gx = implicit && gx != nullptr && s.c >= kMinImplicitGxChannels;
-  const bool need_col =
-      (gw != nullptr || gx != nullptr) && !d.direct && (!implicit || (gx != nullptr && !implicit_gx));
+  const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct &&
+                        (!implicit || (gx != nullptr && !implicit_gx));
   const double work =
       static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
   // Workspace: columns of `chunk` images, then (chunk > 1) their output gradients gathered
@@ -334,10 +341,9 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   // Implicit: channels-last images for the weight gradient; with several images per GEMM
   // also the gathered output gradient and the input gradient before its scatter.
   const int64_t xt_size = taps_first ? checked_mul(d.x_size, chunk, "conv2d") : 0;
-  const int64_t gather_size = implicit && chunk > 1
-                                  ? checked_mul(s.o * chunk, d.l, "conv2d") +
-                                        checked_mul(d.x_size, chunk, "conv2d")
-                                  : 0;
+  const int64_t gather_size = implicit && chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") +
+                                                          checked_mul(d.x_size, chunk, "conv2d")
+                                                    : 0;
   for_each_item<T>(parts, work, scratch + xt_size + gather_size, [&](int64_t p, T* ws) {
     T* pw = gw == nullptr ? nullptr : own_parts ? part_w.get() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
@@ -405,8 +411,8 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
             col = ws;
           }
           for (int64_t g = 0; g < s.groups; ++g) {
-            gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l,
-                 col + g * d.k * d.l, d.l, beta_w, pw + g * d.og * d.k, d.k);
+            gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l, col + g * d.k * d.l,
+                 d.l, beta_w, pw + g * d.og * d.k, d.k);
           }
         }
         if (pb != nullptr)

@@ -48,9 +48,9 @@ inline Tap tap_of(const ConvCols& g, int64_t p) {
 // Lanes masked off are never read: the address may lie outside the plane.
 inline __m512 load_taps(const Tap& t, int64_t l0, int64_t w, __mmask16 m) {
   const std::ptrdiff_t off = l0 + static_cast<std::ptrdiff_t>(t.off_h) * w + t.off_w;
-  return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(
-                                      reinterpret_cast<std::uintptr_t>(t.plane) +
-                                      static_cast<std::uintptr_t>(off * 4)));
+  return _mm512_maskz_loadu_ps(
+      m, reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(t.plane) +
+                                        static_cast<std::uintptr_t>(off * 4)));
 }
 
 }  // namespace
@@ -147,8 +147,7 @@ void ImplicitCols::pack_cols(int64_t l0, int64_t kc, int64_t p0, int64_t np, flo
   }
 }
 
-void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj,
-                               float* dst) const {
+void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj, float* dst) const {
   const int64_t c = g_.c, h = g_.h, w = g_.w, hw = h * w;
   // Each 16-column half of the panel is one tap and 16 consecutive channels.
   struct Half {
@@ -176,9 +175,8 @@ void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj,
       const bool inside = half[k].used &&
                           static_cast<uint64_t>(oh + half[k].off_h) < static_cast<uint64_t>(h) &&
                           static_cast<uint64_t>(ow + half[k].off_w) < static_cast<uint64_t>(w);
-      _mm512_store_ps(dst + 16 * k,
-                      inside ? _mm512_maskz_loadu_ps(half[k].lanes, row + half[k].off)
-                             : _mm512_setzero_ps());
+      _mm512_store_ps(dst + 16 * k, inside ? _mm512_maskz_loadu_ps(half[k].lanes, row + half[k].off)
+                                           : _mm512_setzero_ps());
     }
     if (++ow == w) {
       ow = 0;

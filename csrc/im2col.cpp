@@ -25,8 +25,7 @@ int64_t Window2d::h_out(int64_t h) const { return window_out_size(h, kh, stride_
 int64_t Window2d::w_out(int64_t w) const { return window_out_size(w, kw, stride_w, pad_w, dil_w); }
 
 template <typename T>
-void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win,
-            int64_t ld) {
+void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d& win, int64_t ld) {
   const int64_t h_out = win.h_out(h), w_out = win.w_out(w), len = h_out * w_out;
   if (ld == 0) ld = len;
   const int64_t sh = win.stride_h, sw = win.stride_w;
@@ -78,8 +77,7 @@ void im2col(const T* im, T* col, int64_t c, int64_t h, int64_t w, const Window2d
 }
 
 template <typename T>
-void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win,
-            int64_t ld) {
+void col2im(const T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win, int64_t ld) {
   const int64_t h_out = win.h_out(h), w_out = win.w_out(w);
   const int64_t len = ld != 0 ? ld : h_out * w_out;
   const int64_t sh = win.stride_h, sw = win.stride_w;
@@ -113,7 +111,8 @@ template <typename T>
 void col2im_consume(T* col, T* im, int64_t c, int64_t h, int64_t w, const Window2d& win,
                     int64_t ld) {
   const int64_t h_out = win.h_out(h), w_out = win.w_out(w);
-  if (!(win.stride_h == 1 && win.stride_w == 1 && w_out == w)) return col2im(col, im, c, h, w, win, ld);
+  if (!(win.stride_h == 1 && win.stride_w == 1 && w_out == w))
+    return col2im(col, im, c, h, w, win, ld);
   const int64_t len = ld != 0 ? ld : h_out * w_out;
   // Stride 1, 'same' width: output position k = oh * w + ow adds into plane[k + shift] for
   // the whole block of valid rows. Zero the few entries that belong to padding taps (they
@@ -165,12 +164,12 @@ void col2im_batch(const T* col, T* im, int64_t n, int64_t c, int64_t h, int64_t 
   for (int64_t b = 0; b < n; ++b) col2im(col + b * col_size, im + b * im_size, c, h, w, win);
 }
 
-#define DLX_IM2COL(T)                                                                \
-  template void im2col<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t); \
-  template void col2im<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t); \
+#define DLX_IM2COL(T)                                                                           \
+  template void im2col<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t);   \
+  template void col2im<T>(const T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t);   \
   template void col2im_consume<T>(T*, T*, int64_t, int64_t, int64_t, const Window2d&, int64_t); \
-  template void im2col_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t,    \
-                                const Window2d&);                                    \
+  template void im2col_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t,               \
+                                const Window2d&);                                               \
   template void col2im_batch<T>(const T*, T*, int64_t, int64_t, int64_t, int64_t, const Window2d&);
 DLX_INSTANTIATE(DLX_IM2COL)
 

@@ -1,11 +1,10 @@
 #include "linear.h"
 
-#include <algorithm>
-#include <vector>
-
 #include <omp.h>
 
+#include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "blas.h"
 #include "threads.h"

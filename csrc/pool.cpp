@@ -63,8 +63,8 @@ int64_t max_pool_2x2_row_avx512(const float* r0, const float* r1, float* y, int6
                                 int64_t base, int64_t w_in, int64_t w_out) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i lane2 = _mm512_slli_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+  const __m512i lane2 =
+      _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
   const int32_t offs[3] = {1, static_cast<int32_t>(w_in), static_cast<int32_t>(w_in + 1)};
   for (int64_t ow = 0; ow < w_out; ow += 16) {
     const int64_t n = std::min<int64_t>(16, w_out - ow);
@@ -122,7 +122,8 @@ bool max_pool2d_2x2(const T* x, T* y, int64_t* indices, const Pool2dParams& p) {
       int64_t* ir = indices + plane * plane_out + oh * w_out;
       int64_t ow = 0;
 #if defined(__AVX512F__)
-      if constexpr (std::is_same_v<T, float>) ow = max_pool_2x2_row_avx512(r0, r1, yr, ir, base, w_in, w_out);
+      if constexpr (std::is_same_v<T, float>)
+        ow = max_pool_2x2_row_avx512(r0, r1, yr, ir, base, w_in, w_out);
 #endif
       for (; ow < w_out; ++ow) {
         const int64_t iw = 2 * ow;

@@ -21,8 +21,8 @@ using rnn_detail::step_time;
 // gates are read anyway, instead of filling the projection with them first.
 template <typename T>
 inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restrict gg,
-                     T* __restrict go, T* __restrict c, const T* __restrict c_prev,
-                     T* __restrict h, const T* __restrict b) {
+                     T* __restrict go, T* __restrict c, const T* __restrict c_prev, T* __restrict h,
+                     const T* __restrict b) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = vsigmoid(gi[j] + b[j]), f = vsigmoid(gf[j] + b[H + j]);
     const T g = vtanh(gg[j] + b[2 * H + j]), o = vsigmoid(go[j] + b[3 * H + j]);

@@ -55,8 +55,8 @@ using avx512::transpose16;
 
 // Blocking (BLIS order): a KC x NR panel of B stays in L1 while the MR x KC tiles of an
 // MC x KC block of A (in L2) stream past it; the KC x NC block of B sits in L3.
-constexpr int kNR = 32;      // two zmm columns
-constexpr int kMRMax = 14;   // 28 accumulators + 2 B vectors + 1 broadcast of 32 zmm
+constexpr int kNR = 32;       // two zmm columns
+constexpr int kMRMax = 14;    // 28 accumulators + 2 B vectors + 1 broadcast of 32 zmm
 constexpr int64_t kKC = 256;  // at most; K is cut into blocks of equal size (KSplit)
 constexpr int64_t kMC = 224;  // 16 tiles of 14
 constexpr int64_t kNC = 3072;
@@ -247,7 +247,8 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
     const int64_t nc = std::min(kNC, pr.n - jc);
     const int64_t panels = (nc + kNR - 1) / kNR;
     // Panels per work item: enough items to balance the threads, at least one panel.
-    const int64_t per_block = nth > 1 ? std::max<int64_t>(1, (4 * nth + m_blocks - 1) / m_blocks) : 1;
+    const int64_t per_block =
+        nth > 1 ? std::max<int64_t>(1, (4 * nth + m_blocks - 1) / m_blocks) : 1;
     const int64_t chunk = (panels + std::min(per_block, panels) - 1) / std::min(per_block, panels);
     const int64_t chunks = (panels + chunk - 1) / chunk;
     const KSplit ks(pr.k);
@@ -270,7 +271,8 @@ void run(const Problem& pr, int tid, int nth, float* bpack, float* apack,
       const float beta = pc == 0 ? pr.beta : 1.0f;
       int64_t packed_block = -1;
       std::atomic<int64_t>& next = counters[phase];
-      for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < m_blocks * chunks;) {
+      for (int64_t item;
+           (item = next.fetch_add(1, std::memory_order_relaxed)) < m_blocks * chunks;) {
         const int64_t ib = item / chunks, q0 = (item % chunks) * chunk;
         const int64_t ic = ib * kMC, mc = std::min(kMC, pr.m - ic);
         const Tiles tiles(mc);
@@ -328,8 +330,8 @@ void drive(const Problem& pr) {
 #pragma omp parallel num_threads(nth)
   {
     const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-    run(pr, tid, team, bpack, apack == nullptr ? nullptr : apack + a_size * static_cast<size_t>(tid),
-        counters.get());
+    run(pr, tid, team, bpack,
+        apack == nullptr ? nullptr : apack + a_size * static_cast<size_t>(tid), counters.get());
   }
 }
 
@@ -341,8 +343,8 @@ void own_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
   drive(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
 }
 
-void own_sgemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda,
-               const float* x, float beta, float* y) {
+void own_sgemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda, const float* x,
+               float beta, float* y) {
   auto finish = [&](int64_t i, float dot) {
     y[i] = beta == 0.0f ? alpha * dot : alpha * dot + beta * y[i];
   };
@@ -446,9 +448,8 @@ void own_sgemm_sourced(const SgemmPackedA& a, int64_t n, const SgemmBSource& b, 
   drive(pr);
 }
 
-void own_sgemm_sourced(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a,
-                       int64_t lda, const SgemmBSource& b, float alpha, float beta, float* c,
-                       int64_t ldc) {
+void own_sgemm_sourced(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                       const SgemmBSource& b, float alpha, float beta, float* c, int64_t ldc) {
   Problem pr{trans_a, false, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc};
   pr.source_b = &b;
   drive(pr);
@@ -472,8 +473,8 @@ SgemmPackedA::~SgemmPackedA() = default;
 const float* SgemmPackedA::block(int64_t, int64_t) const { return nullptr; }
 void own_sgemm_sourced(const SgemmPackedA&, int64_t, const SgemmBSource&, float, float, float*,
                        int64_t) {}
-void own_sgemm_sourced(bool, int64_t, int64_t, int64_t, const float*, int64_t,
-                       const SgemmBSource&, float, float, float*, int64_t) {}
+void own_sgemm_sourced(bool, int64_t, int64_t, int64_t, const float*, int64_t, const SgemmBSource&,
+                       float, float, float*, int64_t) {}
 const float* SgemmPackedB::block(int64_t, int64_t) const { return nullptr; }
 void SgemmPackedB::multiply(bool, int64_t, float, const float*, int64_t, float, float*,
                             int64_t) const {}

@@ -49,8 +49,8 @@ class SgemmPackedB {
 // y[0:rows] = alpha * A[rows, cols] @ x + beta * y for a row-major A with row stride lda and
 // contiguous x, y (a batch-1 dense layer): four rows at a time, 16-lane dot products.
 // beta == 0 never reads y.
-void own_sgemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda,
-               const float* x, float beta, float* y);
+void own_sgemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda, const float* x,
+               float beta, float* y);
 
 // op(A) packed once for many products with different B (conv weights at every image).
 class SgemmPackedA {
@@ -82,8 +82,7 @@ class SgemmBSource {
 void own_sgemm_sourced(const SgemmPackedA& a, int64_t n, const SgemmBSource& b, float alpha,
                        float beta, float* c, int64_t ldc);
 // C = alpha * op(A) @ B + beta * C with A plain and B from a source.
-void own_sgemm_sourced(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a,
-                       int64_t lda, const SgemmBSource& b, float alpha, float beta, float* c,
-                       int64_t ldc);
+void own_sgemm_sourced(bool trans_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                       const SgemmBSource& b, float alpha, float beta, float* c, int64_t ldc);
 
 }  // namespace dlx

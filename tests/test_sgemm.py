@@ -13,7 +13,7 @@ import dlx
 from dlx import _core
 
 needs_own = pytest.mark.skipif(
-    not _core.gemm_backend() == "dlx-avx512", reason="build without AVX-512 (no own GEMM)"
+    _core.gemm_backend() != "dlx-avx512", reason="build without AVX-512 (no own GEMM)"
 )
 
 

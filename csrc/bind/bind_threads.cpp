@@ -17,8 +17,9 @@ void bind_threads(pybind11::module_& m) {
         "Set the threads used by OpenMP kernels and BLAS.");
   m.def("blas_num_threads", &blas_num_threads, "Thread count the BLAS library reports.");
   m.def("blas_config", &blas_config, "The BLAS library's build description.");
-  m.def("gemm_backend", [] { return own_sgemm_enabled() ? "dlx-avx512" : "blas"; },
-        "Which float32 GEMM dlx runs: 'dlx-avx512' (its own kernel) or 'blas'.");
+  m.def(
+      "gemm_backend", [] { return own_sgemm_enabled() ? "dlx-avx512" : "blas"; },
+      "Which float32 GEMM dlx runs: 'dlx-avx512' (its own kernel) or 'blas'.");
   m.def(
       "set_gemm_backend",
       [](const std::string& name) {

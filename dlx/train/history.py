@@ -70,10 +70,11 @@ class History:
         keys = [k for k in self.history if k != "lr"] if keys is None else list(keys)
         losses = [k for k in keys if k.endswith("loss")]
         others = [k for k in keys if not k.endswith("loss")]
+        axes: list[Any]
         if ax is None:
             ncols = 2 if losses and others else 1
-            _, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.5), squeeze=False)
-            axes = list(axes[0])
+            _, grid = plt.subplots(1, ncols, figsize=(5 * ncols, 3.5), squeeze=False)
+            axes = list(grid[0])
         else:
             axes = [ax, ax]
         epochs = [e + 1 for e in self.epoch]
