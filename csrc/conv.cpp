@@ -187,6 +187,13 @@ void scatter_images(const float* out, int64_t rows, int64_t nb, int64_t l, float
     }
 }
 
+// Implicit convolutions with at most this many output rows (channels) skip the GEMM
+// (conv_rows_direct).
+constexpr int64_t kMaxDirectRows = 16;
+bool use_direct_rows(const Conv2dShape& s, int64_t rows) {
+  return rows <= kMaxDirectRows && s.win.kh * s.win.kw <= 64;
+}
+
 // The image's (or the output gradient's) columns for the implicit GEMMs.
 ConvCols input_cols(const float* xb, const Conv2dShape& s) {
   const Window2d& k = s.win;
@@ -217,6 +224,10 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
     if (use_implicit<T>(s, d)) {
       const SgemmPackedA w(false, s.o, d.k, weight, d.k);  // packed once for every image
       const int64_t chunk = implicit_images(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+      // Up to 16 output channels, one image per call: rows without a GEMM.
+      const bool direct_rows = use_direct_rows(s, s.o) && chunk == 1;
+      const std::vector<float> w16 =
+          direct_rows ? pack_rows16(weight, s.o, d.k) : std::vector<float>();
       const int64_t scratch = chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0;
       for_each_item<T>(chunks, work, scratch, [&](int64_t item, T* ws) {
         const int64_t b0 = item * chunk, nb = std::min(chunk, s.n - b0);
@@ -228,7 +239,10 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
         if (nb == 1) {
           if (bias != nullptr)
             for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
-          own_sgemm_sourced(w, d.l, cols, 1.0f, bias != nullptr ? 1.0f : 0.0f, yb, d.l);
+          if (direct_rows)
+            conv_rows_direct(w16.data(), s.o, g, yb, d.l, bias != nullptr ? 1.0f : 0.0f);
+          else
+            own_sgemm_sourced(w, d.l, cols, 1.0f, bias != nullptr ? 1.0f : 0.0f, yb, d.l);
         } else {
           own_sgemm_sourced(w, nb * d.l, cols, 1.0f, 0.0f, ws, nb * d.l);
           scatter_images(ws, s.o, nb, d.l, yb, d.y_size, bias);
@@ -326,6 +340,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   // Implicit input gradient: the kernel flipped in space with in/out channels swapped,
   // w_flip[ci, (oc, i, j)] = weight[oc, ci, kh - 1 - i, kw - 1 - j], packed once.
   std::unique_ptr<SgemmPackedA> w_flip;
+  std::vector<float> flip16;  // the same for conv_rows_direct (at most 16 input channels)
   if constexpr (std::is_same_v<T, float>) {
     if (implicit_gx) {
       const int64_t kh = s.win.kh, kw = s.win.kw, taps = kh * kw, cols = s.o * taps;
@@ -335,6 +350,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
           for (int64_t t = 0; t < taps; ++t)
             flipped[ci * cols + oc * taps + t] = weight[(oc * s.c + ci) * taps + (taps - 1 - t)];
       w_flip = std::make_unique<SgemmPackedA>(false, s.c, cols, flipped.data(), cols);
+      if (use_direct_rows(s, s.c)) flip16 = pack_rows16(flipped.data(), s.c, cols);
     }
   }
 
@@ -386,7 +402,9 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
             gg.image_stride = d.y_size;
             const ImplicitCols cols(gg, false);
             T* gxb = gx + b0 * d.x_size;
-            if (nb == 1) {
+            if (nb == 1 && !flip16.empty()) {
+              conv_rows_direct(flip16.data(), s.c, gg, gxb, d.l, 0.0f);
+            } else if (nb == 1) {
               own_sgemm_sourced(*w_flip, d.l, cols, 1.0f, 0.0f, gxb, d.l);
             } else {
               own_sgemm_sourced(*w_flip, cols_n, cols, 1.0f, 0.0f, gxc, cols_n);

@@ -190,6 +190,60 @@ void ChannelsLastTapCols::pack(int64_t l0, int64_t kc, int64_t j0, int64_t nj, f
   }
 }
 
+std::vector<float> pack_rows16(const float* a, int64_t m, int64_t k) {
+  std::vector<float> out(static_cast<size_t>(k * 16), 0.0f);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) out[p * 16 + i] = a[i * k + p];
+  return out;
+}
+
+void conv_rows_direct(const float* a16, int64_t m, const ConvCols& g, float* c, int64_t ldc,
+                      float beta) {
+  const __m512i vh = _mm512_set1_epi32(static_cast<int32_t>(g.h));
+  const __m512i vw = _mm512_set1_epi32(static_cast<int32_t>(g.w));
+  const int64_t taps = g.kh * g.kw, hw = g.h * g.w;
+  int32_t off_h[TapTable::kMax], off_w[TapTable::kMax];
+  std::ptrdiff_t off[TapTable::kMax];
+  for (int64_t q = 0; q < taps; ++q) {
+    const Tap t = tap_of(g, q);
+    off_h[q] = t.off_h;
+    off_w[q] = t.off_w;
+    off[q] = static_cast<std::ptrdiff_t>(t.off_h) * g.w + t.off_w;
+  }
+  const __m512 vbeta = _mm512_set1_ps(beta);
+  for (int64_t l0 = 0; l0 < hw; l0 += 16) {
+    const int64_t nl = std::min<int64_t>(16, hw - l0);
+    const Lanes lanes(l0, nl, g.w);
+    __mmask16 mask[TapTable::kMax];
+    for (int64_t q = 0; q < taps; ++q) mask[q] = lanes.inside(off_h[q], off_w[q], vh, vw);
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    const float* a = a16;
+    const std::uintptr_t image = reinterpret_cast<std::uintptr_t>(g.img + l0);
+    for (int64_t ci = 0; ci < g.c; ++ci) {
+      const std::uintptr_t plane = image + static_cast<std::uintptr_t>(ci * hw * 4);
+      for (int64_t q = 0; q < taps; ++q, a += 16) {
+        const __m512 b = _mm512_maskz_loadu_ps(
+            mask[q],
+            reinterpret_cast<const float*>(plane + static_cast<std::uintptr_t>(off[q] * 4)));
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b, acc[i]);
+      }
+    }
+    const __mmask16 out = lane_mask(nl);
+    // Constant indices only, so that acc stays in registers.
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) {
+      if (i >= m) break;
+      float* row = c + i * ldc + l0;
+      __m512 r = acc[i];
+      if (beta != 0.0f) r = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(out, row), r);
+      _mm512_mask_storeu_ps(row, out, r);
+    }
+  }
+}
+
 void to_channels_last(const float* x, int64_t c, int64_t hw, float* xt) {
   for (int64_t c0 = 0; c0 < c; c0 += 16) {
     const int64_t nc = std::min<int64_t>(16, c - c0);
@@ -211,6 +265,8 @@ void to_channels_last(const float* x, int64_t c, int64_t hw, float* xt) {
 #else  // without AVX-512 nothing constructs an ImplicitCols
 
 namespace dlx {
+std::vector<float> pack_rows16(const float*, int64_t, int64_t) { return {}; }
+void conv_rows_direct(const float*, int64_t, const ConvCols&, float*, int64_t, float) {}
 void ChannelsLastTapCols::pack(int64_t, int64_t, int64_t, int64_t, float*) const {}
 void to_channels_last(const float*, int64_t, int64_t, float*) {}
 void ImplicitCols::pack(int64_t, int64_t, int64_t, int64_t, float*) const {}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "sgemm.h"
 
@@ -53,6 +54,17 @@ class ChannelsLastTapCols final : public SgemmBSource {
   ConvCols g_;
   const float* xt_;
 };
+
+// Convolution rows without a GEMM for at most 16 output rows (channels): for every group
+// of 16 positions, 16 accumulators run over all k = c * kh * kw taps, loading each tap's
+// 16 positions straight from the image. For few rows this beats the packed GEMM, whose
+// panels would be packed for two 8-row tiles only. One image (g.images == 1).
+//   a16: (k, 16) the weights transposed and zero-padded to 16 rows (pack_rows16)
+//   c:   rows [0, m) of (m, h * w), row stride ldc; c = a @ cols + beta * c
+void conv_rows_direct(const float* a16, int64_t m, const ConvCols& g, float* c, int64_t ldc,
+                      float beta);
+// a16[p * 16 + i] = a[i * k + p] for i < m (m <= 16), 0 for m <= i < 16.
+std::vector<float> pack_rows16(const float* a, int64_t m, int64_t k);
 
 // xt[l, ci] = x[ci, l] for an image of c channels and hw positions.
 void to_channels_last(const float* x, int64_t c, int64_t hw, float* xt);

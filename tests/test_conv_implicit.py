@@ -26,6 +26,11 @@ CASES = [
     (16, 12, 11, 10, 5, 2, 1),
     (32, 16, 12, 12, 3, 2, 2),
     (8, 4, 10, 12, (3, 5), (1, 2), 1),
+    # >= 512 positions and <= 16 rows: conv_rows_direct (forward: o rows, input gradient:
+    # c rows), one image per call
+    (16, 12, 24, 24, 3, 1, 1),
+    (8, 16, 23, 25, 5, 2, 1),
+    (12, 5, 26, 20, 3, 2, 2),
 ]
 
 
