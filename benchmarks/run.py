@@ -65,10 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     import dlx
 
     torch = harness.torch_or_none()
+    numpy_threads = "its BLAS default"
     if args.threads is not None:
         dlx.set_num_threads(args.threads)
         if torch:
             torch.set_num_threads(args.threads)
+        # The NumPy references run their matmuls on NumPy's own OpenBLAS: hold it to the
+        # same thread count (threadpoolctl, in the bench extra) for a fair comparison.
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            numpy_threads = "not limited (pip install threadpoolctl)"
+        else:
+            _limits = threadpool_limits(limits=args.threads, user_api="blas")  # noqa: F841
+            numpy_threads = str(args.threads)
+        dlx.set_num_threads(args.threads)  # threadpoolctl also reached dlx's own OpenBLAS
 
     modules = []
     for name in SUITES:
@@ -88,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = (
         f"{_cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}, "
         f"numpy {np.__version__}, "
-        f"dlx threads {dlx.get_num_threads()}, {dlx.blas_info()['config']}"
+        f"dlx threads {dlx.get_num_threads()}, float32 GEMM {dlx.blas_info()['gemm']}, "
+        f"{dlx.blas_info()['config']}, numpy BLAS threads {numpy_threads}"
         + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else "")
     )
     print(f"\nmachine: {machine}\n")
