@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             numpy_threads = "not limited (pip install threadpoolctl)"
         else:
-            _limits = threadpool_limits(limits=args.threads, user_api="blas")  # noqa: F841
+            _limits = threadpool_limits(limits=args.threads, user_api="blas")
             numpy_threads = str(args.threads)
         dlx.set_num_threads(args.threads)  # threadpoolctl also reached dlx's own OpenBLAS
 
