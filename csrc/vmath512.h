@@ -1,0 +1,68 @@
+// 16-lane float32 exp / sigmoid / tanh for AVX-512 kernels that hand-vectorise a loop (the
+// LSTM cell). Same polynomial and accuracy as vexp / vsigmoid / vtanh in vmath.h (a few
+// ulp); the 2^n scaling is one vscalefps and the divisions are rcp14 plus a Newton step
+// (relative error ~2^-28 before rounding). Include only under #if defined(__AVX512F__).
+#pragma once
+
+#include <immintrin.h>
+
+namespace dlx::v512 {
+
+// exp(x) for x <= 0 (callers pass -|x|): underflows to 0 below about -104; NaN stays NaN.
+inline __m512 exp_nonpos(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));  // max keeps the NaN of its second operand
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);  // Cody-Waite ln 2 split
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+// 1 / d for d in [1, 2].
+inline __m512 recip_1_2(__m512 d) {
+  const __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
+inline __m512 abs(__m512 x) {
+  return _mm512_castsi512_ps(
+      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFFFFFF)));
+}
+
+// 1 / (1 + exp(-x)) with exp taken of -|x| only.
+inline __m512 sigmoid(__m512 x) {
+  const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_setzero_ps(), abs(x)));
+  const __m512 r = recip_1_2(_mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(r, neg, e, r);  // x < 0: e / (1 + e)
+}
+
+// tanh: odd polynomial for |x| < 0.625, else (1 - e) / (1 + e) with e = exp(-2|x|), signed.
+inline __m512 tanh(__m512 x) {
+  const __m512 a = abs(x);
+  const __m512 s = _mm512_mul_ps(x, x);
+  __m512 small = _mm512_set1_ps(-5.70498872745e-3f);
+  small = _mm512_fmadd_ps(small, s, _mm512_set1_ps(2.06390887954e-2f));
+  small = _mm512_fmadd_ps(small, s, _mm512_set1_ps(-5.37397155531e-2f));
+  small = _mm512_fmadd_ps(small, s, _mm512_set1_ps(1.33314422036e-1f));
+  small = _mm512_fmadd_ps(small, s, _mm512_set1_ps(-3.33332819422e-1f));
+  small = _mm512_fmadd_ps(_mm512_mul_ps(small, s), x, x);
+  const __m512 e = exp_nonpos(_mm512_mul_ps(a, _mm512_set1_ps(-2.0f)));
+  const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), e),
+                                 recip_1_2(_mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+  // sign of x onto t; a NaN x takes the large branch and stays NaN
+  const __m512 large = _mm512_castsi512_ps(_mm512_or_si512(
+      _mm512_castps_si512(t),
+      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000)))));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ), large,
+                              small);
+}
+
+}  // namespace dlx::v512
