@@ -42,10 +42,9 @@ inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __rest
 
 #if defined(__AVX512F__)
 // float32 row by hand, 16 units per step (the tanh of c through vmath512.h).
-inline void lstm_row_backward(int64_t H, const float* __restrict ws,
-                              const float* __restrict c_prev, const float* __restrict gy,
-                              const float* __restrict dh, float* __restrict dc,
-                              float* __restrict dg) {
+inline void lstm_row_backward(int64_t H, const float* __restrict ws, const float* __restrict c_prev,
+                              const float* __restrict gy, const float* __restrict dh,
+                              float* __restrict dc, float* __restrict dg) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t j = 0; j < H; j += 16) {
     const __mmask16 m = avx512::lane_mask(H - j);
@@ -53,19 +52,18 @@ inline void lstm_row_backward(int64_t H, const float* __restrict ws,
     const __m512 i = ld(ws), f = ld(ws + H), gg = ld(ws + 2 * H), og = ld(ws + 3 * H);
     const __m512 tc = v512::tanh(ld(ws + 4 * H));
     const __m512 dht = _mm512_add_ps(ld(dh), ld(gy));
-    const __m512 dct = _mm512_fmadd_ps(
-        _mm512_mul_ps(dht, og), _mm512_fnmadd_ps(tc, tc, one), ld(dc));
-    _mm512_mask_storeu_ps(dg + j, m,
-                          _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, gg), i),
-                                        _mm512_sub_ps(one, i)));
-    _mm512_mask_storeu_ps(dg + H + j, m,
-                          _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, ld(c_prev)), f),
-                                        _mm512_sub_ps(one, f)));
+    const __m512 dct =
+        _mm512_fmadd_ps(_mm512_mul_ps(dht, og), _mm512_fnmadd_ps(tc, tc, one), ld(dc));
+    _mm512_mask_storeu_ps(
+        dg + j, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, gg), i), _mm512_sub_ps(one, i)));
+    _mm512_mask_storeu_ps(
+        dg + H + j, m,
+        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, ld(c_prev)), f), _mm512_sub_ps(one, f)));
     _mm512_mask_storeu_ps(dg + 2 * H + j, m,
                           _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one)));
-    _mm512_mask_storeu_ps(dg + 3 * H + j, m,
-                          _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dht, tc), og),
-                                        _mm512_sub_ps(one, og)));
+    _mm512_mask_storeu_ps(
+        dg + 3 * H + j, m,
+        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dht, tc), og), _mm512_sub_ps(one, og)));
     _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
   }
 }
