@@ -27,7 +27,7 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
   if constexpr (std::is_same_v<T, float>) {
     if (use_implicit<T>(s, d)) {
       const SgemmPackedA w(false, s.o, d.k, weight, d.k);  // packed once for every image
-      const int64_t chunk = implicit_images(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+      const int64_t chunk = implicit_images(d, s), chunks = (s.n + chunk - 1) / chunk;
       // Up to 16 output channels, one image per call: rows without a GEMM.
       const bool direct_rows = use_direct_rows(s, s.o) && chunk == 1;
       const std::vector<float> w16 =

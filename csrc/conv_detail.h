@@ -172,8 +172,10 @@ bool use_implicit(const Conv2dShape& s, const Dims& d) {
 }
 
 // Images per implicit GEMM: small planes side by side (see ConvCols::images).
-inline int64_t implicit_images(const Dims& d, int64_t n) {
-  if (d.l >= kMinGemmCols) return 1;
+// Kernels of more than 64 taps pack one image at a time (ConvCols' contract).
+inline int64_t implicit_images(const Dims& d, const Conv2dShape& s) {
+  if (d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64) return 1;
+  const int64_t n = s.n;
   return std::clamp<int64_t>((kMinGemmCols + d.l - 1) / d.l, 1, std::max<int64_t>(n, 1));
 }
 

@@ -109,18 +109,22 @@ def test_same_bits_for_any_thread_count(rng):
         np.testing.assert_array_equal(one, two)
 
 
-@pytest.mark.parametrize(("n", "c", "h"), [(25, 32, 7), (9, 16, 14), (4, 3, 6)])
-def test_small_planes_side_by_side(rng, n, c, h):
-    # 7x7 planes go 11 to a GEMM (25 = 11 + 11 + 3), 14x14 three; 6x6 stays per image.
+@pytest.mark.parametrize(
+    ("n", "c", "h", "k"), [(25, 32, 7, 3), (9, 16, 14, 3), (4, 3, 6, 3), (5, 16, 8, 9)]
+)
+def test_small_planes_side_by_side(rng, n, c, h, k):
+    # 7x7 planes go 11 to a GEMM (25 = 11 + 11 + 3), 14x14 three; 6x6 stays per image; a
+    # 9x9 kernel (81 taps) packs one image at a time.
     x = rng.standard_normal((n, c, h, h)).astype(np.float32)
-    wt = (rng.standard_normal((16, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    wt = (rng.standard_normal((16, c, k, k)) / np.sqrt(k * k * c)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
     gy = rng.standard_normal((n, 16, h, h)).astype(np.float32)
-    y = _core.conv2d_forward(x, wt, b, 1, 1)
-    gx, gw, gb = _core.conv2d_backward(gy, x, wt, 1, 1)
+    p = k // 2
+    y = _core.conv2d_forward(x, wt, b, 1, p)
+    gx, gw, gb = _core.conv2d_backward(gy, x, wt, 1, p)
     x64, w64 = x.astype(np.float64), wt.astype(np.float64)
-    _close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), 1, 1))
-    rgx, rgw, rgb = reference.conv2d_backward(gy.astype(np.float64), x64, w64, 1, 1)
+    _close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), 1, p))
+    rgx, rgw, rgb = reference.conv2d_backward(gy.astype(np.float64), x64, w64, 1, p)
     _close(gx, rgx)
     _close(gw, rgw)
     _close(gb, rgb)
