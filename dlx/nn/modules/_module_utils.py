@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -43,6 +43,20 @@ def addindent(s: str, spaces: int) -> str:
     if len(lines) == 1:
         return s
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def module_repr(name: str, extra: str, children: Iterable[tuple[str, Any]]) -> str:
+    """PyTorch's module repr: ``Name(extra)`` or one line per extra line and child."""
+    extra_lines = extra.split("\n") if extra else []
+    child_lines = [f"({key}): " + addindent(repr(module), 2) for key, module in children]
+    lines = extra_lines + child_lines
+    body = ""
+    if lines:
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        else:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+    return f"{name}({body})"
 
 
 def check_name(module: Module, name: object, kind: str, existing: dict[str, Any]) -> str:

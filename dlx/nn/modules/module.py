@@ -16,9 +16,9 @@ from dlx import _dtype
 from dlx.nn.modules._module_utils import (
     IncompatibleKeys,
     RemovableHandle,
-    addindent,
     check_name,
     load_state,
+    module_repr,
 )
 from dlx.nn.parameter import Parameter
 from dlx.tensor import Tensor
@@ -403,16 +403,4 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        extra = self.extra_repr()
-        extra_lines = extra.split("\n") if extra else []
-        child_lines = [
-            f"({key}): " + addindent(repr(module), 2) for key, module in self._modules.items()
-        ]
-        lines = extra_lines + child_lines
-        body = ""
-        if lines:
-            if len(extra_lines) == 1 and not child_lines:
-                body = extra_lines[0]
-            else:
-                body = "\n  " + "\n  ".join(lines) + "\n"
-        return f"{self._get_name()}({body})"
+        return module_repr(self._get_name(), self.extra_repr(), self._modules.items())
