@@ -87,15 +87,7 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
       gemm(false, false, d.og, cols, d.k, T(1), weight + g * d.og * d.k, d.k, col + g * d.k * cols,
            cols, T(0), out + g * d.og * cols, cols);
     }
-    for (int64_t j = 0; j < nb; ++j) {
-      T* yb = y + (b0 + j) * d.y_size;
-      for (int64_t oc = 0; oc < s.o; ++oc) {
-        const T* src = out + oc * cols + j * d.l;
-        T* dst = yb + oc * d.l;
-        const T add = bias != nullptr ? bias[oc] : T(0);
-        for (int64_t i = 0; i < d.l; ++i) dst[i] = src[i] + add;
-      }
-    }
+    scatter_images(out, s.o, nb, d.l, y + b0 * d.y_size, d.y_size, bias);
   });
 }
 

@@ -11,6 +11,7 @@ namespace dlx {
 
 using conv_detail::Dims;
 using conv_detail::for_each_item;
+using conv_detail::gather_images;
 using conv_detail::grad_output_cols;
 using conv_detail::images_per_gemm;
 using conv_detail::implicit_images;
@@ -105,9 +106,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
           T* gxc = gyc + s.o * chunk * d.l;
           const T* a = gyb;  // the output gradient as an (o, cols_n) matrix
           if (nb > 1) {
-            for (int64_t j = 0; j < nb; ++j)
-              for (int64_t oc = 0; oc < s.o; ++oc)
-                std::copy_n(gyb + j * d.y_size + oc * d.l, d.l, gyc + oc * cols_n + j * d.l);
+            gather_images(gyb, s.o, nb, d.l, d.y_size, gyc);
             a = gyc;
           }
           ConvCols xg = input_cols(x + b0 * d.x_size, s);
@@ -136,7 +135,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
               own_sgemm_sourced(*w_flip, d.l, cols, 1.0f, 0.0f, gxb, d.l);
             } else {
               own_sgemm_sourced(*w_flip, cols_n, cols, 1.0f, 0.0f, gxc, cols_n);
-              scatter_images(gxc, s.c, nb, d.l, gxb, d.x_size, nullptr);
+              scatter_images<T>(gxc, s.c, nb, d.l, gxb, d.x_size, nullptr);
             }
           } else if (gx != nullptr) {  // one image (nb > 1 needs c % 16 == 0 >= 8)
             T* gxb = gx + b0 * d.x_size;
@@ -182,9 +181,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
       const int64_t cols = nb * d.l;
       T* col = ws;
       T* gyc = ws + d.col_size * chunk;
-      for (int64_t j = 0; j < nb; ++j)
-        for (int64_t oc = 0; oc < s.o; ++oc)
-          std::copy_n(gy + (b0 + j) * d.y_size + oc * d.l, d.l, gyc + oc * cols + j * d.l);
+      gather_images(gy + b0 * d.y_size, s.o, nb, d.l, d.y_size, gyc);
       if (pw != nullptr) {
         for (int64_t j = 0; j < nb; ++j)
           im2col(x + (b0 + j) * d.x_size, col + j * d.l, s.c, s.h, s.w, s.win, cols);

@@ -154,9 +154,12 @@ constexpr int64_t kMinGemmCols = 512;
 // batch several images into one explicit GEMM.
 constexpr int64_t kMinImplicitCols = 32;
 constexpr int64_t kMinImplicitGxChannels = 8;
+// ceil(kMinGemmCols / l) images of l output positions each, at most n.
+inline int64_t planes_for_gemm(int64_t l, int64_t n) {
+  return std::clamp<int64_t>((kMinGemmCols + l - 1) / l, 1, std::max<int64_t>(n, 1));
+}
 inline int64_t images_per_gemm(const Dims& d, int64_t n) {
-  if (d.direct || d.l >= kMinGemmCols) return 1;
-  return std::clamp<int64_t>((kMinGemmCols + d.l - 1) / d.l, 1, std::max<int64_t>(n, 1));
+  return d.direct || d.l >= kMinGemmCols ? 1 : planes_for_gemm(d.l, n);
 }
 
 // float32 stride-1 'same' convolutions run as implicit GEMMs on dlx's own kernel: no
@@ -174,22 +177,31 @@ bool use_implicit(const Conv2dShape& s, const Dims& d) {
 // Images per implicit GEMM: small planes side by side (see ConvCols::images).
 // Kernels of more than 64 taps pack one image at a time (ConvCols' contract).
 inline int64_t implicit_images(const Dims& d, const Conv2dShape& s) {
-  if (d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64) return 1;
-  const int64_t n = s.n;
-  return std::clamp<int64_t>((kMinGemmCols + d.l - 1) / d.l, 1, std::max<int64_t>(n, 1));
+  return d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64 ? 1 : planes_for_gemm(d.l, s.n);
 }
 
 // Scatters out[rows, nb * l] (images side by side) into nb images of rows x l, plus bias.
-inline void scatter_images(const float* out, int64_t rows, int64_t nb, int64_t l, float* dst,
-                           int64_t dst_stride, const float* bias) {
+template <typename T>
+void scatter_images(const T* out, int64_t rows, int64_t nb, int64_t l, T* dst, int64_t dst_stride,
+                    const T* bias) {
   const int64_t cols = nb * l;
   for (int64_t j = 0; j < nb; ++j)
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = out + r * cols + j * l;
-      float* d = dst + j * dst_stride + r * l;
-      const float add = bias != nullptr ? bias[r] : 0.0f;
+      const T* src = out + r * cols + j * l;
+      T* d = dst + j * dst_stride + r * l;
+      const T add = bias != nullptr ? bias[r] : T(0);
       for (int64_t i = 0; i < l; ++i) d[i] = src[i] + add;
     }
+}
+
+// The inverse: nb images of rows x l (image j at src + j * src_stride) side by side as one
+// out[rows, nb * l] matrix.
+template <typename T>
+void gather_images(const T* src, int64_t rows, int64_t nb, int64_t l, int64_t src_stride, T* out) {
+  const int64_t cols = nb * l;
+  for (int64_t j = 0; j < nb; ++j)
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy_n(src + j * src_stride + r * l, l, out + r * cols + j * l);
 }
 
 // Implicit convolutions with at most this many output rows (channels) skip the GEMM

@@ -16,18 +16,11 @@ using avx512::transpose16;
 
 namespace {
 
-// Packs op(A)[i0:i0+mr, p0:p0+kc] as dst[p*mr + i].
-void pack_a_tile(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mr, int64_t p0,
-                 int64_t kc, float* dst) {
-  if (trans_a) {  // A stored [K, M]: each packed row is mr contiguous floats
-    const __mmask16 m = lane_mask(mr);
-    const float* src = a + p0 * lda + i0;
-    for (int64_t p = 0; p < kc; ++p, src += lda)
-      _mm512_mask_storeu_ps(dst + p * mr, m, _mm512_maskz_loadu_ps(m, src));
-    return;
-  }
-  // A stored [M, K]: transpose 16 (k) x mr blocks in registers; each packed row is a
-  // masked store of mr floats (rows of the tile beyond mr are zeros and never stored).
+// Packs A[i0:i0+mr, p0:p0+kc] of an A stored [M, K] as dst[p*mr + i]: transposes 16 (k) x mr
+// blocks in registers; each packed row is a masked store of mr floats (rows of the tile
+// beyond mr are zeros and never stored). pack_a_block handles A stored [K, M] itself.
+void pack_a_tile(const float* a, int64_t lda, int64_t i0, int64_t mr, int64_t p0, int64_t kc,
+                 float* dst) {
   const __mmask16 rows = lane_mask(mr);
   for (int64_t p = 0; p < kc; p += 16) {
     const __mmask16 mk = lane_mask(kc - p);
@@ -76,8 +69,7 @@ void pack_a_block(bool trans_a, const float* a, int64_t lda, int64_t i0, const T
                   int64_t p0, int64_t kc, float* dst) {
   if (!trans_a) {
     for (int64_t t = 0; t < tiles.count; ++t)
-      pack_a_tile(false, a, lda, i0 + tiles.start(t), tiles.rows(t), p0, kc,
-                  dst + tiles.start(t) * kc);
+      pack_a_tile(a, lda, i0 + tiles.start(t), tiles.rows(t), p0, kc, dst + tiles.start(t) * kc);
     return;
   }
   // A stored [K, M]: walk each stored row once, from left to right, handing every tile
