@@ -69,13 +69,14 @@ inline void lstm_row_backward(int64_t H, const float* __restrict ws, const float
 }
 #endif
 
+// dh: row stride ldd; dg: row stride 4H.
 template <typename T>
 void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
-                        const T* gy, const T* dh, T* dc, T* dg, bool par) {
+                        const T* gy, const T* dh, int64_t ldd, T* dc, T* dg, bool par) {
 #pragma omp parallel for num_threads(num_threads()) \
     schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n)
-    lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * H, dc + n * H,
+    lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
                       dg + n * 4 * H);
 }
 
@@ -111,14 +112,21 @@ void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, cons
                      dgh + n * 3 * H);
 }
 
+// dh: row stride ldd; h, gy and dg: row stride H.
 template <typename T>
-void simple_cell_backward(int64_t count, bool relu, const T* h, const T* gy, const T* dh, T* dg,
-                          bool par) {
+void simple_cell_backward(int64_t n_rows, int64_t H, bool relu, const T* h, const T* gy,
+                          const T* dh, int64_t ldd, T* dg, bool par) {
 #pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && count > kParallelWork)
-  for (int64_t k = 0; k < count; ++k) {
-    const T d = dh[k] + gy[k];
-    dg[k] = relu ? (h[k] > T(0) ? d : T(0)) : d * (T(1) - h[k] * h[k]);
+    schedule(static) if (par && n_rows * H > kParallelWork)
+  for (int64_t n = 0; n < n_rows; ++n) {
+    const T* __restrict hn = h + n * H;
+    const T* __restrict gyn = gy + n * H;
+    const T* __restrict dhn = dh + n * ldd;
+    T* __restrict dgn = dg + n * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const T d = dhn[j] + gyn[j];
+      dgn[j] = relu ? (hn[j] > T(0) ? d : T(0)) : d * (T(1) - hn[j] * hn[j]);
+    }
   }
 }
 
@@ -139,6 +147,127 @@ void column_sums(const T* a, T* out, int64_t rows, int64_t cols) {
   }
 }
 
+// Rows of gate gradients per chunk of the weight-gradient accumulation (1 MB of float32
+// at 4H = 1024): the chunk is consumed while it is still in cache instead of going through
+// DRAM as one S*N x GH matrix three times (weight gradients, input gradient, bias sums).
+constexpr int64_t kChunkRows = 256;
+
+// Backward of the cells with one gate gradient for both weights (RNN tanh / relu, LSTM).
+// Per step: the cell turns dh into dg_t, and one GEMM against [W_hh | W_ih] (packed once)
+// gives both dL/dh_{t-1} and the input gradient of step t. Every chunk of about kChunkRows
+// rows then adds its part of [gw_ih | gw_hh]^T = [x | h_prev]^T @ dg and of the bias sums.
+// Chunks are cut by step and summed in a fixed order, so the bits do not depend on the
+// thread count; with batch slices (see for_batch_slices) each thread runs the steps for its
+// rows, meets the others at the end of a chunk and sums its share of the columns. Two chunk
+// buffers alternate, so one barrier per chunk suffices.
+template <typename T>
+void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, const T* x,
+                           const T* w_ih, const T* w_hh, const T* h0, const T* c0, const T* y,
+                           const T* ws, T* gx, T* gh0, T* gc0, T* gw_ih, T* gw_hh, T* gb_ih,
+                           T* gb_hh) {
+  const int64_t S = d.steps, N = d.batch, I = d.input, H = d.hidden;
+  const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
+  const int64_t NH = N * H, HI = H + I;  // HI: row width of [dh | gx_t], and of [x | h_prev]
+  const int64_t cs = std::max<int64_t>(1, kChunkRows / std::max<int64_t>(N, 1));  // steps
+  const int64_t chunk_rows = cs * N, last_chunk = (S - 1) / cs;
+  const bool lstm = mode == RnnMode::lstm;
+  // [W_hh | W_ih] as one (GH, H + I) operand.
+  std::unique_ptr<T[]> wcat(new T[static_cast<size_t>(GH * HI)]);
+  for (int64_t g = 0; g < GH; ++g) {
+    std::copy_n(w_hh + g * H, H, wcat.get() + g * HI);
+    std::copy_n(w_ih + g * I, I, wcat.get() + g * HI + H);
+  }
+  const GemmFixedB<T> times_wcat(false, GH, HI, wcat.get(), HI);
+  // dhx[n] = [dh | gx_t]: the gradient reaching h from later steps, then the GEMM's output.
+  std::unique_ptr<T[]> dhx(new T[static_cast<size_t>(N * HI)]);
+  for (int64_t n = 0; n < N; ++n) {
+    T* row = dhx.get() + n * HI;
+    if (gh_n != nullptr)
+      std::copy_n(gh_n + n * H, H, row);
+    else
+      std::fill_n(row, H, T(0));
+  }
+  std::unique_ptr<T[]> dg_buf(new T[static_cast<size_t>(2 * chunk_rows * GH)]);
+  std::unique_ptr<T[]> xh_buf(new T[static_cast<size_t>(2 * chunk_rows * HI)]);
+  std::unique_ptr<T[]> gw_t(new T[static_cast<size_t>(HI * GH)]);  // [gw_ih | gw_hh]^T
+  std::vector<double> bias_sum(gb_ih != nullptr || gb_hh != nullptr ? GH : 0, 0.0);
+  const int64_t panels = (GH + 31) / 32;  // column shares of the chunk sums, 32 wide
+
+  auto body = [&](int k, int p, bool par) {
+    const int64_t n0 = N * k / p, n1 = N * (k + 1) / p, m = n1 - n0;
+    const int64_t j0 = std::min(GH, 32 * (panels * k / p));
+    const int64_t j1 = std::min(GH, 32 * (panels * (k + 1) / p));
+    T* dhm = dhx.get() + n0 * HI;
+    for (int64_t s = S - 1; s >= 0; --s) {
+      const int64_t c = s / cs, row0 = (s - c * cs) * N;
+      T* dg_c = dg_buf.get() + (c & 1) * chunk_rows * GH;
+      T* xh_c = xh_buf.get() + (c & 1) * chunk_rows * HI;
+      const int64_t t = step_time(d, s), tp = prev_time(d, t);
+      const T* hp = (s == 0 ? h0 : y + tp * NH) + n0 * H;
+      const T* gyt = gy + t * NH + n0 * H;
+      T* dgt = dg_c + (row0 + n0) * GH;
+      if (lstm) {
+        const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
+        lstm_cell_backward(m, H, ws + t * N * W + n0 * W, cp, s == 0 ? H : W, gyt, dhm, HI,
+                           gc0 + n0 * H, dgt, par);
+      } else {
+        simple_cell_backward(m, H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, HI, dgt,
+                             par);
+      }
+      // The cell has consumed dh: [dL/dh_{t-1} | gx_t] = dg_t @ [W_hh | W_ih].
+      times_wcat(false, m, T(1), dgt, GH, T(0), dhm, HI);
+      for (int64_t n = 0; n < m; ++n) {
+        std::copy_n(dhm + n * HI + H, I, gx + (t * N + n0 + n) * I);
+        T* xh = xh_c + (row0 + n0 + n) * HI;
+        std::copy_n(x + (t * N + n0 + n) * I, I, xh);
+        std::copy_n(hp + n * H, H, xh + I);
+      }
+      if (s != c * cs) continue;
+      // Chunk c is complete (steps c*cs .. c*cs + cs - 1): add its sums for columns [j0, j1).
+      if (p > 1) {
+#pragma omp barrier
+      }
+      const int64_t rows = (std::min(S, (c + 1) * cs) - c * cs) * N;
+      gemm(true, false, HI, j1 - j0, rows, T(1), xh_c, HI, dg_c + j0, GH,
+           c == last_chunk ? T(0) : T(1), gw_t.get() + j0, GH);
+      if (!bias_sum.empty()) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* row = dg_c + r * GH;
+          for (int64_t j = j0; j < j1; ++j) bias_sum[j] += row[j];
+        }
+      }
+    }
+  };
+  const int nt = num_threads();
+  if (nt > 1 && N >= 8 * static_cast<int64_t>(nt)) {
+    BlasSerialScope serial;
+#pragma omp parallel num_threads(nt)
+    body(omp_get_thread_num(), omp_get_num_threads(), false);
+  } else {
+    body(0, 1, true);
+  }
+
+  for (int64_t n = 0; n < N; ++n) std::copy_n(dhx.get() + n * HI, H, gh0 + n * H);
+  // gw_t = [x | h_prev]^T @ dg: rows 0..I-1 are gw_ih^T, rows I..I+H-1 gw_hh^T. Transposed
+  // in strips of 32 gate rows (each read of gw_t is then 32 contiguous values).
+  const T* g = gw_t.get();
+  const int64_t strips = (GH + 31) / 32;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (GH * HI > 65536)
+  for (int64_t b = 0; b < strips; ++b) {
+    const int64_t r0 = 32 * b, r1 = std::min(GH, r0 + 32);
+    for (int64_t i = 0; i < HI; ++i) {
+      const T* src = g + i * GH;
+      T* dst = i < I ? gw_ih + i : gw_hh + (i - I);
+      const int64_t ld = i < I ? I : H;
+      for (int64_t r = r0; r < r1; ++r) dst[r * ld] = src[r];
+    }
+  }
+  for (int64_t j = 0; j < static_cast<int64_t>(bias_sum.size()); ++j) {
+    if (gb_ih != nullptr) gb_ih[j] = static_cast<T>(bias_sum[j]);
+    if (gb_hh != nullptr) gb_hh[j] = static_cast<T>(bias_sum[j]);
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -149,25 +278,30 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
   const int64_t NH = N * H, ldh = std::max<int64_t>(H, 1), ldg = std::max<int64_t>(GH, 1);
   rnn_detail::check_blas_dims(d, GH, W);
-  // Gate-gradient buffers for all steps, every element written by the BPTT loop (so left
-  // uninitialised: zero-filling S*N*GH values would be a full extra memory pass).
-  const size_t n_gates = static_cast<size_t>(S * N * GH);
-  std::unique_ptr<T[]> dgi_buf(new T[n_gates]);
-  std::unique_ptr<T[]> dgh_buf(mode == RnnMode::gru ? new T[n_gates] : nullptr);
-  T* dgi = dgi_buf.get();
-  T* dgh = mode == RnnMode::gru ? dgh_buf.get() : dgi;
-  // dh: gradient reaching the current state from later steps (gh0 at the end).
-  T* dh = gh0;
-  if (gh_n != nullptr)
-    std::copy(gh_n, gh_n + NH, dh);
-  else
-    std::fill(dh, dh + NH, T(0));
+  rnn_detail::check_blas_dims(d, H + I, W);
   if (mode == RnnMode::lstm) {
     if (gc_n != nullptr)
       std::copy(gc_n, gc_n + NH, gc0);
     else
       std::fill(gc0, gc0 + NH, T(0));
   }
+  if (mode != RnnMode::gru)
+    return backward_shared_gates(mode, d, gy, gh_n, x, w_ih, w_hh, h0, c0, y, ws, gx, gh0, gc0,
+                                 gw_ih, gw_hh, gb_ih, gb_hh);
+
+  // GRU: separate input-side and hidden-side gate gradients (r scales the hidden part of n),
+  // for all steps, every element written by the BPTT loop (left uninitialised).
+  const size_t n_gates = static_cast<size_t>(S * N * GH);
+  std::unique_ptr<T[]> dgi_buf(new T[n_gates]);
+  std::unique_ptr<T[]> dgh_buf(new T[n_gates]);
+  T* dgi = dgi_buf.get();
+  T* dgh = dgh_buf.get();
+  // dh: gradient reaching the current state from later steps (gh0 at the end).
+  T* dh = gh0;
+  if (gh_n != nullptr)
+    std::copy(gh_n, gh_n + NH, dh);
+  else
+    std::fill(dh, dh + NH, T(0));
 
   // BPTT over batch slices (rows are independent; see for_batch_slices).
   const GemmFixedB<T> times_whh(false, GH, H, w_hh, ldh);  // dgates @ W_hh at every step
@@ -178,63 +312,25 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
     for (int64_t s = S - 1; s >= 0; --s) {
       const int64_t t = step_time(d, s), tp = prev_time(d, t);
       const T* hp = (s == 0 ? h0 : y + tp * NH) + n0 * H;
-      const T* gyt = gy + t * NH + n0 * H;
-      const T* wst = ws + t * N * W + n0 * W;
-      T* dgt = dgi + (t * N + n0) * GH;
-      if (mode == RnnMode::gru) {
-        T* dght = dgh + (t * N + n0) * GH;
-        gru_cell_backward(m, H, wst, gyt, hp, dhm, dgt, dght, par);
-        times_whh(false, m, T(1), dght, ldg, T(1), dhm, ldh);
-        continue;
-      }
-      if (mode == RnnMode::lstm) {
-        const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
-        lstm_cell_backward(m, H, wst, cp, s == 0 ? H : W, gyt, dhm, gc0 + n0 * H, dgt, par);
-      } else {
-        simple_cell_backward(m * H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, dgt, par);
-      }
-      // The cell has consumed dh; it now becomes dL/dh_{t-1} = dgates @ W_hh.
-      times_whh(false, m, T(1), dgt, ldg, T(0), dhm, ldh);
+      T* dght = dgh + (t * N + n0) * GH;
+      gru_cell_backward(m, H, ws + t * N * W + n0 * W, gy + t * NH + n0 * H, hp, dhm,
+                        dgi + (t * N + n0) * GH, dght, par);
+      times_whh(false, m, T(1), dght, ldg, T(1), dhm, ldh);
     }
   });
 
   // Parameter and input gradients over all steps at once.
   const int64_t rows = S * N, ldi = std::max<int64_t>(I, 1);
   gemm(false, false, rows, I, GH, T(1), dgi, ldg, w_ih, ldi, T(0), gx, ldi);
+  gemm(true, false, GH, I, rows, T(1), dgi, ldg, x, ldi, T(0), gw_ih, ldi);
   // h_prev of the steps after the first is y shifted by one step; the first step's is h0.
   const int64_t first = step_time(d, 0);
-  if (dgh == dgi) {
-    // One gate gradient for both weights (LSTM, RNN): [gw_ih | gw_hh] = dg^T @ [x | h_prev]
-    // in one GEMM, so the S*N x GH gradient is read once instead of twice.
-    const int64_t cat = I + H;
-    std::unique_ptr<T[]> xh(new T[static_cast<size_t>(rows * cat)]);
-    std::unique_ptr<T[]> gw_cat(new T[static_cast<size_t>(GH * cat)]);
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (rows * cat > 32768)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t t = r / N, n = r % N;
-      const T* hp = t == first ? h0 + n * H : y + prev_time(d, t) * NH + n * H;
-      std::copy_n(x + r * I, I, xh.get() + r * cat);
-      std::copy_n(hp, H, xh.get() + r * cat + I);
-    }
-    gemm(true, false, GH, cat, rows, T(1), dgi, ldg, xh.get(), cat, T(0), gw_cat.get(), cat);
-    for (int64_t g = 0; g < GH; ++g) {
-      std::copy_n(gw_cat.get() + g * cat, I, gw_ih + g * I);
-      std::copy_n(gw_cat.get() + g * cat + I, H, gw_hh + g * H);
-    }
-  } else {
-    gemm(true, false, GH, I, rows, T(1), dgi, ldg, x, ldi, T(0), gw_ih, ldi);
-    const T* dg_rest = dgh + (d.reverse ? 0 : N * GH);
-    const T* h_rest = y + (d.reverse ? NH : 0);
-    gemm(true, false, GH, H, (S - 1) * N, T(1), dg_rest, ldg, h_rest, ldh, T(0), gw_hh, ldh);
-    gemm(true, false, GH, H, N, T(1), dgh + first * N * GH, ldg, h0, ldh, T(1), gw_hh, ldh);
-  }
+  const T* dg_rest = dgh + (d.reverse ? 0 : N * GH);
+  const T* h_rest = y + (d.reverse ? NH : 0);
+  gemm(true, false, GH, H, (S - 1) * N, T(1), dg_rest, ldg, h_rest, ldh, T(0), gw_hh, ldh);
+  gemm(true, false, GH, H, N, T(1), dgh + first * N * GH, ldg, h0, ldh, T(1), gw_hh, ldh);
   if (gb_ih != nullptr) column_sums(dgi, gb_ih, rows, GH);
-  if (gb_hh != nullptr) {
-    if (dgh == dgi && gb_ih != nullptr)
-      std::copy_n(gb_ih, GH, gb_hh);  // the same sums
-    else
-      column_sums(dgh, gb_hh, rows, GH);
-  }
+  if (gb_hh != nullptr) column_sums(dgh, gb_hh, rows, GH);
 }
 
 #define DLX_RNN_BACKWARD(T)                                                                      \

@@ -321,3 +321,44 @@ def test_rnn_kernel_small_batch_wide_hidden_matches_reference(rng, mode):
     for a, b in zip(_core.rnn_backward(mode, *bk), reference.rnn_backward(mode, *bk), strict=True):
         if b is not None:
             assert_close(a, b, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("shape", [(11, 40, 5, 24), (3, 300, 2, 4), (13, 20, 3, 9)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_rnn_backward_chunked_sums_match_reference(rng, mode, shape, reverse):
+    # The weight and bias gradients are summed over chunks of about 256 rows: several chunks,
+    # a partial last chunk, and one step per chunk when the batch alone exceeds 256 rows.
+    args = _kernel_args(rng, mode, *shape, np.float64)
+    got = _core.rnn_forward(mode, *args, reverse=reverse)
+    t, n, _, h = shape
+    gy = rng.standard_normal((t, n, h))
+    gh = rng.standard_normal((n, h))
+    gc = rng.standard_normal((n, h)) if mode == "lstm" else None
+    x, w_ih, w_hh, _, _, h0, c0 = args
+    bk = (gy, gh, gc, x, w_ih, w_hh, h0, c0, got[0], got[3], True, reverse)
+    refs = reference.rnn_backward(mode, *bk)
+    for a, b in zip(_core.rnn_backward(mode, *bk), refs, strict=True):
+        if b is not None:
+            assert_close(a, b, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_rnn_backward_bits_do_not_depend_on_threads(rng, mode):
+    # With 2 threads each thread runs the steps for half of the batch and sums a share of
+    # the weight-gradient columns; the chunk order stays fixed, so float32 bits match.
+    args = _kernel_args(rng, mode, 9, 64, 8, 48, np.float32)
+    x, w_ih, w_hh, _, _, h0, c0 = args
+    before = dlx.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            dlx.set_num_threads(threads)
+            y, _, _, ws = _core.rnn_forward(mode, *args)
+            gy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+            bk = (gy, None, None, x, w_ih, w_hh, h0, c0, y, ws)
+            results.append([y, *(g for g in _core.rnn_backward(mode, *bk) if g is not None)])
+    finally:
+        dlx.set_num_threads(before)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
