@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
+#include <memory>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -40,6 +43,21 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
     throw std::invalid_argument(str(what, ": size ", a, " x ", b, " overflows int64"));
   }
   return a * b;
+}
+
+// An uninitialised array of n T on a 64-byte boundary (operator new gives 16): rows whose
+// stride is a multiple of 64 bytes then never straddle cache lines.
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+template <typename T>
+using AlignedArray = std::unique_ptr<T[], FreeDeleter>;
+template <typename T>
+AlignedArray<T> aligned_array(int64_t n) {
+  const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  return AlignedArray<T>(static_cast<T*>(p));
 }
 
 // Output length of a convolution / pooling window along one axis (floor or ceil mode).

@@ -144,7 +144,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
        fill ? T(1) : T(0), proj, std::max<int64_t>(W, 1));
 
   // 2. The recurrence, over batch slices (rows are independent; see for_batch_slices).
-  std::vector<T> gh(mode == RnnMode::gru ? static_cast<size_t>(N * GH) : 0);
+  AlignedArray<T> gh = aligned_array<T>(mode == RnnMode::gru ? N * GH : 0);
   std::vector<T> b_hn(mode == RnnMode::gru ? static_cast<size_t>(H) : 0, T(0));
   if (mode == RnnMode::gru && bias) std::copy(b_hh + 2 * H, b_hh + 3 * H, b_hn.begin());
   const int64_t ldh = std::max<int64_t>(H, 1), ldw = std::max<int64_t>(W, 1);
@@ -152,7 +152,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
   rnn_detail::for_batch_slices(N, [&](int64_t n0, int64_t n1, bool par) {
     const int64_t m = n1 - n0;
     if (m == 0) return;
-    T* ghm = gh.data() + n0 * GH;
+    T* ghm = gh.get() + n0 * GH;
     for (int64_t s = 0; s < S; ++s) {
       const int64_t t = step_time(d, s), tp = prev_time(d, t);
       const T* hp = (s == 0 ? h0 : y + tp * N * H) + n0 * H;

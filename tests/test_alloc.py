@@ -32,3 +32,28 @@ def test_allocator_tuned_is_bool():
 def test_allocator_tuning_opt_out():
     assert _tuned_in_child(DLX_MALLOC_TUNING="0") == "False"
     assert _tuned_in_child(MALLOC_TRIM_THRESHOLD_="131072") == "False"
+
+
+def test_kernel_outputs_start_on_cache_lines():
+    # Outputs of 4 KiB and more are 64-byte aligned (rows with a stride that is a multiple
+    # of 64 bytes never straddle cache lines); they are ordinary writeable arrays that keep
+    # their memory alive after the producing call's other outputs are gone.
+    import gc
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 5, 3), dtype=np.float32)
+    w_ih = rng.standard_normal((4 * 16, 3), dtype=np.float32)
+    w_hh = rng.standard_normal((4 * 16, 16), dtype=np.float32)
+    for _ in range(8):  # several allocations, so a lucky 64-byte start is not enough
+        y, h_n, c_n, ws = _core.rnn_forward("lstm", x, w_ih, w_hh)
+        assert ws.nbytes >= 4096
+        assert ws.ctypes.data % 64 == 0
+        assert ws.flags.c_contiguous
+        assert ws.flags.writeable
+    keep = ws
+    del y, h_n, c_n, ws
+    gc.collect()
+    keep[...] = 1.5
+    assert float(keep.sum()) == 1.5 * keep.size
