@@ -26,7 +26,7 @@ using rnn_detail::step_time;
 template <typename T>
 inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __restrict c_prev,
                               const T* __restrict gy, const T* __restrict dh, T* __restrict dc,
-                              T* __restrict dg) {
+                              T* __restrict dg, int64_t) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = ws[j], f = ws[H + j], gg = ws[2 * H + j], og = ws[3 * H + j];
     const T tc = vtanh(ws[4 * H + j]);
@@ -44,11 +44,14 @@ inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __rest
 // float32 row by hand, 16 units per step (the tanh of c through vmath512.h).
 inline void lstm_row_backward(int64_t H, const float* __restrict ws, const float* __restrict c_prev,
                               const float* __restrict gy, const float* __restrict dh,
-                              float* __restrict dc, float* __restrict dg) {
+                              float* __restrict dc, float* __restrict dg, int64_t ldc) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t j = 0; j < H; j += 16) {
     const __mmask16 m = avx512::lane_mask(H - j);
     auto ld = [&](const float* p) { return _mm512_maskz_loadu_ps(m, p + j); };
+    for (int64_t q = 0; q < 5; ++q)
+      _mm_prefetch(reinterpret_cast<const char*>(ws + 10 * H + q * H + j), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c_prev + 2 * ldc + j), _MM_HINT_T0);
     const __m512 i = ld(ws), f = ld(ws + H), gg = ld(ws + 2 * H), og = ld(ws + 3 * H);
     const __m512 tc = v512::tanh(ld(ws + 4 * H));
     const __m512 dht = _mm512_add_ps(ld(dh), ld(gy));
@@ -77,7 +80,7 @@ void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int
     schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n)
     lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
-                      dg + n * 4 * H);
+                      dg + n * 4 * H, ldc);
 }
 
 // GRU: dgi (3H) input-side and dgh (3H) hidden-side pre-activation grads of one row;
@@ -172,14 +175,14 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
   const int64_t chunk_rows = cs * N, last_chunk = (S - 1) / cs;
   const bool lstm = mode == RnnMode::lstm;
   // [W_hh | W_ih] as one (GH, H + I) operand.
-  std::unique_ptr<T[]> wcat(new T[static_cast<size_t>(GH * HI)]);
+  AlignedArray<T> wcat = aligned_array<T>(GH * HI);
   for (int64_t g = 0; g < GH; ++g) {
     std::copy_n(w_hh + g * H, H, wcat.get() + g * HI);
     std::copy_n(w_ih + g * I, I, wcat.get() + g * HI + H);
   }
   const GemmFixedB<T> times_wcat(false, GH, HI, wcat.get(), HI);
   // dhx[n] = [dh | gx_t]: the gradient reaching h from later steps, then the GEMM's output.
-  std::unique_ptr<T[]> dhx(new T[static_cast<size_t>(N * HI)]);
+  AlignedArray<T> dhx = aligned_array<T>(N * HI);
   for (int64_t n = 0; n < N; ++n) {
     T* row = dhx.get() + n * HI;
     if (gh_n != nullptr)
@@ -187,9 +190,9 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
     else
       std::fill_n(row, H, T(0));
   }
-  std::unique_ptr<T[]> dg_buf(new T[static_cast<size_t>(2 * chunk_rows * GH)]);
-  std::unique_ptr<T[]> xh_buf(new T[static_cast<size_t>(2 * chunk_rows * HI)]);
-  std::unique_ptr<T[]> gw_t(new T[static_cast<size_t>(HI * GH)]);  // [gw_ih | gw_hh]^T
+  AlignedArray<T> dg_buf = aligned_array<T>(2 * chunk_rows * GH);
+  AlignedArray<T> xh_buf = aligned_array<T>(2 * chunk_rows * HI);
+  AlignedArray<T> gw_t = aligned_array<T>(HI * GH);  // [gw_ih | gw_hh]^T
   std::vector<double> bias_sum(gb_ih != nullptr || gb_hh != nullptr ? GH : 0, 0.0);
   const int64_t panels = (GH + 31) / 32;  // column shares of the chunk sums, 32 wide
 
@@ -291,9 +294,8 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
 
   // GRU: separate input-side and hidden-side gate gradients (r scales the hidden part of n),
   // for all steps, every element written by the BPTT loop (left uninitialised).
-  const size_t n_gates = static_cast<size_t>(S * N * GH);
-  std::unique_ptr<T[]> dgi_buf(new T[n_gates]);
-  std::unique_ptr<T[]> dgh_buf(new T[n_gates]);
+  AlignedArray<T> dgi_buf = aligned_array<T>(S * N * GH);
+  AlignedArray<T> dgh_buf = aligned_array<T>(S * N * GH);
   T* dgi = dgi_buf.get();
   T* dgh = dgh_buf.get();
   // dh: gradient reaching the current state from later steps (gh0 at the end).
