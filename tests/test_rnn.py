@@ -362,3 +362,31 @@ def test_rnn_backward_bits_do_not_depend_on_threads(rng, mode):
         dlx.set_num_threads(before)
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_rnn_forward_stack_c_matches_separate_outputs(rng):
+    args = _kernel_args(rng, "lstm", 6, 4, 3, 5, np.float32)
+    y, h_n, c_n, ws = _core.rnn_forward("lstm", *args)
+    out, h_n2, none, ws2 = _core.rnn_forward("lstm", *args, stack_c=True)
+    assert none is None
+    assert out.shape == (7, 4, 5)
+    np.testing.assert_array_equal(out[:6], y)
+    np.testing.assert_array_equal(out[6], c_n)
+    np.testing.assert_array_equal(h_n2, h_n)
+    np.testing.assert_array_equal(ws2, ws)
+    with pytest.raises(ValueError, match="`stack_c` needs mode 'lstm', got mode 'gru'"):
+        _core.rnn_forward(
+            "gru", *_kernel_args(rng, "gru", 2, 2, 3, 4, np.float32)[:6], stack_c=True
+        )
+
+
+def test_lstm_output_changed_in_place_is_caught(rng):
+    # The layer's output array is saved for backward: changing it in place must raise,
+    # not silently alter the gradient.
+    m = nn.LSTM(3, 4)
+    x = dlx.tensor(rng.standard_normal((5, 2, 3)).astype(np.float32), requires_grad=True)
+    z, _ = m(x)
+    with dlx.no_grad():
+        z.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.sum().backward()

@@ -90,7 +90,8 @@ const T* opt_ptr(const py::array& a, bool present) {
 py::tuple rnn_forward_py(const std::string& mode, const py::object& x_obj,
                          const py::object& w_ih_obj, const py::object& w_hh_obj,
                          const py::object& b_ih_obj, const py::object& b_hh_obj,
-                         const py::object& h0_obj, const py::object& c0_obj, bool reverse) {
+                         const py::object& h0_obj, const py::object& c0_obj, bool reverse,
+                         bool stack_c) {
   constexpr const char* fn = "rnn_forward";
   py::array x = as_array(x_obj, fn, "input");
   return dispatch(x, fn, "input", [&](auto tag) -> py::tuple {
@@ -99,20 +100,24 @@ py::tuple rnn_forward_py(const std::string& mode, const py::object& x_obj,
                                 c0_obj, reverse);
     const RnnDims d = c.d;
     const bool lstm = c.mode == RnnMode::lstm;
-    auto y = empty<T>({d.steps, d.batch, d.hidden}, fn);
+    DLX_CHECK(!stack_c || lstm, fn, ": `stack_c` needs mode 'lstm', got mode '", mode, "'");
+    // stack_c: one (steps + 1, N, H) array, the output followed by c_n (no copy to stack them).
+    auto y = empty<T>({d.steps + (stack_c ? 1 : 0), d.batch, d.hidden}, fn);
     auto h_n = empty<T>({d.batch, d.hidden}, fn);
-    auto c_n = empty<T>({lstm ? d.batch : 0, d.hidden}, fn);
+    auto c_n = empty<T>({lstm && !stack_c ? d.batch : 0, d.hidden}, fn);
     auto ws = empty<T>({d.steps, d.batch, rnn_workspace_width(c.mode, d.hidden)}, fn);
     const T* pb_ih = opt_ptr<T>(c.b_ih, c.bias);
     const T* pb_hh = opt_ptr<T>(c.b_hh, c.bias);
     const T* pc0 = opt_ptr<T>(c.c0, lstm);
-    T *py_ = y.mutable_data(), *ph = h_n.mutable_data(), *pc = c_n.mutable_data();
+    T *py_ = y.mutable_data(), *ph = h_n.mutable_data();
+    T* pc = stack_c ? py_ + d.steps * d.batch * d.hidden : c_n.mutable_data();
     T* pws = ws.mutable_data();
     {
       py::gil_scoped_release release;
       rnn_forward<T>(c.mode, d, cptr<T>(c.x), cptr<T>(c.w_ih), cptr<T>(c.w_hh), pb_ih, pb_hh,
                      cptr<T>(c.h0), pc0, py_, ph, pc, pws);
     }
+    if (stack_c) return py::make_tuple(y, h_n, py::none(), ws);
     return py::make_tuple(y, h_n, lstm ? py::object(c_n) : py::none(), ws);
   });
 }
@@ -183,8 +188,10 @@ void bind_rnn(py::module_& m) {
   m.def("rnn_forward", &rnn_forward_py, py::arg("mode"), py::arg("input"), py::arg("weight_ih"),
         py::arg("weight_hh"), py::arg("bias_ih") = py::none(), py::arg("bias_hh") = py::none(),
         py::arg("hx") = py::none(), py::arg("cx") = py::none(), py::arg("reverse") = false,
+        py::arg("stack_c") = false,
         "One recurrent layer and direction over a whole time-major sequence: "
-        "(output, h_n, c_n or None, workspace).");
+        "(output, h_n, c_n or None, workspace). With stack_c (LSTM), output has steps + 1 "
+        "entries, the last being c_n, and c_n is None.");
   m.def("rnn_backward", &rnn_backward_py, py::arg("mode"), py::arg("grad_output"),
         py::arg("grad_h_n"), py::arg("grad_c_n"), py::arg("input"), py::arg("weight_ih"),
         py::arg("weight_hh"), py::arg("hx"), py::arg("cx"), py::arg("output"), py::arg("workspace"),

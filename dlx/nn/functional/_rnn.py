@@ -36,17 +36,22 @@ class RNNLayer(Function):
         b_hh = None if b_hh is None else c_contiguous(b_hh)
         h0 = None if h0 is None else c_contiguous(h0)
         c0 = None if c0 is None else c_contiguous(c0)
-        y, _, c_n, ws = _core.rnn_forward(mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse)
-        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, ws)
+        lstm = mode == "lstm"
+        # LSTM: the kernel writes [output; c_n] into one array (stack_c), no copy to stack.
+        out, _, _, ws = _core.rnn_forward(
+            mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse, stack_c=lstm
+        )
+        # `out` itself is saved (not a view of it), so an in-place change of the output
+        # is caught by the version check instead of silently changing the gradient.
+        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, out, ws)
         ctx.mode, ctx.reverse, ctx.bias = mode, reverse, b_ih is not None
-        if mode == "lstm":
-            return np.concatenate([y, c_n[None]])
-        return y
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        x, w_ih, w_hh, h0, c0, y, ws = ctx.saved_arrays
+        x, w_ih, w_hh, h0, c0, out, ws = ctx.saved_arrays
         steps = x.shape[0]
+        y = out[:steps]
         gc = None
         if ctx.mode == "lstm":
             g, gc = g[:steps], c_contiguous(g[steps])
