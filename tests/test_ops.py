@@ -258,6 +258,22 @@ def test_index_repeated_integer_array_accumulates():
     np.testing.assert_allclose(x.grad, [3.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize(
+    "key",
+    [slice(2, 5), slice(None, 4), slice(5, None), slice(-3, -1), slice(4, 2), slice(0, 100),
+     slice(-100, 2), slice(1, 6, 2), slice(None, None, -1)],
+)  # fmt: skip
+def test_index_slice_backward_scatters_into_zeros(key):
+    # Leading-axis slices take a path that zeros only the rows outside the slice.
+    a = np.arange(21.0).reshape(7, 3)
+    g = np.random.default_rng(0).standard_normal(a[key].shape)
+    x = dlx.tensor(a, requires_grad=True)
+    x[key].backward(g)
+    expected = np.zeros_like(a)
+    expected[key] = g
+    np.testing.assert_array_equal(x.grad, expected)
+
+
 def test_index_rejects_float_arrays():
     with pytest.raises(IndexError, match="integer or bool"):
         dlx.tensor([1.0, 2.0])[np.array([0.5])]

@@ -90,6 +90,17 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
+        key = ctx.key
+        if type(key) is slice and key.step in (None, 1) and len(ctx.in_shape) > 0:
+            # A run of leading-axis rows (an RNN's outputs without its final cell state):
+            # zero only the rows outside it instead of the whole array first.
+            start, stop, _ = key.indices(ctx.in_shape[0])
+            stop = max(start, stop)
+            gx = np.empty(ctx.in_shape, dtype=g.dtype)
+            gx[:start] = 0
+            gx[start:stop] = g
+            gx[stop:] = 0
+            return gx
         gx = np.zeros(ctx.in_shape, dtype=g.dtype)
         if ctx.scatter:
             np.add.at(gx, ctx.key, g)  # repeated indices accumulate
