@@ -246,6 +246,7 @@ def dropout_backward(grad_output: Array, mask: Array, p: float) -> Array: ...
 # hx / cx (N, H) (None = zeros; cx only for "lstm"), G = 1 / 4 / 3. reverse: steps run
 # t = T-1 .. 0 (output[t] is still the state after x[t]; h_n is the last state computed).
 # workspace (T, N, 0 | 5H | 4H) is opaque: pass forward's to backward unchanged.
+# stack_c ("lstm" only): output is (T + 1, N, H) with c_n as its last entry; c_n is None.
 def rnn_forward(
     mode: str,
     input: Array,
@@ -256,6 +257,7 @@ def rnn_forward(
     hx: Array | None = None,
     cx: Array | None = None,
     reverse: bool = False,
+    stack_c: bool = False,
 ) -> tuple[Array, Array, Array | None, Array]: ...
 
 # (output, h_n, c_n or None, workspace)
