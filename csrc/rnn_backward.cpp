@@ -1,7 +1,6 @@
-// Backpropagation through time for the recurrent layers (see rnn.h).
+// Backpropagation through time for the recurrent layers (see rnn.h): the GRU here, RNN and
+// LSTM in rnn_backward_gates.cpp.
 #include <algorithm>
-#include <memory>
-#include <vector>
 
 #include "blas.h"
 #include "rnn.h"
@@ -9,79 +8,12 @@
 #include "threads.h"
 #include "vmath.h"
 
-#if defined(__AVX512F__)
-#include "avx512_util.h"
-#include "vmath512.h"
-#endif
-
 namespace dlx {
 namespace {
 
 using rnn_detail::kParallelWork;
 using rnn_detail::prev_time;
 using rnn_detail::step_time;
-
-// One batch row of the LSTM backward: ws = [i, f, g, o, c] (row stride 5H); d = dh + gy is
-// the gradient of h_t; dc becomes dL/dc_{t-1}; dg = pre-activation gate grads (4H).
-template <typename T>
-inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __restrict c_prev,
-                              const T* __restrict gy, const T* __restrict dh, T* __restrict dc,
-                              T* __restrict dg, int64_t) {
-  for (int64_t j = 0; j < H; ++j) {
-    const T i = ws[j], f = ws[H + j], gg = ws[2 * H + j], og = ws[3 * H + j];
-    const T tc = vtanh(ws[4 * H + j]);
-    const T dht = dh[j] + gy[j];
-    const T dct = dc[j] + dht * og * (T(1) - tc * tc);
-    dg[j] = dct * gg * i * (T(1) - i);
-    dg[H + j] = dct * c_prev[j] * f * (T(1) - f);
-    dg[2 * H + j] = dct * i * (T(1) - gg * gg);
-    dg[3 * H + j] = dht * tc * og * (T(1) - og);
-    dc[j] = dct * f;
-  }
-}
-
-#if defined(__AVX512F__)
-// float32 row by hand, 16 units per step (the tanh of c through vmath512.h).
-inline void lstm_row_backward(int64_t H, const float* __restrict ws, const float* __restrict c_prev,
-                              const float* __restrict gy, const float* __restrict dh,
-                              float* __restrict dc, float* __restrict dg, int64_t ldc) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (int64_t j = 0; j < H; j += 16) {
-    const __mmask16 m = avx512::lane_mask(H - j);
-    auto ld = [&](const float* p) { return _mm512_maskz_loadu_ps(m, p + j); };
-    for (int64_t q = 0; q < 5; ++q)
-      _mm_prefetch(reinterpret_cast<const char*>(ws + 10 * H + q * H + j), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c_prev + 2 * ldc + j), _MM_HINT_T0);
-    const __m512 i = ld(ws), f = ld(ws + H), gg = ld(ws + 2 * H), og = ld(ws + 3 * H);
-    const __m512 tc = v512::tanh(ld(ws + 4 * H));
-    const __m512 dht = _mm512_add_ps(ld(dh), ld(gy));
-    const __m512 dct =
-        _mm512_fmadd_ps(_mm512_mul_ps(dht, og), _mm512_fnmadd_ps(tc, tc, one), ld(dc));
-    _mm512_mask_storeu_ps(
-        dg + j, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, gg), i), _mm512_sub_ps(one, i)));
-    _mm512_mask_storeu_ps(
-        dg + H + j, m,
-        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, ld(c_prev)), f), _mm512_sub_ps(one, f)));
-    _mm512_mask_storeu_ps(dg + 2 * H + j, m,
-                          _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one)));
-    _mm512_mask_storeu_ps(
-        dg + 3 * H + j, m,
-        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dht, tc), og), _mm512_sub_ps(one, og)));
-    _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
-  }
-}
-#endif
-
-// dh: row stride ldd; dg: row stride 4H.
-template <typename T>
-void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
-                        const T* gy, const T* dh, int64_t ldd, T* dc, T* dg, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n)
-    lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
-                      dg + n * 4 * H, ldc);
-}
 
 // GRU: dgi (3H) input-side and dgh (3H) hidden-side pre-activation grads of one row;
 // dh becomes the direct part z * dh' of dL/dh_prev (the caller's GEMM adds the rest).
@@ -115,24 +47,6 @@ void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, cons
                      dgh + n * 3 * H);
 }
 
-// dh: row stride ldd; h, gy and dg: row stride H.
-template <typename T>
-void simple_cell_backward(int64_t n_rows, int64_t H, bool relu, const T* h, const T* gy,
-                          const T* dh, int64_t ldd, T* dg, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    const T* __restrict hn = h + n * H;
-    const T* __restrict gyn = gy + n * H;
-    const T* __restrict dhn = dh + n * ldd;
-    T* __restrict dgn = dg + n * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T d = dhn[j] + gyn[j];
-      dgn[j] = relu ? (hn[j] > T(0) ? d : T(0)) : d * (T(1) - hn[j] * hn[j]);
-    }
-  }
-}
-
 // out[j] = sum over rows of a[:, j], accumulated in double, OpenMP over column blocks.
 template <typename T>
 void column_sums(const T* a, T* out, int64_t rows, int64_t cols) {
@@ -147,127 +61,6 @@ void column_sums(const T* a, T* out, int64_t rows, int64_t cols) {
       for (int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
     }
     for (int64_t j = j0; j < j1; ++j) out[j] = static_cast<T>(acc[j - j0]);
-  }
-}
-
-// Rows of gate gradients per chunk of the weight-gradient accumulation (1 MB of float32
-// at 4H = 1024): the chunk is consumed while it is still in cache instead of going through
-// DRAM as one S*N x GH matrix three times (weight gradients, input gradient, bias sums).
-constexpr int64_t kChunkRows = 256;
-
-// Backward of the cells with one gate gradient for both weights (RNN tanh / relu, LSTM).
-// Per step: the cell turns dh into dg_t, and one GEMM against [W_hh | W_ih] (packed once)
-// gives both dL/dh_{t-1} and the input gradient of step t. Every chunk of about kChunkRows
-// rows then adds its part of [gw_ih | gw_hh]^T = [x | h_prev]^T @ dg and of the bias sums.
-// Chunks are cut by step and summed in a fixed order, so the bits do not depend on the
-// thread count; with batch slices (see for_batch_slices) each thread runs the steps for its
-// rows, meets the others at the end of a chunk and sums its share of the columns. Two chunk
-// buffers alternate, so one barrier per chunk suffices.
-template <typename T>
-void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, const T* x,
-                           const T* w_ih, const T* w_hh, const T* h0, const T* c0, const T* y,
-                           const T* ws, T* gx, T* gh0, T* gc0, T* gw_ih, T* gw_hh, T* gb_ih,
-                           T* gb_hh) {
-  const int64_t S = d.steps, N = d.batch, I = d.input, H = d.hidden;
-  const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
-  const int64_t NH = N * H, HI = H + I;  // HI: row width of [dh | gx_t], and of [x | h_prev]
-  const int64_t cs = std::max<int64_t>(1, kChunkRows / std::max<int64_t>(N, 1));  // steps
-  const int64_t chunk_rows = cs * N, last_chunk = (S - 1) / cs;
-  const bool lstm = mode == RnnMode::lstm;
-  // [W_hh | W_ih] as one (GH, H + I) operand.
-  AlignedArray<T> wcat = aligned_array<T>(GH * HI);
-  for (int64_t g = 0; g < GH; ++g) {
-    std::copy_n(w_hh + g * H, H, wcat.get() + g * HI);
-    std::copy_n(w_ih + g * I, I, wcat.get() + g * HI + H);
-  }
-  const GemmFixedB<T> times_wcat(false, GH, HI, wcat.get(), HI);
-  // dhx[n] = [dh | gx_t]: the gradient reaching h from later steps, then the GEMM's output.
-  AlignedArray<T> dhx = aligned_array<T>(N * HI);
-  for (int64_t n = 0; n < N; ++n) {
-    T* row = dhx.get() + n * HI;
-    if (gh_n != nullptr)
-      std::copy_n(gh_n + n * H, H, row);
-    else
-      std::fill_n(row, H, T(0));
-  }
-  AlignedArray<T> dg_buf = aligned_array<T>(2 * chunk_rows * GH);
-  AlignedArray<T> xh_buf = aligned_array<T>(2 * chunk_rows * HI);
-  AlignedArray<T> gw_t = aligned_array<T>(HI * GH);  // [gw_ih | gw_hh]^T
-  std::vector<double> bias_sum(gb_ih != nullptr || gb_hh != nullptr ? GH : 0, 0.0);
-  const int64_t panels = (GH + 31) / 32;  // column shares of the chunk sums, 32 wide
-
-  auto body = [&](int k, int p, bool par) {
-    const int64_t n0 = N * k / p, n1 = N * (k + 1) / p, m = n1 - n0;
-    const int64_t j0 = std::min(GH, 32 * (panels * k / p));
-    const int64_t j1 = std::min(GH, 32 * (panels * (k + 1) / p));
-    T* dhm = dhx.get() + n0 * HI;
-    for (int64_t s = S - 1; s >= 0; --s) {
-      const int64_t c = s / cs, row0 = (s - c * cs) * N;
-      T* dg_c = dg_buf.get() + (c & 1) * chunk_rows * GH;
-      T* xh_c = xh_buf.get() + (c & 1) * chunk_rows * HI;
-      const int64_t t = step_time(d, s), tp = prev_time(d, t);
-      const T* hp = (s == 0 ? h0 : y + tp * NH) + n0 * H;
-      const T* gyt = gy + t * NH + n0 * H;
-      T* dgt = dg_c + (row0 + n0) * GH;
-      if (lstm) {
-        const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
-        lstm_cell_backward(m, H, ws + t * N * W + n0 * W, cp, s == 0 ? H : W, gyt, dhm, HI,
-                           gc0 + n0 * H, dgt, par);
-      } else {
-        simple_cell_backward(m, H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, HI, dgt,
-                             par);
-      }
-      // The cell has consumed dh: [dL/dh_{t-1} | gx_t] = dg_t @ [W_hh | W_ih].
-      times_wcat(false, m, T(1), dgt, GH, T(0), dhm, HI);
-      for (int64_t n = 0; n < m; ++n) {
-        std::copy_n(dhm + n * HI + H, I, gx + (t * N + n0 + n) * I);
-        T* xh = xh_c + (row0 + n0 + n) * HI;
-        std::copy_n(x + (t * N + n0 + n) * I, I, xh);
-        std::copy_n(hp + n * H, H, xh + I);
-      }
-      if (s != c * cs) continue;
-      // Chunk c is complete (steps c*cs .. c*cs + cs - 1): add its sums for columns [j0, j1).
-      if (p > 1) {
-#pragma omp barrier
-      }
-      const int64_t rows = (std::min(S, (c + 1) * cs) - c * cs) * N;
-      gemm(true, false, HI, j1 - j0, rows, T(1), xh_c, HI, dg_c + j0, GH,
-           c == last_chunk ? T(0) : T(1), gw_t.get() + j0, GH);
-      if (!bias_sum.empty()) {
-        for (int64_t r = 0; r < rows; ++r) {
-          const T* row = dg_c + r * GH;
-          for (int64_t j = j0; j < j1; ++j) bias_sum[j] += row[j];
-        }
-      }
-    }
-  };
-  const int nt = num_threads();
-  if (nt > 1 && N >= 8 * static_cast<int64_t>(nt)) {
-    BlasSerialScope serial;
-#pragma omp parallel num_threads(nt)
-    body(omp_get_thread_num(), omp_get_num_threads(), false);
-  } else {
-    body(0, 1, true);
-  }
-
-  for (int64_t n = 0; n < N; ++n) std::copy_n(dhx.get() + n * HI, H, gh0 + n * H);
-  // gw_t = [x | h_prev]^T @ dg: rows 0..I-1 are gw_ih^T, rows I..I+H-1 gw_hh^T. Transposed
-  // in strips of 32 gate rows (each read of gw_t is then 32 contiguous values).
-  const T* g = gw_t.get();
-  const int64_t strips = (GH + 31) / 32;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (GH * HI > 65536)
-  for (int64_t b = 0; b < strips; ++b) {
-    const int64_t r0 = 32 * b, r1 = std::min(GH, r0 + 32);
-    for (int64_t i = 0; i < HI; ++i) {
-      const T* src = g + i * GH;
-      T* dst = i < I ? gw_ih + i : gw_hh + (i - I);
-      const int64_t ld = i < I ? I : H;
-      for (int64_t r = r0; r < r1; ++r) dst[r * ld] = src[r];
-    }
-  }
-  for (int64_t j = 0; j < static_cast<int64_t>(bias_sum.size()); ++j) {
-    if (gb_ih != nullptr) gb_ih[j] = static_cast<T>(bias_sum[j]);
-    if (gb_hh != nullptr) gb_hh[j] = static_cast<T>(bias_sum[j]);
   }
 }
 
@@ -289,8 +82,8 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
       std::fill(gc0, gc0 + NH, T(0));
   }
   if (mode != RnnMode::gru)
-    return backward_shared_gates(mode, d, gy, gh_n, x, w_ih, w_hh, h0, c0, y, ws, gx, gh0, gc0,
-                                 gw_ih, gw_hh, gb_ih, gb_hh);
+    return rnn_detail::backward_shared_gates(mode, d, gy, gh_n, x, w_ih, w_hh, h0, c0, y, ws, gx,
+                                             gh0, gc0, gw_ih, gw_hh, gb_ih, gb_hh);
 
   // GRU: separate input-side and hidden-side gate gradients (r scales the hidden part of n),
   // for all steps, every element written by the BPTT loop (left uninitialised).

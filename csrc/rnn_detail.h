@@ -43,4 +43,13 @@ void for_batch_slices(int64_t n, F f) {
   }
 }
 
+// BPTT for RNN tanh / relu and LSTM (rnn_backward_gates.cpp): per step one GEMM of the gate
+// gradients against [W_hh | W_ih]; weight gradients and bias sums per chunk of steps. gc0
+// already holds grad_c_n (or zeros) for LSTM; other arguments as rnn_backward.
+template <typename T>
+void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, const T* x,
+                           const T* w_ih, const T* w_hh, const T* h0, const T* c0, const T* y,
+                           const T* ws, T* gx, T* gh0, T* gc0, T* gw_ih, T* gw_hh, T* gb_ih,
+                           T* gb_hh);
+
 }  // namespace dlx::rnn_detail
