@@ -102,15 +102,16 @@ void simple_cell_backward(int64_t n_rows, int64_t H, bool relu, const T* h, cons
 // DRAM as one S*N x GH matrix three times (weight gradients, input gradient, bias sums).
 constexpr int64_t kChunkRows = 256;
 
+}  // namespace
+
 // Backward of the cells with one gate gradient for both weights (RNN tanh / relu, LSTM).
 // Per step: the cell turns dh into dg_t, and one GEMM against [W_hh | W_ih] (packed once)
 // gives both dL/dh_{t-1} and the input gradient of step t. Every chunk of about kChunkRows
 // rows then adds its part of [gw_ih | gw_hh]^T = [x | h_prev]^T @ dg and of the bias sums.
 // Chunks are cut by step and summed in a fixed order, so the bits do not depend on the
-// thread count; with batch slices (see for_batch_slices) each thread runs the steps for its
+// thread count; with batch slices (see for_batch_team) each thread runs the steps for its
 // rows, meets the others at the end of a chunk and sums its share of the columns. Two chunk
 // buffers alternate, so one barrier per chunk suffices.
-}  // namespace
 
 template <typename T>
 void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, const T* x,
@@ -145,7 +146,7 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
   std::vector<double> bias_sum(gb_ih != nullptr || gb_hh != nullptr ? GH : 0, 0.0);
   const int64_t panels = (GH + 31) / 32;  // column shares of the chunk sums, 32 wide
 
-  auto body = [&](int k, int p, bool par) {
+  auto body = [&](int k, int p, bool par) {  // see for_batch_team
     const int64_t n0 = N * k / p, n1 = N * (k + 1) / p, m = n1 - n0;
     const int64_t j0 = std::min(GH, 32 * (panels * k / p));
     const int64_t j1 = std::min(GH, 32 * (panels * (k + 1) / p));
@@ -190,14 +191,7 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
       }
     }
   };
-  const int nt = num_threads();
-  if (nt > 1 && N >= 8 * static_cast<int64_t>(nt)) {
-    BlasSerialScope serial;
-#pragma omp parallel num_threads(nt)
-    body(omp_get_thread_num(), omp_get_num_threads(), false);
-  } else {
-    body(0, 1, true);
-  }
+  for_batch_team(N, body);
 
   for (int64_t n = 0; n < N; ++n) std::copy_n(dhx.get() + n * HI, H, gh0 + n * H);
   // gw_t = [x | h_prev]^T @ dg: rows 0..I-1 are gw_ih^T, rows I..I+H-1 gw_hh^T. Transposed

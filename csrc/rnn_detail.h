@@ -24,23 +24,28 @@ inline void check_blas_dims(const RnnDims& d, int64_t gh, int64_t w) {
   for (int64_t v : {d.steps * d.batch, d.input, d.hidden, gh, w}) blas_int(v, "rnn");
 }
 
-// Runs f(n0, n1, inner_parallel) over batch rows [n0, n1). Batch rows are independent
-// through the whole recurrence, so with a large enough batch each thread runs every step
-// for its own slice (serial BLAS, no barrier per step). Otherwise one call covers all rows
-// and the per-step GEMMs / elementwise loops use the threads themselves.
+// Runs f(k, p, inner_parallel) for the batch slices of n rows: slice k of p covers rows
+// [n * k / p, n * (k + 1) / p). Batch rows are independent through the whole recurrence, so
+// with a large enough batch each of p threads runs every step for its own slice (serial
+// BLAS, no barrier per step; f may still meet the team at `omp barrier`). Otherwise one call
+// with k = 0, p = 1 covers all rows and the per-step GEMMs / elementwise loops use the
+// threads themselves.
 template <typename F>
-void for_batch_slices(int64_t n, F f) {
+void for_batch_team(int64_t n, F f) {
   const int nt = num_threads();
   if (nt > 1 && n >= 8 * static_cast<int64_t>(nt)) {
     BlasSerialScope serial;
 #pragma omp parallel num_threads(nt)
-    {
-      const int64_t k = omp_get_thread_num(), p = omp_get_num_threads();
-      f(n * k / p, n * (k + 1) / p, false);
-    }
+    f(omp_get_thread_num(), omp_get_num_threads(), false);
   } else {
-    f(int64_t{0}, n, true);
+    f(0, 1, true);
   }
+}
+
+// for_batch_team with f(n0, n1, inner_parallel) on the rows of each slice.
+template <typename F>
+void for_batch_slices(int64_t n, F f) {
+  for_batch_team(n, [&](int k, int p, bool par) { f(n * k / p, n * (k + 1) / p, par); });
 }
 
 // BPTT for RNN tanh / relu and LSTM (rnn_backward_gates.cpp): per step one GEMM of the gate
