@@ -428,3 +428,102 @@ def test_history_plot_with_matplotlib():
     h = fit(model, cross_entropy, _adam(model), (x, y), epochs=2, validation_data=(x, y), verbose=0)
     axes = h.plot()
     assert len(axes) == 2
+
+
+# -- gradient clipping in fit ------------------------------------------------------------------
+class GradProbe(Callback):
+    """Records the joint L2 norm and the largest |entry| of the gradients after every step."""
+
+    def __init__(self):
+        self.norms, self.maxima = [], []
+
+    def on_batch_end(self, batch, logs=None):
+        grads = [p.grad for p in self.state.model.parameters() if p.grad is not None]
+        self.norms.append(
+            float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads)))
+        )
+        self.maxima.append(max(float(np.abs(g).max()) for g in grads))
+
+
+def test_fit_clip_grad_norm_bounds_every_step():
+    x, y = digits(120)
+    x = x * 40.0  # large inputs: raw gradient norms well above the bound
+    model = mlp()
+    probe = GradProbe()
+    sgd = dlx.optim.SGD(model.parameters(), lr=1e-3)
+    h = fit(model, cross_entropy, sgd, (x, y), epochs=2, batch_size=20, callbacks=[probe],
+            clip_grad_norm=0.5, verbose=0)  # fmt: skip
+    assert len(probe.norms) == 12
+    assert max(probe.norms) <= 0.5 * (1 + 1e-5)
+    # the logged mean norm is the one before clipping, so it shows clipping happened
+    assert h["grad_norm"][0] > 0.5
+    assert len(h["grad_norm"]) == 2
+
+
+def test_fit_clip_grad_value_bounds_every_entry():
+    x, y = digits(60)
+    model = mlp()
+    probe = GradProbe()
+    fit(model, cross_entropy, _adam(model), (x * 40.0, y), epochs=1, batch_size=20,
+        callbacks=[probe], clip_grad_value=0.01, verbose=0)  # fmt: skip
+    assert len(probe.maxima) == 3
+    assert max(probe.maxima) <= 0.01
+    assert max(probe.maxima) == pytest.approx(0.01)  # it did clip
+
+
+def test_fit_clipping_matches_a_manual_loop():
+    # Clipping sits between backward and the optimizer step: same weights as by hand.
+    from dlx.nn.utils import clip_grad_norm_, clip_grad_value_
+
+    x, y = digits(60)
+    x = x * 10.0
+    model = mlp()
+    sgd = dlx.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    fit(model, cross_entropy, sgd, (x, y), epochs=2, batch_size=20, shuffle=False,
+        clip_grad_norm=1.0, clip_grad_value=0.05, metrics=(), verbose=0)  # fmt: skip
+    ref = mlp()
+    opt = dlx.optim.SGD(ref.parameters(), lr=1e-2, momentum=0.9)
+    ref.train()
+    for _ in range(2):
+        for i in range(0, 60, 20):
+            opt.zero_grad()
+            loss = cross_entropy(ref(dlx.tensor(x[i : i + 20])), dlx.tensor(y[i : i + 20]))
+            loss.backward()
+            clip_grad_value_(ref.parameters(), 0.05)
+            clip_grad_norm_(ref.parameters(), 1.0)
+            opt.step()
+    for k, v in weights(model).items():
+        np.testing.assert_allclose(v, weights(ref)[k], rtol=1e-6, atol=1e-7)
+
+
+def test_fit_clip_grad_norm_with_lbfgs_closure():
+    x, y = digits(40)
+    model = mlp()
+    probe = GradProbe()
+    opt = dlx.optim.LBFGS(model.parameters(), lr=0.5, max_iter=5)
+    h = fit(model, cross_entropy, opt, (x, y), epochs=2, batch_size=None, callbacks=[probe],
+            clip_grad_norm=0.1, verbose=0)  # fmt: skip
+    assert max(probe.norms) <= 0.1 * (1 + 1e-5)
+    assert np.isfinite(h["loss"]).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"clip_grad_norm": 0.0}, ValueError, r"`clip_grad_norm` must be a finite number > 0, got 0.0"),
+        ({"clip_grad_norm": -1}, ValueError, r"`clip_grad_norm` must be a finite number > 0, got -1"),
+        ({"clip_grad_norm": float("nan")}, ValueError, r"`clip_grad_norm` must be a finite number"),
+        ({"clip_grad_value": float("inf")}, ValueError, r"`clip_grad_value` must be a finite number >= 0"),
+        ({"clip_grad_value": -0.5}, ValueError, r"`clip_grad_value` must be a finite number >= 0, got -0.5"),
+        ({"clip_grad_norm": "1"}, TypeError, r"`clip_grad_norm` must be a number or None, got str '1'"),
+        ({"clip_grad_value": True}, TypeError, r"`clip_grad_value` must be a number or None, got bool"),
+    ],
+)  # fmt: skip
+def test_fit_clip_arguments_are_checked(kwargs, exc, match):
+    x, y = digits(20)
+    model = mlp()
+    before = weights(model)
+    with pytest.raises(exc, match=match):
+        fit(model, cross_entropy, _adam(model), (x, y), verbose=0, **kwargs)
+    for k, v in weights(model).items():  # rejected before any training
+        np.testing.assert_array_equal(v, before[k])

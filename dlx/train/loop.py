@@ -37,6 +37,8 @@ def fit(
     shuffle: bool = True,
     resume_from: str | os.PathLike[str] | None = None,
     distributed: bool | None = None,
+    clip_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent and return its :class:`History`.
 
@@ -88,6 +90,15 @@ def fit(
         averaged at each epoch end, and only rank 0 shows progress and writes checkpoints.
         None (default) turns it on when :func:`dlx.distributed.init` has run in a job of
         more than one process.
+    clip_grad_norm : float, optional
+        After every backward (and the distributed gradient average), scale the gradients
+        so that their joint L2 norm is at most this (:func:`dlx.nn.utils.clip_grad_norm_`);
+        the usual guard for recurrent nets. The epoch logs gain ``grad_norm``, the mean
+        norm before clipping.
+    clip_grad_value : float, optional
+        Clip every gradient entry to ``[-clip_grad_value, clip_grad_value]``
+        (:func:`dlx.nn.utils.clip_grad_value_`); applied before ``clip_grad_norm`` when
+        both are given.
 
     Returns
     -------
@@ -101,6 +112,9 @@ def fit(
     if validation_data is not None and validation_split is not None:
         msg = "fit: give `validation_data` or `validation_split`, not both"
         raise ValueError(msg)
+    max_norm = _clip_arg(clip_grad_norm, "clip_grad_norm", positive=True)
+    max_value = _clip_arg(clip_grad_value, "clip_grad_value", positive=False)
+    clip = None if max_norm is None and max_value is None else _Clip(max_norm, max_value)
     train_data, validation_data = _split(train_data, validation_data, validation_split, seed)
     loader = _loader(train_data, batch_size, shuffle, seed, "train_data")
     from dlx.distributed._fit import context  # does not import MPI
@@ -132,7 +146,7 @@ def fit(
                 lr = float(optimizer.param_groups[0]["lr"])
                 bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", verbose)
                 try:
-                    logs = _train_epoch(state, loader, loss_fn, named, bar, interrupted, dist)
+                    logs = _train_epoch(state, loader, loss_fn, named, bar, interrupted, dist, clip)
                     if dist is not None:
                         dist.end_epoch()
                     if validation_data is not None:
@@ -214,11 +228,13 @@ def _train_epoch(
     bar: Progress,
     interrupted: list[bool],
     dist: Any = None,
+    clip: _Clip | None = None,
 ) -> dict[str, float]:
     model, optimizer = state.model, state.optimizer
     needs_closure = type(optimizer).__name__ == "LBFGS"
     model.train()
     totals = dict.fromkeys(["loss"] + [name for name, _ in named], 0.0)
+    norms: list[float] = []  # gradient norms before clipping, one per backward
     n = 0
     logs: dict[str, float] = {}
     try:
@@ -234,6 +250,8 @@ def _train_epoch(
                 loss.backward()
                 if dist is not None:
                     dist.sync_gradients()
+                if clip is not None:
+                    clip.apply(model, norms)
                 outputs.append((out, loss))
                 return loss
 
@@ -260,7 +278,40 @@ def _train_epoch(
             totals, n = dist.reduce_totals(totals, n)
     finally:
         logs.update({k: v / max(n, 1) for k, v in totals.items()})
+        if norms:
+            logs["grad_norm"] = float(np.mean(norms))
     return logs
+
+
+class _Clip:
+    """fit's gradient clipping: by value, then by joint L2 norm (either may be off)."""
+
+    def __init__(self, max_norm: float | None, max_value: float | None) -> None:
+        from dlx.nn.utils import clip_grad_norm_, clip_grad_value_
+
+        self.max_norm, self.max_value = max_norm, max_value
+        self._by_norm, self._by_value = clip_grad_norm_, clip_grad_value_
+
+    def apply(self, model: Any, norms: list[float]) -> None:
+        if self.max_value is not None:
+            self._by_value(model.parameters(), self.max_value)
+        if self.max_norm is not None:
+            norms.append(float(self._by_norm(model.parameters(), self.max_norm).item()))
+
+
+def _clip_arg(value: Any, name: str, positive: bool) -> float | None:
+    """A clipping bound: None, or a finite real number > 0 (``positive``) or >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        msg = f"fit: `{name}` must be a number or None, got {type(value).__name__} {value!r}"
+        raise TypeError(msg)
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (positive and v == 0):
+        rule = "a finite number > 0" if positive else "a finite number >= 0"
+        msg = f"fit: `{name}` must be {rule}, got {value!r}"
+        raise ValueError(msg)
+    return v
 
 
 def _call(state: TrainState, hook: str, *args: Any) -> None:
