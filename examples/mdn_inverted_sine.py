@@ -24,7 +24,7 @@ from _common import out_path, parser, pyplot
 import dlx
 import dlx.optim
 from dlx import nn
-from dlx.nn.utils import clip_grad_norm_
+from dlx.train import fit
 
 
 def make_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,18 +54,11 @@ def mdn_params(out: dlx.Tensor, k: int):
     return out[:, :k], out[:, k : 2 * k].reshape(n, k, 1), out[:, 2 * k :].reshape(n, k, 1)
 
 
-def train(model, loss_of, x, y, epochs, batch, lr, rng):
-    """Adam on shuffled mini-batches, gradient norm clipped to 1."""
+def train(model, loss_of, x, y, epochs, batch, lr, seed):
+    """Adam on shuffled mini-batches, gradient norm clipped to 1 (fit's clip_grad_norm)."""
     opt = dlx.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), batch):
-            j = order[i : i + batch]
-            loss = loss_of(model(dlx.tensor(x[j])), dlx.tensor(y[j]))
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm_(model.parameters(), max_norm=1.0)
-            opt.step()
+    fit(model, loss_of, opt, (x, y), epochs=epochs, batch_size=batch, metrics=(), seed=seed,
+        clip_grad_norm=1.0, verbose=0)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -81,10 +74,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     dlx.manual_seed(args.seed)
     mse_net = mlp(1)
-    train(mse_net, nn.MSELoss(), x, y, epochs, 50, 1e-2, rng)
+    train(mse_net, nn.MSELoss(), x, y, epochs, 50, 1e-2, args.seed)
     mdn = mlp(3 * k)
     nll = nn.GaussianMixtureNLL()
-    train(mdn, lambda out, t: nll(*mdn_params(out, k), t), x, y, epochs, 50, 1e-2, rng)
+    train(mdn, lambda out, t: nll(*mdn_params(out, k), t), x, y, epochs, 50, 1e-2, args.seed + 1)
 
     with dlx.no_grad():
         mean_tr = mse_net(dlx.tensor(x)).numpy()
