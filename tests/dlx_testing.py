@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 # Kernel vs reference tolerances (issue: float64 to 1e-10 relative, float32 to 1e-5).
@@ -62,3 +64,28 @@ def run_python(code: str, cwd, check: bool = False, **kwargs):
         text=True,
         **kwargs,
     )
+
+
+@contextlib.contextmanager
+def own_float32_gemm():
+    """Run the block on dlx's own float32 GEMM; skip the test on builds without it.
+
+    Bit-identical results across thread counts are a property of that kernel (its tiles and
+    K blocks do not depend on the thread count). OpenBLAS may round an element differently
+    when a product's rows are split differently between threads (edge kernels sum in another
+    order), so those tests do not hold under ``DLX_GEMM=blas``.
+    """
+    import pytest
+
+    import dlx
+    from dlx import _core
+
+    before = _core.gemm_backend()
+    try:
+        dlx.set_gemm_backend("dlx-avx512")
+    except ValueError:
+        pytest.skip("build without AVX-512: no dlx float32 GEMM")
+    try:
+        yield
+    finally:
+        dlx.set_gemm_backend(before)

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from dlx_testing import assert_close
+from dlx_testing import assert_close, own_float32_gemm
 
 import dlx
 from dlx import _core, nn, reference
@@ -346,20 +346,23 @@ def test_rnn_backward_chunked_sums_match_reference(rng, mode, shape, reverse):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_rnn_backward_bits_do_not_depend_on_threads(rng, mode):
     # With 2 threads each thread runs the steps for half of the batch and sums a share of
-    # the weight-gradient columns; the chunk order stays fixed, so float32 bits match.
+    # the weight-gradient columns; the chunk order stays fixed, so float32 bits match (on
+    # dlx's own GEMM, see own_float32_gemm).
     args = _kernel_args(rng, mode, 9, 64, 8, 48, np.float32)
     x, w_ih, w_hh, _, _, h0, c0 = args
     before = dlx.get_num_threads()
     results = []
-    try:
-        for threads in (1, 2):
-            dlx.set_num_threads(threads)
-            y, _, _, ws = _core.rnn_forward(mode, *args)
-            gy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
-            bk = (gy, None, None, x, w_ih, w_hh, h0, c0, y, ws)
-            results.append([y, *(g for g in _core.rnn_backward(mode, *bk) if g is not None)])
-    finally:
-        dlx.set_num_threads(before)
+    with own_float32_gemm():
+        try:
+            for threads in (1, 2):
+                dlx.set_num_threads(threads)
+                y, _, _, ws = _core.rnn_forward(mode, *args)
+                gy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+                bk = (gy, None, None, x, w_ih, w_hh, h0, c0, y, ws)
+                grads = _core.rnn_backward(mode, *bk)
+                results.append([y, *(g for g in grads if g is not None)])
+        finally:
+            dlx.set_num_threads(before)
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
 
