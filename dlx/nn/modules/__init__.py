@@ -38,6 +38,7 @@ from dlx.nn.modules.module import Module
 from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
 from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
 from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
+from dlx.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 
 __all__ = [
     "ELU",
@@ -55,12 +56,14 @@ __all__ = [
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
+    "GRUCell",
     "GaussianMixtureNLL",
     "Hardtanh",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
     "L1Loss",
+    "LSTMCell",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -72,6 +75,8 @@ __all__ = [
     "NLLLoss",
     "PReLU",
     "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "RemovableHandle",
     "Residual",

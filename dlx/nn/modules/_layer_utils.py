@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
-from dlx._validation import shape_str
+from dlx._validation import as_int, shape_str
 
 
 def float_dtype(dtype: Any) -> np.dtype:
@@ -17,6 +17,18 @@ def float_dtype(dtype: Any) -> np.dtype:
         msg = f"`dtype` must be float32 or float64, got {dt}"
         raise TypeError(msg)
     return dt
+
+
+def recurrent_sizes(cls: str, input_size: Any, hidden_size: Any) -> tuple[int, int]:
+    """(input_size >= 0, hidden_size > 0) of a recurrent layer or cell; ValueError naming it."""
+    i, h = as_int(input_size, "input_size"), as_int(hidden_size, "hidden_size")
+    if i < 0:
+        msg = f"{cls}: `input_size` must be non-negative, got {i}"
+        raise ValueError(msg)
+    if h <= 0:
+        msg = f"{cls}: `hidden_size` must be positive, got {h}"
+        raise ValueError(msg)
+    return i, h
 
 
 def jsonable(value: Any) -> Any:

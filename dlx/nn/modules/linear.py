@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from dlx import _dtype
 from dlx._validation import non_negative_int, shape_str
 from dlx.nn import init
 from dlx.nn.functional import linear
+from dlx.nn.modules._layer_utils import float_dtype
 from dlx.nn.modules.module import Module
 from dlx.nn.parameter import Parameter
 from dlx.tensor import Tensor
@@ -56,10 +56,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = non_negative_int(in_features, "in_features")
         self.out_features = non_negative_int(out_features, "out_features")
-        dt = _dtype.default_float if dtype is None else _dtype.as_dtype(dtype)
-        if dt not in (_dtype.float32, _dtype.float64):
-            msg = f"`dtype` must be float32 or float64, got {dt}"
-            raise TypeError(msg)
+        dt = float_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         if bias:
             self.bias = Parameter(np.empty((self.out_features,), dtype=dt))

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from dlx import _dtype
 from dlx._validation import as_int
 from dlx.nn import init
 from dlx.nn.functional._rnn import GATES, rnn
+from dlx.nn.modules._layer_utils import float_dtype, recurrent_sizes
 from dlx.nn.modules.module import Module
 from dlx.nn.parameter import Parameter
 from dlx.tensor import Tensor
@@ -54,15 +54,8 @@ class RNNBase(Module):
         super().__init__()
         cls = type(self).__name__
         self.mode = mode
-        self.input_size = as_int(input_size, "input_size")
-        self.hidden_size = as_int(hidden_size, "hidden_size")
+        self.input_size, self.hidden_size = recurrent_sizes(cls, input_size, hidden_size)
         self.num_layers = as_int(num_layers, "num_layers")
-        if self.input_size < 0:
-            msg = f"{cls}: `input_size` must be non-negative, got {self.input_size}"
-            raise ValueError(msg)
-        if self.hidden_size <= 0:
-            msg = f"{cls}: `hidden_size` must be positive, got {self.hidden_size}"
-            raise ValueError(msg)
         if self.num_layers <= 0:
             msg = f"{cls}: `num_layers` must be positive, got {self.num_layers}"
             raise ValueError(msg)
@@ -83,10 +76,7 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        dt = _dtype.default_float if dtype is None else _dtype.as_dtype(dtype)
-        if dt not in (_dtype.float32, _dtype.float64):
-            msg = f"`dtype` must be float32 or float64, got {dt}"
-            raise TypeError(msg)
+        dt = float_dtype(dtype)
         gh = GATES[mode] * self.hidden_size
         dirs = 2 if self.bidirectional else 1
         self._weight_names: list[tuple[str, ...]] = []
