@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -125,10 +124,9 @@ inline py::array_t<T> empty(const std::vector<int64_t>& shape, const char* fn) {
   const int64_t bytes = checked_mul(total, static_cast<int64_t>(sizeof(T)), fn);
   std::vector<py::ssize_t> s(shape.begin(), shape.end());
   if (bytes < 4096) return py::array_t<T>(s);
-  void* p = std::aligned_alloc(64, static_cast<size_t>((bytes + 63) / 64 * 64));
-  if (p == nullptr) throw std::bad_alloc();
-  py::capsule owner(p, [](void* q) { std::free(q); });
-  return py::array_t<T>(s, static_cast<T*>(p), owner);
+  AlignedArray<T> data = aligned_array<T>(total);
+  py::capsule owner(data.get(), [](void* q) { std::free(q); });
+  return py::array_t<T>(s, data.release(), owner);
 }
 
 template <typename T>
