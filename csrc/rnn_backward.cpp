@@ -73,8 +73,8 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
   const int64_t S = d.steps, N = d.batch, I = d.input, H = d.hidden;
   const int64_t GH = rnn_gate_count(mode) * H, W = rnn_workspace_width(mode, H);
   const int64_t NH = N * H, ldh = std::max<int64_t>(H, 1), ldg = std::max<int64_t>(GH, 1);
-  rnn_detail::check_blas_dims(d, GH, W);
-  rnn_detail::check_blas_dims(d, H + I, W);
+  // GH: the gate products; H + I: the [W_hh | W_ih] operand of the RNN/LSTM backward.
+  rnn_detail::check_blas_dims(d, std::max(GH, H + I), W);
   if (mode == RnnMode::lstm) {
     if (gc_n != nullptr)
       std::copy(gc_n, gc_n + NH, gc0);
