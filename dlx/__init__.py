@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
-from dlx import autograd, nn
+from dlx.tensor import Tensor  # registers the tensor class with the compiled core
+from dlx import autograd, nn  # noqa: I001
 from dlx._dtype import bool_, float16, float32, float64, int32, int64, uint8
 from dlx._factory import (
     arange,
@@ -19,8 +20,16 @@ from dlx._factory import (
     zeros,
     zeros_like,
 )
-from dlx._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from dlx._ops.elementwise import maximum, minimum, where
+from dlx._device import device
+from dlx._grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from dlx._ops.activation import relu, sigmoid, softmax, log_softmax, tanh
+from dlx._ops.elementwise import add, div, maximum, minimum, mul, pow, sub, where
 from dlx._ops.linalg import matmul
 from dlx._ops.reduce import amax, amin, argmax, argmin, mean, std, sum, var
 from dlx._ops.shape import (
@@ -34,21 +43,10 @@ from dlx._ops.shape import (
     transpose,
     unsqueeze,
 )
-from dlx._ops.unary import (
-    abs,
-    clamp,
-    clip,
-    exp,
-    log,
-    relu,
-    sigmoid,
-    sqrt,
-    tanh,
-)
+from dlx._ops.unary import abs, clamp, clip, clone, exp, log, neg, sqrt
 from dlx._random import manual_seed
 from dlx._threads import blas_info, get_num_threads, set_gemm_backend, set_num_threads
-from dlx.autograd import GradcheckError, gradcheck
-from dlx.tensor import Tensor
+from dlx.autograd import GradcheckError, gradcheck, gradgradcheck
 
 concatenate = cat  # NumPy spelling
 max = amax
@@ -78,6 +76,7 @@ __all__ = [
     "Tensor",
     "__version__",
     "abs",
+    "add",
     "amax",
     "amin",
     "arange",
@@ -90,7 +89,10 @@ __all__ = [
     "cat",
     "clamp",
     "clip",
+    "clone",
     "concatenate",
+    "device",
+    "div",
     "empty",
     "enable_grad",
     "exp",
@@ -102,12 +104,15 @@ __all__ = [
     "full",
     "get_num_threads",
     "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
     "int32",
     "int64",
     "is_grad_enabled",
     "load",
     "load_state_dict_file",
     "log",
+    "log_softmax",
     "manual_seed",
     "matmul",
     "max",
@@ -115,11 +120,14 @@ __all__ = [
     "mean",
     "min",
     "minimum",
+    "mul",
+    "neg",
     "nn",
     "no_grad",
     "ones",
     "ones_like",
     "permute",
+    "pow",
     "rand",
     "randn",
     "relu",
@@ -129,10 +137,12 @@ __all__ = [
     "set_grad_enabled",
     "set_num_threads",
     "sigmoid",
+    "softmax",
     "sqrt",
     "squeeze",
     "stack",
     "std",
+    "sub",
     "sum",
     "tanh",
     "tensor",

@@ -9,6 +9,7 @@ import numpy as np
 from dlx import _dtype
 from dlx._random import resolve_generator
 from dlx._validation import as_shape
+from dlx._autograd import make_tensor
 from dlx.tensor import Tensor
 
 __all__ = [
@@ -40,7 +41,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
         Convert to this dtype.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.numpy()
     dt = None if dtype is None else _dtype.as_dtype(dtype)
     return Tensor(_dtype.array_from(data, dt, copy=True), requires_grad=requires_grad)
 
@@ -53,7 +54,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if array.dtype.kind not in "biuf":
         msg = f"`array` must hold bool, integer or floating values, got dtype {array.dtype}"
         raise TypeError(msg)
-    return Tensor._make(array, None, False, None)
+    return make_tensor(array)
 
 
 def _dt(dtype: Any) -> np.dtype:

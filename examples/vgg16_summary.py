@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     model = vgg16(args.classes)
     print(model.summary((3, 224, 224)))
-    total = sum(p.data.size for p in model.parameters())
+    total = sum(p.numel() for p in model.parameters())
     print(f"VGG16 parameters: {total:,}")
     return total
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+import dlx
 
-class Param:
-    """Stand-in for dlx.nn.Parameter: the duck-typed contract the optimisers rely on."""
 
-    def __init__(self, data: np.ndarray) -> None:
-        self.data = data
-        self.grad = None
-        self.requires_grad = True
+def Param(data: np.ndarray) -> Any:
+    """A parameter around ``data`` (no copy): ``p.grad = array`` and ``p.numpy()`` work."""
+    return dlx.nn.Parameter(np.asarray(data))
 
 
 SHAPES = [(3, 4), (5,), (), (2, 1, 3)]

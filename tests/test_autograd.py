@@ -112,7 +112,7 @@ def test_retain_graph_allows_second_backward():
     x = leaf([1.0, 2.0])
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.copy()
+    first = x.grad.numpy().copy()
     y.backward()
     np.testing.assert_allclose(x.grad, 2 * first)
 
@@ -304,8 +304,6 @@ def test_autograd_grad_unused_inputs():
 
 def test_autograd_grad_errors():
     x = leaf([1.0])
-    with pytest.raises(NotImplementedError, match="create_graph"):
-        dlx.autograd.grad((x * 2).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="does not require grad"):
         dlx.autograd.grad((x * 2).sum(), dlx.tensor([1.0]))
     with pytest.raises(TypeError, match="inputs"):

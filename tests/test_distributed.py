@@ -157,7 +157,7 @@ def test_singleton_world_collectives_are_identity():
     model, opt = mpi_script.make_model_and_optimizer()
     p = next(iter(model.parameters()))
     p.grad = np.ones_like(p.data)
-    before = p.data.copy()
+    before = p.numpy().copy()
     dist.DistributedDataParallel(model).sync_gradients(opt)
     dist.allreduce_gradients(list(model.parameters()))
     dist.barrier(timeout=1.0)

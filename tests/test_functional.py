@@ -117,7 +117,7 @@ def test_batch_norm_eval_gradcheck_and_running_update(rng):
     w, b = _t(rng, 3), _t(rng, 3)
     F.batch_norm(x, rm, rv, training=True, momentum=0.5)
     np.testing.assert_allclose(rm, 0.5 * x.data.mean(axis=(0, 2)))
-    np.testing.assert_allclose(rv, 0.5 + 0.5 * x.data.var(axis=(0, 2), ddof=1))
+    np.testing.assert_allclose(rv, 0.5 + 0.5 * x.numpy().var(axis=(0, 2), ddof=1))
     _check(lambda a, g, c: F.batch_norm(a, rm, rv, g, c, training=False), x, w, b)
     y = F.batch_norm(x, rm, rv, training=False).numpy()
     expect = (x.data - rm[:, None]) / np.sqrt(rv[:, None] + 1e-5)
@@ -145,8 +145,8 @@ def test_dropout_gradcheck_seeded_and_identity(rng):
 def test_functional_float32_matches_float64(rng):
     x64 = _t(rng, 2, 3, 6, 6, grad=False)
     w64 = _t(rng, 4, 3, 3, 3, grad=False)
-    x32 = dlx.tensor(x64.data.astype(np.float32))
-    w32 = dlx.tensor(w64.data.astype(np.float32))
+    x32 = dlx.tensor(x64.numpy().astype(np.float32))
+    w32 = dlx.tensor(w64.numpy().astype(np.float32))
     for fn in (
         lambda a, k: F.max_pool2d(F.relu(F.conv2d(a, k, padding=1)), 2),
         lambda a, k: F.log_softmax(F.avg_pool2d(F.conv2d(a, k, stride=2), 2).flatten(1), 1),

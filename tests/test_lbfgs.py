@@ -118,7 +118,7 @@ def test_lbfgs_state_dict_round_trip():
     saved = opt.state_dict()
     saved["state"][0]["d"] += 1.0  # the dict holds copies
     saved = opt.state_dict()
-    resumed = Param(p.data.copy())
+    resumed = Param(p.numpy().copy())
     opt2 = optim.LBFGS([resumed], max_iter=3)
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["history_size"] == 4

@@ -55,7 +55,7 @@ def test_state_dict_keys_and_order_include_persistent_buffers():
         "head.weight",
         "head.bias",
     ]
-    assert all(isinstance(v, np.ndarray) for v in sd.values())
+    assert all(isinstance(v, dlx.Tensor) and not v.requires_grad for v in sd.values())
 
 
 def test_buffers_and_children():
@@ -137,7 +137,7 @@ def test_zero_grad_set_to_none_and_in_place():
     net.zero_grad(set_to_none=False)
     for n, p in net.named_parameters():
         assert p.grad is grads[n]  # same arrays, zeroed in place
-        assert not p.grad.any()
+        assert not p.grad.numpy().any()
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -178,12 +178,12 @@ def test_forward_hooks():
 # -- state dict ------------------------------------------------------------------------------------
 def test_state_dict_round_trip_copies_in_place():
     src, dst = Net(), Net()
-    arrays = {n: t.data for n, t in dst.state_dict(keep_vars=True).items()}
-    result = dst.load_state_dict({k: v.copy() for k, v in src.state_dict().items()})
+    arrays = {n: t.numpy() for n, t in dst.state_dict(keep_vars=True).items()}
+    result = dst.load_state_dict({k: v.numpy().copy() for k, v in src.state_dict().items()})
     assert result.missing_keys == []
     assert result.unexpected_keys == []
     for name, t in dst.state_dict(keep_vars=True).items():
-        assert t.data is arrays[name]  # never rebinds .data
+        assert t.numpy() is arrays[name]  # never rebinds .data
         np.testing.assert_array_equal(t.data, src.state_dict()[name])
     x = dlx.randn(2, 3)
     np.testing.assert_array_equal(src(x).data, dst(x).data)
@@ -191,13 +191,13 @@ def test_state_dict_round_trip_copies_in_place():
 
 def test_state_dict_shares_memory_like_pytorch():
     lin = nn.Linear(2, 2)
-    assert lin.state_dict()["weight"] is lin.weight.data
+    assert lin.state_dict()["weight"].numpy() is lin.weight.numpy()
     assert lin.state_dict(keep_vars=True)["weight"] is lin.weight
 
 
 def test_load_state_dict_errors_name_keys_and_change_nothing():
     net = Net()
-    before = {k: v.copy() for k, v in net.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
     bad = {k: np.zeros_like(v) for k, v in before.items()}
     del bad["head.bias"]
     bad["extra.weight"] = np.zeros(1)
@@ -223,7 +223,7 @@ def test_load_state_dict_non_strict():
     res = net.load_state_dict(sd, strict=False)
     assert "features.2.weight" in res.missing_keys
     assert res.unexpected_keys == ["other"]
-    assert not net.head.weight.data.any()
+    assert not net.head.weight.numpy().any()
     with pytest.raises(nn.StateDictError, match=r"size mismatch for head\.bias"):
         net.load_state_dict({"head.bias": np.zeros(3)}, strict=False)
     with pytest.raises(TypeError, match="mapping"):
@@ -369,7 +369,7 @@ def test_xor_hand_set_weights_exact():
     out.load_state_dict({"weight": np.array([[1.0, -2.0]])})
     x = dlx.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = out(hidden(x).relu())
-    np.testing.assert_array_equal(y.data.ravel(), [0.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(y.numpy().ravel(), [0.0, 1.0, 1.0, 0.0])
 
 
 def test_xor_learns_from_random_init():
@@ -386,14 +386,14 @@ def test_xor_learns_from_random_init():
         with dlx.no_grad():
             for p in model.parameters():
                 p -= 2.0 * p.grad
-    np.testing.assert_array_equal((pred.data > 0.5).ravel(), [False, True, True, False])
+    np.testing.assert_array_equal((pred.numpy() > 0.5).ravel(), [False, True, True, False])
 
 
 def test_mlp_matches_torch_through_state_dict(rng):
     torch = pytest.importorskip("torch")
     model = nn.Sequential(nn.Linear(5, 8), nn.Flatten(), nn.Linear(8, 3))
     tmodel = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Flatten(), torch.nn.Linear(8, 3))
-    tmodel.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    tmodel.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in model.state_dict().items()})
     a = rng.standard_normal((6, 5)).astype(np.float32)
 
     def run_dlx():

@@ -68,7 +68,7 @@ def test_layer_gradcheck_input_and_parameters(rng, make, shape):
     x.data[np.abs(x.data) < 0.05] += 0.2
     x.data[np.abs(np.abs(x.data) - 0.5) < 0.05] += 0.12  # Hardtanh edges
     params = list(layer.parameters())
-    values = [dlx.tensor(p.data.copy(), requires_grad=True) for p in params]
+    values = [dlx.tensor(p.numpy().copy(), requires_grad=True) for p in params]
     assert dlx.gradcheck(
         lambda inp, *vs: _call_with(layer, params, vs, inp), [x, *values], atol=1e-6, rtol=1e-4
     )

@@ -180,7 +180,7 @@ def test_state_dict_round_trip(dtype, name, kw):
             if isinstance(val, np.ndarray):
                 val += 1000
     saved = opt.state_dict()
-    resumed = [Param(p.data.copy()) for p in first]
+    resumed = [Param(p.numpy().copy()) for p in first]
     opt2 = getattr(optim, name)(resumed, lr=0.123)  # hyper-parameters come from the dict
     opt2.load_state_dict(saved)
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]

@@ -79,7 +79,7 @@ def with_grads(rng, dtype, *shapes, scale=1.0):
 @pytest.mark.parametrize("max_norm", [0.5, 100.0])
 def test_clip_grad_norm_values(rng, dtype, norm_type, max_norm):
     ps = with_grads(rng, dtype, (3, 4), (5,), (2, 1, 2))
-    before = [p.grad.copy() for p in ps]
+    before = [p.grad.numpy().copy() for p in ps]
     flat = np.concatenate([g.reshape(-1) for g in before]).astype(np.float64)
     want = np.abs(flat).max() if math.isinf(norm_type) else np.linalg.norm(flat, norm_type)
     total = utils.clip_grad_norm_(ps, max_norm, norm_type)
@@ -96,7 +96,7 @@ def test_clip_grad_norm_matches_torch(rng, norm_type):
     ps = with_grads(rng, np.float32, (3, 4), (5,), scale=3.0)
     tps = [torch.tensor(p.numpy().copy(), requires_grad=True) for p in ps]
     for tp, p in zip(tps, ps, strict=True):
-        tp.grad = torch.tensor(p.grad.copy())
+        tp.grad = torch.tensor(p.grad.numpy().copy())
     total = utils.clip_grad_norm_(ps, 1.0, norm_type)
     ttotal = torch.nn.utils.clip_grad_norm_(tps, 1.0, norm_type)
     assert_close(total.numpy(), ttotal.numpy(), rtol=1e-5)
@@ -124,7 +124,7 @@ def test_clip_grad_norm_skips_missing_grads_and_accepts_module():
 
 def test_clip_grad_value_(rng, dtype):
     ps = with_grads(rng, dtype, (4, 3), (6,), scale=2.0)
-    before = [p.grad.copy() for p in ps]
+    before = [p.grad.numpy().copy() for p in ps]
     utils.clip_grad_value_(ps, 0.5)
     for p, g in zip(ps, before, strict=True):
         np.testing.assert_array_equal(p.grad, np.clip(g, -0.5, 0.5))
@@ -145,8 +145,8 @@ def test_clipping_does_not_rebind_arrays(rng):
     utils.max_norm_(model, 0.1)
     assert [id(p.data) for p in params] == data_ids
     assert [id(p.grad) for p in params] == grad_ids
-    before = [p.data.copy() for p in params]
-    grads = [p.grad.copy() for p in params]
+    before = [p.numpy().copy() for p in params]
+    grads = [p.grad.numpy().copy() for p in params]
     assert max(np.abs(g).max() for g in grads) <= 1e-4
     opt.step()  # the optimiser's flat buffers saw the clipped grads and max-normed weights
     for p, b, g in zip(params, before, grads, strict=True):

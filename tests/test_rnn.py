@@ -127,7 +127,7 @@ def test_rnn_module_gradcheck(rng, cls, kw, layout):
 # -- modules: PyTorch oracle ------------------------------------------------------------------
 def _copy_to_torch(torch, m, tm):
     for name, p in m.named_parameters():
-        getattr(tm, name).data = torch.from_numpy(p.data.copy())
+        getattr(tm, name).data = torch.from_numpy(p.numpy().copy())
 
 
 @pytest.mark.parametrize(("cls", "kw"), CASES)

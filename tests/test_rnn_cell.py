@@ -101,7 +101,7 @@ def test_cell_matches_torch(rng, cell_cls, seq_cls, kw, batched, with_state):
     cell = cell_cls(5, 7, **kw)
     tcell = getattr(torch.nn, cell_cls.__name__)(5, 7, **kw)
     for name, p in cell.named_parameters():
-        getattr(tcell, name).data = torch.from_numpy(p.data.copy())
+        getattr(tcell, name).data = torch.from_numpy(p.numpy().copy())
     shape = (3,) if batched else ()
     x = rng.standard_normal((*shape, 5)).astype(np.float32)
     h0 = rng.standard_normal((*shape, 7)).astype(np.float32)

@@ -438,7 +438,7 @@ class GradProbe(Callback):
         self.norms, self.maxima = [], []
 
     def on_batch_end(self, batch, logs=None):
-        grads = [p.grad for p in self.state.model.parameters() if p.grad is not None]
+        grads = [p.grad.numpy() for p in self.state.model.parameters() if p.grad is not None]
         self.norms.append(
             float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads)))
         )

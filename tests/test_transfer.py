@@ -15,8 +15,8 @@ def test_freeze_stops_gradients_and_optimizer_updates():
     dlx.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     assert freeze(model[0]) is model[0]
-    frozen = model[0].weight.data.copy()
-    head = model[2].weight.data.copy()
+    frozen = model[0].weight.numpy().copy()
+    head = model[2].weight.numpy().copy()
     opt = dlx.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.1)
     x = dlx.tensor(np.random.default_rng(0).random((5, 4)).astype(np.float32))
     model(x).sum().backward()
@@ -32,10 +32,10 @@ def test_copy_weights_copies_in_place_and_casts():
     dlx.manual_seed(0)
     src = nn.Linear(6, 4).double()
     dst = nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2))
-    target = dst[0].weight.data  # the array must be kept (optimisers hold views)
+    target = dst[0].weight.numpy()  # the array must be kept (optimisers hold views)
     keys = copy_weights(src, dst[0])
     assert keys == ["weight", "bias"]
-    assert dst[0].weight.data is target
+    assert dst[0].weight.numpy() is target
     assert target.dtype == np.float32
     np.testing.assert_allclose(target, src.weight.data, rtol=1e-6)
     np.testing.assert_allclose(dst[0].bias.data, src.bias.data, rtol=1e-6)
@@ -53,7 +53,7 @@ def test_copy_weights_copies_buffers_and_nested_keys():
 
 def test_copy_weights_shape_mismatch_names_key():
     src, dst = nn.Linear(6, 4), nn.Linear(6, 5)
-    before = dst.weight.data.copy()
+    before = dst.weight.numpy().copy()
     with pytest.raises(ValueError, match=r"key 'weight' has shape \(4, 6\) in `src` but \(5, 6\)"):
         copy_weights(src, dst)
     np.testing.assert_array_equal(dst.weight.data, before)  # nothing copied

@@ -1,5 +1,6 @@
-"""Matrix product. 2-D float operands go through the BLAS GEMM in ``dlx._core``; 1-D and
-batched operands use ``np.matmul`` with NumPy's broadcasting of batch dimensions.
+"""Matrix product. 2-D float operands go through the GEMM in ``dlx._core``; 1-D and
+batched operands use ``np.matmul`` with NumPy's broadcasting of batch dimensions. The
+backward is two matrix products, recorded as such under ``create_graph``.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
+from dlx._autograd import Function
 from dlx._native import _core
+from dlx._ops._common import as_tensor, is_array
 from dlx._ops.elementwise import _operand
+from dlx._ops.shape import Permute, sum_to
 from dlx._validation import matmul_shape
-from dlx.autograd.function import Function, unbroadcast
-from dlx.tensor import Tensor
+
+__all__ = ["gemm", "matmul"]
 
 
 def gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False) -> np.ndarray:
-    """``op(a) @ op(b)`` by BLAS; a transposed (F-ordered) operand folds into the flag."""
+    """``op(a) @ op(b)`` by GEMM; a transposed (F-ordered) operand folds into the flag."""
     if not a.flags.c_contiguous:
         if a.flags.f_contiguous:
             a, trans_a = a.T, not trans_a
@@ -35,7 +39,15 @@ def _use_gemm(a: np.ndarray, b: np.ndarray) -> bool:
     return a.ndim == 2 and b.ndim == 2 and a.dtype.kind == "f" and a.dtype.itemsize in (4, 8)
 
 
+def _swap(x: Any) -> Any:
+    """The last two axes exchanged (arrays or Tensors)."""
+    perm = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
+    return Permute.apply(x, perm=perm)
+
+
 class MatMul(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, a, b, dtype):
         na, nb = ctx.needs_input_grad
@@ -51,38 +63,49 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        a, b = ctx.saved_arrays
-        a = None if a is None else a.astype(ctx.dtype, copy=False)
-        b = None if b is None else b.astype(ctx.dtype, copy=False)
+        a, b = ctx.saved_tensors
+        if a is not None and a.dtype != ctx.dtype:
+            a = a.astype(ctx.dtype) if is_array(a) else a.to(ctx.dtype)
+        if b is not None and b.dtype != ctx.dtype:
+            b = b.astype(ctx.dtype) if is_array(b) else b.to(ctx.dtype)
         all_2d = g.ndim == 2 and (a is None or a.ndim == 2) and (b is None or b.ndim == 2)
-        if all_2d and _use_gemm(g, g):
-            ga = gemm(g, b, trans_b=True) if na else None  # g @ b^T
-            gb = gemm(a, g, trans_a=True) if nb else None  # a^T @ g
+        if all_2d:
+            if is_array(g) and _use_gemm(g, g):
+                ga = gemm(g, b, trans_b=True) if na else None  # g @ b^T
+                gb = gemm(a, g, trans_a=True) if nb else None  # a^T @ g
+                return ga, gb
+            ga = MatMul.apply(g, _swap(b), dtype=ctx.dtype) if na else None
+            gb = MatMul.apply(_swap(a), g, dtype=ctx.dtype) if nb else None
             return ga, gb
         # General case: promote 1-D operands to matrices, then undo it.
-        ga = gb = None
-        a2 = None if a is None else (a[None, :] if a.ndim == 1 else a)
-        b2 = None if b is None else (b[:, None] if b.ndim == 1 else b)
         sa, sb = ctx.in_shapes
         sa2 = (1, *sa) if len(sa) == 1 else sa
         sb2 = (*sb, 1) if len(sb) == 1 else sb
-        g2 = g.reshape(*np.broadcast_shapes(sa2[:-2], sb2[:-2]), sa2[-2], sb2[-1])
+        g2 = g.reshape((*np.broadcast_shapes(sa2[:-2], sb2[:-2]), sa2[-2], sb2[-1]))
+        ga = gb = None
         if na:
-            ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), sa2).reshape(sa)
+            b2 = b.reshape(sb2)
+            ga = sum_to(MatMul.apply(g2, _swap(b2), dtype=ctx.dtype), sa2).reshape(sa)
         if nb:
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), sb2).reshape(sb)
+            a2 = a.reshape(sa2)
+            gb = sum_to(MatMul.apply(_swap(a2), g2, dtype=ctx.dtype), sb2).reshape(sb)
         return ga, gb
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product ``a @ b`` with NumPy semantics for 1-D and batched operands.
+def matmul(input: Any, other: Any) -> Any:
+    """Matrix product ``input @ other`` with NumPy semantics for 1-D and batched operands.
 
     Raises ValueError naming both shapes when the inner dimensions differ.
     """
-    a, b = _operand(a), _operand(b)
+    a, b = _operand(input), _operand(other)
     if _dtype.is_scalar(a) or _dtype.is_scalar(b):
         msg = "matmul: operands must be tensors or arrays, not scalars (use * instead)"
         raise ValueError(msg)
     matmul_shape(a.shape, b.shape)
     dtype = _dtype.binary_dtype(a.dtype, b.dtype)
-    return MatMul.apply(a, b, dtype=dtype)
+    return MatMul.apply(as_tensor(a), b, dtype=dtype)
+
+
+def rmatmul(input: Any, other: Any) -> Any:
+    """``other @ input`` (the reflected operator)."""
+    return matmul(other, input)

@@ -1,24 +1,26 @@
 """Reductions over axes: sum, mean, max/min (amax semantics), var/std, argmax/argmin.
 
-``axis`` is None (all axes), an int or a sequence of ints; ``keepdims`` keeps reduced
-axes with length 1. max/min split the gradient evenly among tied extreme elements, for
-full and per-axis reductions alike (PyTorch's ``amax``/``amin`` and full ``max()``).
+``dim`` (alias ``axis``) is None (all axes), an int or a sequence of ints; ``keepdim``
+(alias ``keepdims``) keeps reduced axes with length 1. max/min split the gradient evenly
+among tied extreme elements (PyTorch's ``amax``/``amin`` and full ``max()``). Methods and
+functions are the same: ``x.sum(1)`` is ``dlx.sum(x, 1)``.
 """
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
 
 from dlx import _dtype
-from dlx._ops.elementwise import as_tensor
+from dlx._autograd import Function, make_tensor
+from dlx._ops._common import as_tensor, value
+from dlx._ops.shape import expand_to
 from dlx._ops.unary import cast, sqrt
-from dlx._validation import normalize_axes, shape_str
-from dlx.autograd.function import Function
-from dlx.tensor import Tensor
+from dlx._validation import normalize_axes, pick_axis, shape_str
 
-__all__ = ["amax", "amin", "argmax", "argmin", "mean", "std", "sum", "var"]
+__all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "mean", "std", "sum", "var"]
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -35,6 +37,8 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
 
 
 class Sum(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.in_shape, ctx.axes = x.shape, axes
@@ -42,25 +46,29 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return np.broadcast_to(g.reshape(_kept_shape(ctx.in_shape, ctx.axes)), ctx.in_shape)
+        return expand_to(g.reshape(_kept_shape(ctx.in_shape, ctx.axes)), ctx.in_shape)
 
 
 class Mean(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.in_shape, ctx.axes = x.shape, axes
         ctx.count = _count(x.shape, axes)
         with np.errstate(invalid="ignore", divide="ignore"):  # empty -> nan, as PyTorch
-            return np.sum(x, axis=axes, keepdims=keepdims) / ctx.count
+            return np.sum(x, axis=axes, keepdims=keepdims) / x.dtype.type(ctx.count)
 
     @staticmethod
     def backward(ctx, g):
         gk = g.reshape(_kept_shape(ctx.in_shape, ctx.axes)) / ctx.count
-        return np.broadcast_to(gk, ctx.in_shape)
+        return expand_to(gk, ctx.in_shape)
 
 
 class Extremum(Function):
     """amax / amin; ties share the gradient evenly."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, axes, keepdims, fmax):
@@ -71,100 +79,244 @@ class Extremum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, y = ctx.saved_arrays
+        x, y = (value(v) for v in ctx.saved_tensors)
         k = _kept_shape(x.shape, ctx.axes)
         yk = y.reshape(k)
         mask = x == yk
         if np.isnan(y).any():
             mask |= np.isnan(x) & np.isnan(yk)
-        count = mask.sum(axis=ctx.axes, keepdims=True).astype(g.dtype)
-        return mask * (g.reshape(k) / count)
+        count = mask.sum(axis=ctx.axes, keepdims=True).astype(value(g).dtype)
+        return (mask / count).astype(value(g).dtype) * g.reshape(k)
 
 
 class Var(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, axes, correction, keepdims):
         ctx.axes = axes
         d = x - np.mean(x, axis=axes, keepdims=True)
         ctx.denom = max(_count(x.shape, axes) - correction, 0)
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(x)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sum(d * d, axis=axes, keepdims=keepdims) / ctx.denom
+            return np.sum(d * d, axis=axes, keepdims=keepdims) / x.dtype.type(ctx.denom)
 
     @staticmethod
     def backward(ctx, g):
-        (d,) = ctx.saved_arrays
-        gk = g.reshape(_kept_shape(d.shape, ctx.axes))
+        (x,) = ctx.saved_tensors
+        d = x - Mean.apply(x, axes=ctx.axes, keepdims=True)
+        gk = g.reshape(_kept_shape(x.shape, ctx.axes))
         return gk * d * (2 / ctx.denom if ctx.denom else np.inf)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis`` (all axes by default); bool/int inputs sum to int64."""
-    x = as_tensor(x)
-    return Sum.apply(x, axes=normalize_axes(axis, x.ndim), keepdims=bool(keepdims))
+def _into(out: Any, res: Any) -> Any:
+    """``res``, or copied into ``out`` (an array or tensor; not differentiable) when given."""
+    if out is None:
+        return res
+    if isinstance(out, np.ndarray):
+        np.copyto(out, res._data, casting="same_kind")
+        return out
+    return out.copy_(res.detach())
 
 
-def _floating(x: Tensor) -> Tensor:
+def _keep(keepdim: Any, keepdims: Any) -> bool:
+    """PyTorch's ``keepdim`` or NumPy's ``keepdims`` (which wins when given)."""
+    return bool(keepdim if keepdims is None else keepdims)
+
+
+def _axes(x: Any, dim: Any, axis: Any) -> tuple[int, ...] | None:
+    return normalize_axes(pick_axis(axis, dim), x.ndim)
+
+
+def sum(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+    axis: Any = None,
+    keepdims: bool | None = None,
+    out: Any = None,
+) -> Any:
+    """Sum over ``dim`` (all axes by default); bool/int inputs sum to int64."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = cast(x, dtype)
+    keep = _keep(keepdim, keepdims)
+    return _into(out, Sum.apply(x, axes=_axes(x, dim, axis), keepdims=keep))
+
+
+def _floating(x: Any) -> Any:
     return x if x.dtype.kind == "f" else cast(x, _dtype.default_float)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``; integer inputs give float32."""
-    x = _floating(as_tensor(x))
-    return Mean.apply(x, axes=normalize_axes(axis, x.ndim), keepdims=bool(keepdims))
+def mean(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+    axis: Any = None,
+    keepdims: bool | None = None,
+    out: Any = None,
+) -> Any:
+    """Arithmetic mean over ``dim``; integer inputs give float32."""
+    x = as_tensor(input)
+    x = _floating(x) if dtype is None else cast(x, dtype)
+    keep = _keep(keepdim, keepdims)
+    return _into(out, Mean.apply(x, axes=_axes(x, dim, axis), keepdims=keep))
 
 
-def _extremum(x: Any, axis: Any, keepdims: bool, fmax: bool) -> Tensor:
+def _extremum(x: Any, dim: Any, axis: Any, keepdim: bool, keepdims: Any, fmax: bool) -> Any:
     x = as_tensor(x)
-    axes = normalize_axes(axis, x.ndim)
-    if x.data.size == 0 and (axes is None or any(x.shape[a] == 0 for a in axes)):
+    axes = _axes(x, dim, axis)
+    if x._data.size == 0 and (axes is None or builtins.any(x.shape[a] == 0 for a in axes)):
         name = "max" if fmax else "min"
         msg = f"{name}: cannot reduce an empty axis of a tensor of shape {shape_str(x.shape)}"
         raise ValueError(msg)
-    return Extremum.apply(x, axes=axes, keepdims=bool(keepdims), fmax=fmax)
+    keep = _keep(keepdim, keepdims)
+    return Extremum.apply(x, axes=axes, keepdims=keep, fmax=fmax)
 
 
-def amax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``; tied maxima share the gradient evenly."""
-    return _extremum(x, axis, keepdims, True)
+def amax(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+    out: Any = None,
+) -> Any:
+    """Maximum over ``dim``; tied maxima share the gradient evenly."""
+    return _into(out, _extremum(input, dim, axis, keepdim, keepdims, True))
 
 
-def amin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``; tied minima share the gradient evenly."""
-    return _extremum(x, axis, keepdims, False)
+def amin(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+    out: Any = None,
+) -> Any:
+    """Minimum over ``dim``; tied minima share the gradient evenly."""
+    return _into(out, _extremum(input, dim, axis, keepdim, keepdims, False))
 
 
-def var(x: Any, axis: Any = None, correction: int = 1, keepdims: bool = False) -> Tensor:
-    """Variance over ``axis`` with ``N - correction`` in the denominator (unbiased default)."""
-    x = _floating(as_tensor(x))
-    return Var.apply(
-        x, axes=normalize_axes(axis, x.ndim), correction=int(correction), keepdims=bool(keepdims)
-    )
+def var(
+    input: Any,
+    dim: Any = None,
+    correction: int = 1,
+    keepdim: bool = False,
+    *,
+    unbiased: bool | None = None,
+    axis: Any = None,
+    keepdims: bool | None = None,
+    ddof: int | None = None,
+    dtype: Any = None,
+    out: Any = None,
+) -> Any:
+    """Variance over ``dim`` with ``N - correction`` in the denominator (unbiased default)."""
+    x = as_tensor(input)
+    x = _floating(x) if dtype is None else cast(x, dtype)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    if ddof is not None:  # NumPy's spelling (np.var(t) passes it)
+        correction = ddof
+    keep = _keep(keepdim, keepdims)
+    res = Var.apply(x, axes=_axes(x, dim, axis), correction=int(correction), keepdims=keep)
+    return _into(out, res)
 
 
-def std(x: Any, axis: Any = None, correction: int = 1, keepdims: bool = False) -> Tensor:
-    """Standard deviation: ``sqrt(var(x, axis, correction))``."""
-    return sqrt(var(x, axis, correction, keepdims))
+def std(
+    input: Any,
+    dim: Any = None,
+    correction: int = 1,
+    keepdim: bool = False,
+    *,
+    unbiased: bool | None = None,
+    axis: Any = None,
+    keepdims: bool | None = None,
+    ddof: int | None = None,
+    dtype: Any = None,
+    out: Any = None,
+) -> Any:
+    """Standard deviation: ``sqrt(var(x, dim, correction))``."""
+    v = var(input, dim, correction, keepdim, unbiased=unbiased, axis=axis, keepdims=keepdims,
+            ddof=ddof, dtype=dtype)
+    return _into(out, sqrt(v))
 
 
-def _arg(x: Any, axis: Any, keepdims: bool, fmax: bool) -> Tensor:
+def _arg(x: Any, dim: Any, axis: Any, keepdim: bool, keepdims: Any, fmax: bool) -> Any:
     x = as_tensor(x)
     fn = np.argmax if fmax else np.argmin
-    if axis is None:
-        out = np.asarray(fn(x.data))
-        if keepdims:
+    keep = _keep(keepdim, keepdims)
+    a = pick_axis(axis, dim)
+    if a is None:
+        out = np.asarray(fn(x._data))
+        if keep:
             out = out.reshape((1,) * x.ndim)
     else:
-        (a,) = normalize_axes(axis, x.ndim) or (0,)
-        out = np.asarray(fn(x.data, axis=a, keepdims=bool(keepdims)))
-    return Tensor._make(out.astype(np.int64, copy=False), None, False, None)
+        (ax,) = normalize_axes(a, x.ndim) or (0,)
+        out = np.asarray(fn(x._data, axis=ax, keepdims=keep))
+    return make_tensor(out.astype(np.int64, copy=False))
 
 
-def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Index of the (first) maximum: flat when ``axis`` is None; not differentiable."""
-    return _arg(x, axis, keepdims, True)
+def argmax(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+    out: Any = None,
+) -> Any:
+    """Index of the (first) maximum: flat when ``dim`` is None; not differentiable."""
+    return _into(out, _arg(input, dim, axis, keepdim, keepdims, True))
 
 
-def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Index of the (first) minimum: flat when ``axis`` is None; not differentiable."""
-    return _arg(x, axis, keepdims, False)
+def argmin(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+    out: Any = None,
+) -> Any:
+    """Index of the (first) minimum: flat when ``dim`` is None; not differentiable."""
+    return _into(out, _arg(input, dim, axis, keepdim, keepdims, False))
+
+
+def _logical(x: Any, dim: Any, keepdim: bool, axis: Any, keepdims: Any, fn: Any) -> Any:
+    x = as_tensor(x)
+    axes = _axes(x, dim, axis)
+    out = fn(x._data, axis=axes, keepdims=_keep(keepdim, keepdims))
+    return make_tensor(np.asarray(out))
+
+
+def all(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+    out: Any = None,
+) -> Any:
+    """True where every element along ``dim`` (all by default) is non-zero; a bool tensor."""
+    return _into(out, _logical(input, dim, keepdim, axis, keepdims, np.all))
+
+
+def any(
+    input: Any,
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    axis: Any = None,
+    keepdims: Any = None,
+    out: Any = None,
+) -> Any:
+    """True where some element along ``dim`` (all by default) is non-zero; a bool tensor."""
+    return _into(out, _logical(input, dim, keepdim, axis, keepdims, np.any))

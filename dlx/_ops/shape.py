@@ -1,5 +1,7 @@
-"""Shape ops: reshape/view, permute/transpose, expand, squeeze/unsqueeze/flatten, cat,
-stack and indexing. Results that alias the input's memory share its version counter.
+"""Shape ops: reshape/view, permute/transpose, expand and its adjoint sum_to, squeeze/
+unsqueeze/flatten, cat, stack and indexing. Results that alias the input's memory share
+its version counter. Every backward here is linear and written with these same ops, so
+gradients of any order work.
 """
 
 from __future__ import annotations
@@ -10,14 +12,45 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
-from dlx._ops.elementwise import as_tensor
+from dlx._autograd import Function, TensorBase
+from dlx._ops._common import as_tensor
 from dlx._validation import as_int, normalize_axis, shape_str
-from dlx.autograd.function import Function, unbroadcast
-from dlx.tensor import Tensor
+
+__all__ = [
+    "broadcast_to",
+    "cat",
+    "expand",
+    "expand_to",
+    "flatten",
+    "getitem",
+    "index_key",
+    "permute",
+    "reshape",
+    "squeeze",
+    "stack",
+    "sum_to",
+    "transpose",
+    "unsqueeze",
+    "view",
+]
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes NumPy broadcasting added or stretched, down to ``shape``."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes)
+    return grad.reshape(shape)
 
 
 class Reshape(Function):
     _view_of = 0
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -31,19 +64,23 @@ class Reshape(Function):
 
 class Permute(Function):
     _view_of = 0
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, perm):
-        ctx.inverse = tuple(np.argsort(perm))
+        ctx.inverse = tuple(np.argsort(perm).tolist())
         return x.transpose(perm)
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(ctx.inverse)
+        return Permute.apply(g, perm=ctx.inverse)
 
 
 class Expand(Function):
+    """Broadcast to a larger shape (a view); the adjoint of :class:`SumTo`."""
+
     _view_of = 0
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, shape):
@@ -52,36 +89,69 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return unbroadcast(g, ctx.in_shape)
+        return sum_to(g, ctx.in_shape)
+
+
+class SumTo(Function):
+    """Sum over broadcast axes down to ``shape``; the adjoint of :class:`Expand`."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return unbroadcast(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return expand_to(g, ctx.in_shape)
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """``g`` summed down to ``shape`` (arrays or Tensors; ``g`` itself when it fits)."""
+    return g if g.shape == shape else SumTo.apply(g, shape=shape)
+
+
+def expand_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """``g`` broadcast to ``shape`` (arrays or Tensors; ``g`` itself when it fits)."""
+    return g if g.shape == shape else Expand.apply(g, shape=shape)
 
 
 class Cat(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, *xs, axis, dtype):
         ctx.axis = axis
-        ctx.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        ctx.bounds = np.cumsum([0] + [x.shape[axis] for x in xs]).tolist()
         return np.concatenate(xs, axis=axis, dtype=dtype, casting="same_kind")
 
     @staticmethod
     def backward(ctx, g):
-        return tuple(np.split(g, ctx.bounds, axis=ctx.axis))
+        lead = (slice(None),) * ctx.axis
+        b = ctx.bounds
+        return tuple(g[(*lead, slice(b[i], b[i + 1]))] for i in range(len(b) - 1))
 
 
 class Stack(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, *xs, axis, dtype):
-        ctx.axis = axis
+        ctx.axis, ctx.n = axis, len(xs)
         return np.stack(xs, axis=axis, dtype=dtype, casting="same_kind")
 
     @staticmethod
     def backward(ctx, g):
-        return tuple(np.moveaxis(g, ctx.axis, 0))
+        lead = (slice(None),) * ctx.axis
+        return tuple(g[(*lead, i)] for i in range(ctx.n))
 
 
 class Index(Function):
     """``x[key]``: basic keys give a view; integer-array keys scatter-add in backward."""
 
     _view_of = 0
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, key, scatter):
@@ -90,23 +160,37 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, g):
-        key = ctx.key
-        if type(key) is slice and key.step in (None, 1) and len(ctx.in_shape) > 0:
+        return IndexBackward.apply(g, key=ctx.key, scatter=ctx.scatter, shape=ctx.in_shape)
+
+
+class IndexBackward(Function):
+    """Zeros of ``shape`` with ``g`` added at ``key`` (the adjoint of :class:`Index`)."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, key, scatter, shape):
+        ctx.key, ctx.scatter = key, scatter
+        if type(key) is slice and key.step in (None, 1) and len(shape) > 0:
             # A run of leading-axis rows (an RNN's outputs without its final cell state):
             # zero only the rows outside it instead of the whole array first.
-            start, stop, _ = key.indices(ctx.in_shape[0])
+            start, stop, _ = key.indices(shape[0])
             stop = max(start, stop)
-            gx = np.empty(ctx.in_shape, dtype=g.dtype)
+            gx = np.empty(shape, dtype=g.dtype)
             gx[:start] = 0
             gx[start:stop] = g
             gx[stop:] = 0
             return gx
-        gx = np.zeros(ctx.in_shape, dtype=g.dtype)
-        if ctx.scatter:
-            np.add.at(gx, ctx.key, g)  # repeated indices accumulate
+        gx = np.zeros(shape, dtype=g.dtype)
+        if scatter:
+            np.add.at(gx, key, g)  # repeated indices accumulate
         else:
-            gx[ctx.key] = g
+            gx[key] = g
         return gx
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Index.apply(gg, key=ctx.key, scatter=ctx.scatter)
 
 
 # -- functions --------------------------------------------------------------------------
@@ -116,13 +200,13 @@ def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
     return tuple(as_int(s, "shape") for s in shape)
 
 
-def _resolve_shape(x: Tensor, shape: tuple[int, ...], op: str) -> tuple[int, ...]:
+def _resolve_shape(x: Any, shape: tuple[int, ...], op: str) -> tuple[int, ...]:
     """``shape`` with one -1 inferred; ValueError naming both shapes when sizes differ."""
     if sum(s == -1 for s in shape) > 1 or any(s < -1 for s in shape):
         msg = f"{op}: `shape` may hold one -1 and otherwise non-negative sizes, got {shape}"
         raise ValueError(msg)
     known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
-    size = x.data.size
+    size = x._data.size
     if -1 in shape:
         if known == 0 or size % known:
             msg = f"{op}: cannot reshape a tensor of shape {shape_str(x.shape)} into {shape}"
@@ -137,31 +221,32 @@ def _resolve_shape(x: Tensor, shape: tuple[int, ...], op: str) -> tuple[int, ...
     return shape
 
 
-def reshape(x: Any, *shape: Any) -> Tensor:
+def reshape(input: Any, *shape: Any) -> Any:
     """Same data in a new shape (a view when possible); one size may be -1."""
-    x = as_tensor(x)
-    shape = _resolve_shape(x, _shape_arg(shape), "reshape")
-    if shape == x.shape:
+    x = as_tensor(input)
+    s = _resolve_shape(x, _shape_arg(shape), "reshape")
+    if s == x.shape:
         return x
-    return Reshape.apply(x, shape=shape)
+    return Reshape.apply(x, shape=s)
 
 
-def view(x: Tensor, *shape: Any) -> Tensor:
+def view(input: Any, *shape: Any) -> Any:
     """Like :func:`reshape` but never copies: ValueError when the strides do not allow it."""
-    shape = _resolve_shape(x, _shape_arg(shape), "view")
-    out = Reshape.apply(x, shape=shape)
-    if out.data.size and not np.may_share_memory(out.data, x.data):
+    x = as_tensor(input)
+    s = _resolve_shape(x, _shape_arg(shape), "view")
+    out = Reshape.apply(x, shape=s)
+    if out._data.size and not np.may_share_memory(out._data, x._data):
         msg = (
-            f"view: a tensor of shape {shape_str(x.shape)} and strides {x.data.strides} cannot "
-            f"be viewed as {shape_str(shape)} without a copy; use reshape()"
+            f"view: a tensor of shape {shape_str(x.shape)} and strides {x._data.strides} cannot "
+            f"be viewed as {shape_str(s)} without a copy; use reshape()"
         )
         raise ValueError(msg)
     return out
 
 
-def permute(x: Any, *dims: Any) -> Tensor:
+def permute(input: Any, *dims: Any) -> Any:
     """Reorder the axes: output axis i is input axis ``dims[i]``."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     perm = tuple(normalize_axis(d, x.ndim, "dims") for d in _shape_arg(dims))
     if sorted(perm) != list(range(x.ndim)):
         msg = f"permute: `dims` must be a permutation of the {x.ndim} axes, got {dims}"
@@ -169,18 +254,18 @@ def permute(x: Any, *dims: Any) -> Tensor:
     return Permute.apply(x, perm=perm)
 
 
-def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
+def transpose(input: Any, dim0: int, dim1: int) -> Any:
     """Swap two axes."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     perm = list(range(x.ndim))
     a, b = normalize_axis(dim0, x.ndim, "dim0"), normalize_axis(dim1, x.ndim, "dim1")
     perm[a], perm[b] = perm[b], perm[a]
     return Permute.apply(x, perm=tuple(perm))
 
 
-def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
     """Merge axes ``start_dim..end_dim`` (inclusive) into one."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     if x.ndim == 0:
         return reshape(x, 1)
     s = normalize_axis(start_dim, x.ndim, "start_dim")
@@ -192,9 +277,9 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, (*x.shape[:s], merged, *x.shape[e + 1 :]))
 
 
-def squeeze(x: Any, dim: Any = None) -> Tensor:
+def squeeze(input: Any, dim: Any = None) -> Any:
     """Drop axes of length 1 (all of them, or the given ones; others are left alone)."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     if dim is None:
         dims = {i for i, n in enumerate(x.shape) if n == 1}
     else:
@@ -204,16 +289,16 @@ def squeeze(x: Any, dim: Any = None) -> Tensor:
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 
-def unsqueeze(x: Any, dim: int) -> Tensor:
+def unsqueeze(input: Any, dim: int) -> Any:
     """Insert an axis of length 1 at ``dim`` (in ``[-ndim-1, ndim]``)."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     d = normalize_axis(dim, x.ndim + 1, "dim")
     return reshape(x, (*x.shape[:d], 1, *x.shape[d:]))
 
 
-def expand(x: Any, *sizes: Any) -> Tensor:
+def expand(input: Any, *sizes: Any) -> Any:
     """Broadcast to a larger shape without copying; -1 keeps a size."""
-    x = as_tensor(x)
+    x = as_tensor(input)
     shape = _shape_arg(sizes)
     lead = len(shape) - x.ndim
     if lead < 0:
@@ -232,20 +317,24 @@ def expand(x: Any, *sizes: Any) -> Tensor:
     return Expand.apply(x, shape=target)
 
 
-def broadcast_to(x: Any, shape: Any) -> Tensor:
+def expand_as(input: Any, other: Any) -> Any:
+    """Broadcast to ``other``'s shape."""
+    return expand(input, tuple(other.shape))
+
+
+def broadcast_to(input: Any, shape: Any) -> Any:
     """NumPy-style broadcast (a view); differentiable."""
-    return expand(x, _shape_arg((shape,)))
+    return expand(input, _shape_arg((shape,)))
 
 
 def _sequence(tensors: Any, op: str) -> list[Any]:
-    if isinstance(tensors, Tensor | np.ndarray) or not isinstance(tensors, Sequence):
+    if isinstance(tensors, TensorBase | np.ndarray) or not isinstance(tensors, Sequence):
         msg = f"{op}: `tensors` must be a sequence of tensors, got {type(tensors).__name__}"
         raise TypeError(msg)
     if not tensors:
         msg = f"{op}: `tensors` must not be empty"
         raise ValueError(msg)
-    items = [t if isinstance(t, Tensor | np.ndarray) else as_tensor(t) for t in tensors]
-    return items
+    return [as_tensor(t) for t in tensors]
 
 
 def _common_dtype(items: list[Any]) -> np.dtype:
@@ -255,7 +344,7 @@ def _common_dtype(items: list[Any]) -> np.dtype:
     return dt
 
 
-def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Any:
     """Concatenate along an existing axis (``dim``, or NumPy's ``axis``)."""
     items = _sequence(tensors, "cat")
     d = dim if axis is None else axis
@@ -276,7 +365,7 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
     return Cat.apply(*items, axis=a, dtype=_common_dtype(items))
 
 
-def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Any:
     """Join along a new axis (``dim``, or NumPy's ``axis``); all shapes must match."""
     items = _sequence(tensors, "stack")
     d = dim if axis is None else axis
@@ -293,8 +382,8 @@ def index_key(key: Any) -> Any:
     """A NumPy index from a key that may hold Tensors or lists."""
     if isinstance(key, tuple):
         return tuple(index_key(k) for k in key)
-    if isinstance(key, Tensor):
-        key = key.data
+    if isinstance(key, TensorBase):
+        key = key._data
     elif isinstance(key, list):
         key = np.asarray(key)
     if isinstance(key, np.ndarray) and key.dtype.kind not in "biu":
@@ -309,7 +398,7 @@ def _scatters(key: Any) -> bool:
     return any(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in items)
 
 
-def getitem(x: Tensor, key: Any) -> Tensor:
+def getitem(input: Any, key: Any) -> Any:
     """``x[key]`` for ints, slices, None, Ellipsis, integer and bool arrays."""
     key = index_key(key)
-    return Index.apply(x, key=key, scatter=_scatters(key))
+    return Index.apply(input, key=key, scatter=_scatters(key))

@@ -1,6 +1,7 @@
-"""Unary elementwise ops: neg, exp, log, sqrt, abs, clamp, relu, sigmoid, tanh, cast.
+"""Unary elementwise ops: neg, exp, log, sqrt, abs, clamp and dtype casts.
 
-Domain edges (log 0, sqrt of negatives) give inf/nan silently, as in PyTorch.
+Domain edges (log 0, sqrt of negatives) give inf/nan silently, as in PyTorch. The
+activation functions (relu, sigmoid, tanh, ...) are in ``dlx._ops.activation``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
-from dlx._native import _core
-from dlx._ops.elementwise import _QUIET, as_tensor
-from dlx.autograd.function import Function, c_contiguous
-from dlx.tensor import Tensor
+from dlx._autograd import Function, TensorBase
+from dlx._ops._common import as_tensor, value
+
+__all__ = ["abs", "cast", "clamp", "clip", "exp", "float_input", "log", "neg", "sqrt"]
+
+_QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
 class Neg(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x):
         return np.negative(x)
@@ -27,6 +32,8 @@ class Neg(Function):
 
 
 class Exp(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x):
         with np.errstate(over="ignore"):
@@ -36,11 +43,13 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_arrays
+        (y,) = ctx.saved_tensors
         return g * y
 
 
 class Log(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -49,11 +58,13 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_arrays
+        (x,) = ctx.saved_tensors
         return g / x
 
 
 class Sqrt(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x):
         with np.errstate(**_QUIET):
@@ -63,12 +74,14 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_arrays
+        (y,) = ctx.saved_tensors
         return g / (2 * y)
 
 
 class Abs(Function):
     """|x|; gradient sign(x), 0 at 0 (as PyTorch)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x):
@@ -77,12 +90,14 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_arrays
-        return g * np.sign(x)
+        (x,) = ctx.saved_tensors
+        return g * np.sign(value(x)).astype(value(g).dtype, copy=False)
 
 
 class Clamp(Function):
     """Clip to [lo, hi]; gradient 1 where lo <= x <= hi (bounds inclusive, as PyTorch)."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -92,7 +107,8 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_arrays
+        (x,) = ctx.saved_tensors
+        x = value(x)
         keep = np.ones(x.shape, dtype=bool)
         if ctx.lo is not None:
             keep &= x >= ctx.lo
@@ -101,68 +117,21 @@ class Clamp(Function):
         return g * keep
 
 
-def _kernel_ok(x: np.ndarray) -> bool:
-    """float32/float64 arrays go to the C++ kernels (faster than NumPy for relu/sigmoid)."""
-    return x.dtype == np.float32 or x.dtype == np.float64
-
-
-class Relu(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _core.relu_forward(c_contiguous(x)) if _kernel_ok(x) else np.maximum(x, 0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_arrays
-        if _kernel_ok(y) and g.dtype == y.dtype:
-            return _core.relu_backward(c_contiguous(g), y)  # y > 0 exactly where x > 0
-        return g * (y > 0)
-
-
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        if _kernel_ok(x):
-            y = _core.sigmoid_forward(c_contiguous(x))
-        else:  # 1 / (1 + e^-x), stable
-            y = np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_arrays
-        if _kernel_ok(y) and g.dtype == y.dtype:
-            return _core.sigmoid_backward(c_contiguous(g), y)
-        return g * y * (1 - y)
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = np.tanh(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_arrays
-        return g * (1 - y * y)
-
-
 class Cast(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
         return x.astype(dtype, order="C")
 
     @staticmethod
     def backward(ctx, g):
-        return g  # the engine casts it back to the input's dtype
+        return g  # the engine casts it to the input's dtype
 
 
-def _float_input(x: Any, name: str) -> Tensor:
+def float_input(x: Any, name: str) -> Any:
+    """``x`` as a Tensor; TypeError unless its dtype is floating."""
     x = as_tensor(x)
     if x.dtype.kind != "f":
         msg = f"{name}: `input` must be a floating tensor, got dtype {x.dtype}"
@@ -170,63 +139,55 @@ def _float_input(x: Any, name: str) -> Tensor:
     return x
 
 
-def neg(x: Any) -> Tensor:
-    """``-x``."""
-    return Neg.apply(as_tensor(x))
+def neg(input: Any) -> Any:
+    """``-input``."""
+    return Neg.apply(as_tensor(input))
 
 
-def exp(x: Any) -> Tensor:
+def exp(input: Any) -> Any:
     """Elementwise e**x."""
-    return Exp.apply(_float_input(x, "exp"))
+    return Exp.apply(float_input(input, "exp"))
 
 
-def log(x: Any) -> Tensor:
+def log(input: Any) -> Any:
     """Natural logarithm (-inf at 0, nan below)."""
-    return Log.apply(_float_input(x, "log"))
+    return Log.apply(float_input(input, "log"))
 
 
-def sqrt(x: Any) -> Tensor:
+def sqrt(input: Any) -> Any:
     """Square root (nan below 0)."""
-    return Sqrt.apply(_float_input(x, "sqrt"))
+    return Sqrt.apply(float_input(input, "sqrt"))
 
 
-def abs(x: Any) -> Tensor:
+def abs(input: Any) -> Any:
     """Absolute value; the gradient at 0 is 0."""
-    return Abs.apply(as_tensor(x))
+    return Abs.apply(as_tensor(input))
 
 
-def clamp(x: Any, min: Any = None, max: Any = None) -> Tensor:
+def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
     """Clip values to ``[min, max]`` (either bound may be None)."""
     if min is None and max is None:
         msg = "clamp: at least one of `min` and `max` must be given"
         raise ValueError(msg)
-    x = as_tensor(x)
-    lo = min.item() if isinstance(min, Tensor) else min
-    hi = max.item() if isinstance(max, Tensor) else max
+    x = as_tensor(input)
+    lo = min.item() if isinstance(min, TensorBase) else min
+    hi = max.item() if isinstance(max, TensorBase) else max
     return Clamp.apply(x, lo=lo, hi=hi)
 
 
 clip = clamp
 
 
-def relu(x: Any) -> Tensor:
-    """max(x, 0); the gradient at 0 is 0."""
-    return Relu.apply(_float_input(x, "relu"))
-
-
-def sigmoid(x: Any) -> Tensor:
-    """1 / (1 + exp(-x)), computed stably."""
-    return Sigmoid.apply(_float_input(x, "sigmoid"))
-
-
-def tanh(x: Any) -> Tensor:
-    """Hyperbolic tangent."""
-    return Tanh.apply(_float_input(x, "tanh"))
-
-
-def cast(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` converted to ``dtype`` (differentiable between float dtypes)."""
+def cast(input: Any, dtype: Any) -> Any:
+    """``input`` converted to ``dtype`` (differentiable between float dtypes)."""
+    x = as_tensor(input)
     dt = _dtype.as_dtype(dtype)
     if dt == x.dtype:
         return x
     return Cast.apply(x, dtype=dt)
+
+
+def clone(input: Any) -> Any:
+    """A differentiable copy with its own memory."""
+    x = as_tensor(input)
+    return Cast.apply(x, dtype=x.dtype)

@@ -1,9 +1,10 @@
-"""Reverse-mode engine: iterative topological order, gradient accumulation, graph freeing.
+"""Reverse-mode engine entry points: argument checks around the compiled walk.
 
-A graph vertex is a :class:`~dlx.autograd.function.Function` instance (a node); its
-``parents`` hold the producing node of each input, the leaf Tensor itself, or None. The
-walk never recurses, so a chain of any depth works. Gradients are summed per node in a
-buffer; leaves accumulate into ``.grad`` (in place when it already exists).
+The walk itself (``dlx._autograd.run_backward``) counts each node's consumers, runs a
+node once all of its gradients have arrived, sums gradients per vertex without ever
+writing into an array it does not own, and never recurses, so a chain of any depth works.
+Leaves accumulate into ``.grad`` (in place when it exists) under a lock, so concurrent
+backward passes into a shared leaf give the exact sum.
 """
 
 from __future__ import annotations
@@ -13,184 +14,71 @@ from typing import Any
 
 import numpy as np
 
-from dlx.autograd.function import _FREED_MSG, Function
-from dlx.tensor import Tensor
+from dlx._autograd import TensorBase, make_tensor, run_backward
 
 __all__ = ["backward", "grad"]
 
 
-def _topo_order(roots: list[Function]) -> list[Function]:
-    """Nodes reachable from ``roots``, every node after all of its consumers."""
-    post: list[Function] = []
-    seen: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            post.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node._freed:
-            raise RuntimeError(_FREED_MSG)
-        node._check_versions()
-        stack.append((node, True))
-        for p in node.parents:
-            if isinstance(p, Function) and id(p) not in seen:
-                stack.append((p, False))
-    post.reverse()
-    return post
+def _tensors(x: Any, what: str) -> tuple[Any, ...]:
+    items = (x,) if isinstance(x, TensorBase) else tuple(x)
+    for i, t in enumerate(items):
+        if not isinstance(t, TensorBase):
+            msg = f"`{what}[{i}]` must be a dlx.Tensor, got {type(t).__name__}"
+            raise TypeError(msg)
+    return items
 
 
-def _as_grad_array(g: object) -> np.ndarray:
-    if isinstance(g, Tensor):
-        return g.data
-    return g if type(g) is np.ndarray else np.asarray(g)
-
-
-def _root_grads(
-    outputs: Sequence[Tensor], grad_outputs: Sequence[object] | None, what: str
-) -> list[np.ndarray]:
+def _seeds(
+    outputs: tuple[Any, ...], grad_outputs: Any, what: str, single: bool, graph: bool
+) -> tuple[Any, ...]:
     """Validated seed gradients, one per output (ones for scalar outputs)."""
     if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    if len(grad_outputs) != len(outputs):
-        msg = f"`{what}` has {len(grad_outputs)} entries but there are {len(outputs)} outputs"
+        grads: list[Any] = [None] * len(outputs)
+    elif single or isinstance(grad_outputs, TensorBase | np.ndarray):
+        grads = [grad_outputs]
+    else:
+        grads = list(grad_outputs)
+    if len(grads) != len(outputs):
+        msg = f"`{what}` has {len(grads)} entries but there are {len(outputs)} outputs"
         raise ValueError(msg)
     seeds = []
-    for i, (t, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
-        if not isinstance(t, Tensor):
-            msg = f"output {i} must be a dlx.Tensor, got {type(t).__name__}"
-            raise TypeError(msg)
-        if not t._requires_grad:
+    for i, (t, g) in enumerate(zip(outputs, grads, strict=True)):
+        if not t.requires_grad:
             msg = f"element {i} of the outputs does not require grad and has no grad_fn"
             raise RuntimeError(msg)
         if g is None:
-            if t.data.size != 1:
+            if t._data.size != 1:
                 msg = (
                     f"grad can be implicitly created only for scalar outputs, but output {i} "
                     f"has shape {t.shape}; pass a gradient of that shape"
                 )
                 raise RuntimeError(msg)
             g = np.ones(t.shape, dtype=t.dtype)
+        if isinstance(g, TensorBase):
+            arr = g._data
         else:
-            g = _as_grad_array(g)
-            if g.shape != t.shape:
-                msg = f"`{what}[{i}]` has shape {g.shape} but output {i} has shape {t.shape}"
-                raise ValueError(msg)
-            if g.dtype != t.dtype:
-                g = g.astype(t.dtype)
-        seeds.append(g)
-    return seeds
-
-
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
-    """Leaf gradient contract: add into an existing ``.grad`` in place, else a new array."""
-    if leaf._grad is None:
-        leaf._grad = np.array(g, dtype=leaf.data.dtype, order="C")
-    else:
-        np.add(leaf._grad, g, out=leaf._grad, casting="same_kind")
-
-
-def _run(
-    outputs: Sequence[Tensor],
-    seeds: list[np.ndarray],
-    retain_graph: bool,
-    targets: Sequence[Tensor] | None = None,
-) -> dict[int, np.ndarray] | None:
-    """Backpropagate ``seeds``; into leaves' ``.grad``, or captured for ``targets``."""
-    buf: dict[Function, np.ndarray] = {}
-    owned: set[int] = set()  # ids of buffer arrays this walk allocated (safe to add into)
-    captured: dict[int, np.ndarray] | None = None
-    capture_ids: set[int] = set()
-    if targets is not None:
-        captured = {}
-        capture_ids = {id(t._node if t._node is not None else t) for t in targets}
-
-    def send(key: Any, g: np.ndarray) -> None:
-        if isinstance(key, Function):
-            prev = buf.get(key)
-            if prev is None:
-                buf[key] = g
-            elif id(prev) in owned:
-                np.add(prev, g, out=prev)
-            else:
-                acc = prev + g
-                owned.add(id(acc))
-                buf[key] = acc
-        elif captured is not None:
-            if id(key) in capture_ids:
-                prev = captured.get(id(key))
-                captured[id(key)] = np.array(g, order="C") if prev is None else prev + g
+            arr = g if type(g) is np.ndarray else np.asarray(g)
+            g = None
+        if arr.shape != t.shape:
+            msg = f"`{what}[{i}]` has shape {arr.shape} but output {i} has shape {t.shape}"
+            raise ValueError(msg)
+        if graph:
+            if g is None:
+                g = make_tensor(arr)
+            if arr.dtype != t.dtype:
+                g = g.to(t.dtype)
+            seeds.append(g)
         else:
-            _accumulate_leaf(key, g)
-
-    roots: list[Function] = []
-    for t, g in zip(outputs, seeds, strict=True):
-        send(t._node if t._node is not None else t, g)
-        if t._node is not None:
-            roots.append(t._node)
-    order = _topo_order(roots)
-
-    useful: set[int] | None = None
-    if captured is not None:
-        # Run only nodes from which a target is reachable (order lists consumers first).
-        useful = set()
-        for node in reversed(order):
-            if any(
-                p is not None and (id(p) in capture_ids or id(p) in useful) for p in node.parents
-            ):
-                useful.add(id(node))
-
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for node in order:
-            g = buf.pop(node, None)  # type: ignore[arg-type]
-            if g is not None and captured is not None and id(node) in capture_ids:
-                captured[id(node)] = np.array(g, order="C")
-            if g is None or (useful is not None and id(node) not in useful):
-                if not retain_graph:
-                    node._free()
-                continue
-            if node._retained is not None:
-                holder = node._retained()
-                if holder is not None:
-                    _accumulate_leaf(holder, g)
-            grads = type(node).backward(node, g)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            if len(grads) > len(node.parents):
-                msg = (
-                    f"{node.name()} returned {len(grads)} gradients for {len(node.parents)} inputs"
-                )
-                raise RuntimeError(msg)
-            for p, gi in zip(node.parents, grads, strict=False):
-                if p is None or gi is None:
-                    continue
-                gi = gi if type(gi) is np.ndarray else np.asarray(gi)
-                if isinstance(p, Function):
-                    shape, dtype = p._out_shape, p._out_dtype
-                else:
-                    shape, dtype = p.data.shape, p.data.dtype  # a leaf Tensor
-                if gi.shape != shape:
-                    msg = (
-                        f"{node.name()} returned a gradient of shape {gi.shape} for an input "
-                        f"of shape {shape}"
-                    )
-                    raise RuntimeError(msg)
-                if gi.dtype != dtype:
-                    gi = gi.astype(dtype)
-                send(p, gi)
-            if not retain_graph:
-                node._free()
-    return captured
+            seeds.append(arr if arr.dtype == t.dtype else arr.astype(t.dtype))
+    return tuple(seeds)
 
 
 def backward(
-    tensors: Tensor | Sequence[Tensor],
-    grad_tensors: object | Sequence[object] | None = None,
+    tensors: Any,
+    grad_tensors: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
+    inputs: Any = None,
 ) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves they depend on.
 
@@ -198,33 +86,37 @@ def backward(
     ----------
     tensors : Tensor or sequence of Tensor
         Outputs to differentiate.
-    grad_tensors : array-like or sequence, optional
+    grad_tensors : Tensor, array-like or sequence, optional
         Gradient with respect to each output; may be omitted for scalar outputs.
     retain_graph : bool, optional
-        Keep the graph's saved arrays so backward can run through it again.
+        Keep the graph's saved values so backward can run through it again (default:
+        ``create_graph``).
     create_graph : bool
-        Higher-order gradients are not supported; True raises NotImplementedError.
+        Record the backward pass, so the accumulated gradients can be differentiated.
+    inputs : Tensor or sequence of Tensor, optional
+        Accumulate only into these tensors (leaves or not) instead of every leaf.
     """
-    if create_graph:
-        msg = "create_graph=True (higher-order gradients) is not supported by dlx"
-        raise NotImplementedError(msg)
-    single = isinstance(tensors, Tensor)
-    outputs: list[Tensor] = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    grads: Any = grad_tensors
-    if grads is not None and (single or isinstance(grads, Tensor | np.ndarray)):
-        grads = [grads]
-    seeds = _root_grads(outputs, grads, "grad_tensors")
-    _run(outputs, seeds, bool(retain_graph))
+    single = isinstance(tensors, TensorBase)
+    outputs = _tensors(tensors, "tensors")
+    graph = bool(create_graph)
+    seeds = _seeds(outputs, grad_tensors, "grad_tensors", single, graph)
+    ins = None if inputs is None else _tensors(inputs, "inputs")
+    if ins is not None and not ins:
+        msg = "`inputs` must not be empty"
+        raise ValueError(msg)
+    retain = graph if retain_graph is None else bool(retain_graph)
+    run_backward(outputs, seeds, retain, graph, ins, True)
 
 
 def grad(
-    outputs: Tensor | Sequence[Tensor],
-    inputs: Tensor | Sequence[Tensor],
-    grad_outputs: object | Sequence[object] | None = None,
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
     allow_unused: bool = False,
-) -> tuple[np.ndarray | None, ...]:
+    materialize_grads: bool = False,
+) -> tuple[Any, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, leaving every ``.grad`` alone.
 
     Parameters
@@ -233,48 +125,47 @@ def grad(
         Differentiated outputs.
     inputs : Tensor or sequence of Tensor
         Tensors (leaves or intermediate results) that require grad.
-    grad_outputs : array-like or sequence, optional
+    grad_outputs : Tensor, array-like or sequence, optional
         Gradient with respect to each output; may be omitted for scalar outputs.
     retain_graph : bool, optional
-        Keep the graph for another backward (default False).
+        Keep the graph for another backward (default: ``create_graph``).
     create_graph : bool
-        Not supported; True raises NotImplementedError.
+        Record the backward pass, so the returned gradients can be differentiated again
+        (Hessian-vector products, gradient penalties).
     allow_unused : bool
         Return None for inputs the outputs do not depend on instead of raising.
+    materialize_grads : bool
+        Return zeros instead of None for unused inputs (implies ``allow_unused``).
 
     Returns
     -------
-    tuple of numpy.ndarray or None
+    tuple of Tensor or None
         One gradient per input, with the input's shape and dtype.
     """
-    if create_graph:
-        msg = "create_graph=True (higher-order gradients) is not supported by dlx"
-        raise NotImplementedError(msg)
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    gouts: Any = grad_outputs
-    if gouts is not None and (
-        isinstance(outputs, Tensor) or isinstance(gouts, Tensor | np.ndarray)
-    ):
-        gouts = [gouts]
+    single = isinstance(outputs, TensorBase)
+    outs = _tensors(outputs, "outputs")
+    ins = _tensors(inputs, "inputs")
     for i, t in enumerate(ins):
-        if not isinstance(t, Tensor):
-            msg = f"`inputs[{i}]` must be a dlx.Tensor, got {type(t).__name__}"
-            raise TypeError(msg)
-        if not t._requires_grad:
+        if not t.requires_grad:
             msg = f"`inputs[{i}]` does not require grad, so it has no gradient"
             raise RuntimeError(msg)
-    seeds = _root_grads(outs, gouts, "grad_outputs")
-    captured = _run(outs, seeds, bool(retain_graph), targets=ins)
-    assert captured is not None
+    graph = bool(create_graph)
+    seeds = _seeds(outs, grad_outputs, "grad_outputs", single, graph)
+    retain = graph if retain_graph is None else bool(retain_graph)
+    captured = run_backward(outs, seeds, retain, graph, ins, False)
     result = []
-    for i, t in enumerate(ins):
-        g = captured.get(id(t._node if t._node is not None else t))
-        if g is None and not allow_unused:
-            msg = (
-                f"`inputs[{i}]` was not used to compute the outputs; pass allow_unused=True "
-                f"to get None for it"
-            )
-            raise RuntimeError(msg)
-        result.append(g)
+    for i, (t, g) in enumerate(zip(ins, captured, strict=True)):
+        if g is None:
+            if materialize_grads:
+                result.append(make_tensor(np.zeros(t.shape, t.dtype)))
+                continue
+            if not allow_unused:
+                msg = (
+                    f"`inputs[{i}]` was not used to compute the outputs; pass allow_unused=True "
+                    f"to get None for it"
+                )
+                raise RuntimeError(msg)
+            result.append(None)
+        else:
+            result.append(g if isinstance(g, TensorBase) else make_tensor(g))
     return tuple(result)

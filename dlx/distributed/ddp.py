@@ -18,9 +18,9 @@ from dlx.distributed import _mpi
 
 def broadcast_parameters(model: Any, root: int = 0, buffers: bool = True) -> None:
     """Overwrite every parameter (and buffer) of ``model`` with rank ``root``'s values."""
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.numpy() for p in model.parameters()]
     if buffers and hasattr(model, "buffers"):
-        arrays += [b.data for b in model.buffers() if b is not None]
+        arrays += [b.numpy() for b in model.buffers() if b is not None]
     _bcast_into(arrays, root)
 
 
@@ -68,16 +68,16 @@ def allreduce_gradients(
         _reduce_mean(grads, world, bucket_bytes, timeout)
         return
     params = [p for p in optimizer_or_params if getattr(p, "requires_grad", True)]
-    for dt in dict.fromkeys(np.dtype(p.data.dtype) for p in params):
-        group = [p for p in params if p.data.dtype == dt]
+    for dt in dict.fromkeys(np.dtype(p.dtype) for p in params):
+        group = [p for p in params if p.dtype == dt]
         flat = np.concatenate(
-            [np.zeros(p.data.size, dt) if p.grad is None else p.grad.reshape(-1) for p in group]
+            [np.zeros(p.numel(), dt) if p.grad is None else p.grad.numpy().reshape(-1) for p in group]
         )
         _reduce_mean([flat], world, bucket_bytes, timeout)
         for p in group:
             if p.grad is None:
-                p.grad = np.empty_like(p.data)
-        _scatter(flat, [p.grad for p in group])
+                p.grad = np.empty_like(p.numpy())
+        _scatter(flat, [p.grad.numpy() for p in group])
 
 
 def _reduce_mean(
@@ -101,7 +101,7 @@ def sync_buffers(model: Any, root: int = 0) -> None:
     world = _mpi.get_world_size()
     if world == 1:
         return
-    bufs = [b.data for b in model.buffers() if b is not None]
+    bufs = [b.numpy() for b in model.buffers() if b is not None]
     floats = [a for a in bufs if a.dtype.kind == "f"]
     for dt in dict.fromkeys(a.dtype for a in floats):
         group = [a for a in floats if a.dtype == dt]

@@ -211,8 +211,8 @@ def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
     except (TypeError, ValueError, OverflowError, MemoryError) as exc:
         msg = f"cannot build `{where}` as {name}(**{config}): {exc}"
         raise ValueError(msg) from None
-    own = sum(np.size(p.data) for p in module.parameters(recurse=False))
-    own += sum(np.size(b.data) for b in module.buffers(recurse=False))
+    own = sum(np.size(p.numpy()) for p in module.parameters(recurse=False))
+    own += sum(np.size(b.numpy()) for b in module.buffers(recurse=False))
     counter["elements"] += own
     if counter["elements"] > counter["budget"]:
         msg = (

@@ -46,7 +46,7 @@ _LINEAR = {
 
 def _array(tensor: Any) -> np.ndarray:
     if isinstance(tensor, Tensor):
-        return tensor.data
+        return tensor.numpy()
     if isinstance(tensor, np.ndarray):
         return tensor
     msg = f"`tensor` must be a dlx.Tensor or numpy.ndarray, got {type(tensor).__name__}"
@@ -55,7 +55,7 @@ def _array(tensor: Any) -> np.ndarray:
 
 def _bump(tensor: Any) -> Any:
     if isinstance(tensor, Tensor):
-        tensor._vc[0] += 1
+        tensor._bump_version()
     return tensor
 
 

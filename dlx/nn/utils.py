@@ -128,7 +128,7 @@ def clip_grad_norm_(
     if not norm_type > 0:
         msg = f"{fn}: `norm_type` must be positive or inf, got {norm_type}"
         raise ValueError(msg)
-    grads = [p.grad for p in params if p.grad is not None]
+    grads = [p.grad.numpy() for p in params if p.grad is not None]
     dtype = np.float64 if any(g.dtype == np.float64 for g in grads) else np.float32
     norms = [_norm(g, norm_type) for g in grads]
     if not norms:
@@ -148,6 +148,9 @@ def clip_grad_norm_(
         with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 -> nan, as in PyTorch
             for g in grads:
                 np.multiply(g, g.dtype.type(coef), out=g)
+        for p in params:
+            if p.grad is not None:
+                p.grad._bump_version()
     return Tensor(np.asarray(total, dtype=dtype))
 
 
@@ -159,8 +162,10 @@ def clip_grad_value_(parameters: Any, clip_value: float) -> None:
         msg = f"{fn}: `clip_value` must be non-negative, got {clip_value}"
         raise ValueError(msg)
     for p in _tensors(parameters, fn):
-        if p.grad is not None:
-            np.clip(p.grad, -c, c, out=p.grad)
+        g = p.grad
+        if g is not None:
+            np.clip(g.numpy(), -c, c, out=g.numpy())
+            g._bump_version()
 
 
 def max_norm_(parameters: Any, max_norm: float, dim: int | None = None) -> None:
@@ -199,7 +204,7 @@ def max_norm_(parameters: Any, max_norm: float, dim: int | None = None) -> None:
     d = 0 if dim is None else int(dim)
     with no_grad():
         for p in params:
-            a = p.data
+            a = p.numpy()
             if a.ndim == 0 or a.size == 0:
                 continue
             if a.ndim == 1:
@@ -219,21 +224,21 @@ def parameters_to_vector(parameters: Any) -> Tensor:
     params = _tensors(parameters, "parameters_to_vector")
     if not params:
         return Tensor(np.zeros(0, dtype=np.float32))
-    return Tensor(np.concatenate([p.data.reshape(-1) for p in params]))
+    return Tensor(np.concatenate([p.numpy().reshape(-1) for p in params]))
 
 
 def vector_to_parameters(vec: Any, parameters: Any) -> None:
     """Copy slices of the 1-D ``vec`` into the parameters, in order, in place."""
     fn = "vector_to_parameters"
-    v = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
+    v = vec.numpy() if isinstance(vec, Tensor) else np.asarray(vec)
     params = _tensors(parameters, fn)
-    total = sum(p.data.size for p in params)
+    total = sum(p.numpy().size for p in params)
     if v.ndim != 1 or v.size != total:
         msg = f"{fn}: `vec` must be 1-D with {total} elements (the parameters' total), got shape {shape_str(v.shape)}"
         raise ValueError(msg)
     i = 0
     with no_grad():
         for p in params:
-            n = p.data.size
+            n = p.numpy().size
             p.copy_(v[i : i + n].reshape(p.shape))
             i += n

@@ -2,12 +2,12 @@
 
 A :class:`FlatStore` owns the parameters of one dtype, back to back in the order the
 optimiser received them (group after group, so each group is one contiguous range). It
-rebinds every ``p.data`` to a view of ``store.data`` and every non-None ``p.grad`` to a
-view of ``store.grad``; ops read ``p.data`` at call time and backward accumulates into an
-existing ``p.grad`` in place, so those views stay connected. When a user (or
-``zero_grad(set_to_none=True)``) rebinds ``p.data``/``p.grad`` to another array,
-:meth:`FlatStore.sync` notices (identity check against the views), copies the array into
-the buffer and points the attribute back at the view.
+rebinds every parameter's storage to a view of ``store.data`` and every non-None
+``p.grad`` to a Tensor viewing ``store.grad``; ops read a tensor's storage at call time
+and backward accumulates into an existing ``p.grad`` in place, so those views stay
+connected. When a user (or ``zero_grad(set_to_none=True)``) rebinds ``p.data``/``p.grad``
+to other memory, :meth:`FlatStore.sync` notices (identity check against the views), copies
+the values into the buffer and points the parameter back at the view.
 
 Optimiser state (``exp_avg``, ...) lives in further flat buffers of the same layout,
 allocated on first use. Per-parameter scalars (``step``, NAdam's ``mu_product``) are kept
@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from dlx._autograd import make_tensor
 
 
 class FlatStore:
@@ -41,6 +43,7 @@ class FlatStore:
         self.scalars: dict[str, list[float]] = {k: [] for k in scalar_defaults}
         self.data_views: list[np.ndarray] = []
         self.grad_views: list[np.ndarray] = []
+        self.grad_tensors: list[Any] = []  # Tensors around grad_views (what p.grad holds)
 
     def __len__(self) -> int:
         return len(self.params)
@@ -61,9 +64,9 @@ class FlatStore:
         """
         self.sync(0, len(self.params))
         lo = len(self.params)
-        shapes = [tuple(p.data.shape) for p in params]
+        shapes = [tuple(p._data.shape) for p in params]
         grads = [
-            None if p.grad is None else self._checked(p.grad, s, lab, "grad")
+            None if p.grad is None else self._checked(p.grad._data, s, lab, "grad")
             for p, s, lab in zip(params, shapes, labels, strict=True)
         ]
         sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
@@ -73,7 +76,7 @@ class FlatStore:
         data[:old] = self.data
         grad[:old] = self.grad
         for k, (p, g) in enumerate(zip(params, grads, strict=True)):
-            data[offsets[k] : offsets[k + 1]] = p.data.reshape(-1)
+            data[offsets[k] : offsets[k + 1]] = p._data.reshape(-1)
             if g is not None:
                 grad[offsets[k] : offsets[k + 1]] = g.reshape(-1)
         for name, buf in self.state.items():
@@ -90,10 +93,11 @@ class FlatStore:
         self.data, self.grad = data, grad
         self.data_views = [data[self.span(i)].reshape(s) for i, s in enumerate(self.shapes)]
         self.grad_views = [grad[self.span(i)].reshape(s) for i, s in enumerate(self.shapes)]
+        self.grad_tensors = [make_tensor(v) for v in self.grad_views]
         for i, p in enumerate(self.params):
-            p.data = self.data_views[i]
+            p._data = self.data_views[i]
             if had_grad[i]:
-                p.grad = self.grad_views[i]
+                p.grad = self.grad_tensors[i]
         return lo, len(self.params)
 
     def buffer(self, name: str, fill: float) -> np.ndarray:
@@ -125,19 +129,28 @@ class FlatStore:
         has_grad = []
         for i in range(lo, hi):
             p = self.params[i]
-            d = p.data
+            d = p._data
             if d is not self.data_views[i]:
                 self.data_views[i][...] = self._checked(d, self.shapes[i], self.labels[i], "data")
-                p.data = self.data_views[i]
+                p._data = self.data_views[i]
             g = p.grad
             if g is None:
                 has_grad.append(False)
                 continue
-            if g is not self.grad_views[i]:
-                self.grad_views[i][...] = self._checked(g, self.shapes[i], self.labels[i], "grad")
-                p.grad = self.grad_views[i]
+            if g is not self.grad_tensors[i]:
+                if g._data is not self.grad_views[i]:
+                    self.grad_views[i][...] = self._checked(
+                        g._data, self.shapes[i], self.labels[i], "grad"
+                    )
+                p.grad = self.grad_tensors[i]
             has_grad.append(True)
         return has_grad
+
+    def bump_versions(self, lo: int = 0, hi: int | None = None) -> None:
+        """Count an in-place change of parameters lo .. hi-1 (all by default): a graph that
+        saved them before refuses to backward afterwards."""
+        for p in self.params[lo:hi]:
+            p._bump_version()
 
     def zero_grad(self, set_to_none: bool) -> None:
         """Drop every grad (set_to_none) or zero the flat grad buffer in one memset."""
@@ -147,8 +160,9 @@ class FlatStore:
             return
         self.grad.fill(0)
         for i, p in enumerate(self.params):
-            if p.grad is not None and p.grad is not self.grad_views[i]:
-                p.grad = self.grad_views[i]
+            g = p.grad
+            if g is not None and g is not self.grad_tensors[i]:
+                p.grad = self.grad_tensors[i]
 
     # --- runs of parameters stepped by one kernel call -------------------------------
     def runs(self, lo: int, hi: int, has_grad: list[bool]) -> Iterator[tuple[int, int]]:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from dlx._autograd import TensorBase
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -87,14 +89,11 @@ def positive_int(value: Any, name: str) -> int:
 
 
 def check_param(p: Any, where: str) -> np.dtype:
-    """The dtype of parameter `p` after checking it has float32/float64 `data` and a `grad`."""
-    data = getattr(p, "data", None)
-    if not isinstance(data, np.ndarray) or not hasattr(p, "grad"):
-        msg = (
-            f"{where} must be a parameter (an object with a numpy `data` array and a "
-            f"`grad` attribute), got {type(p).__name__}"
-        )
+    """The dtype of parameter `p` after checking it is a float32/float64 dlx Tensor."""
+    if not isinstance(p, TensorBase):
+        msg = f"{where} must be a dlx.Tensor (e.g. an nn.Parameter), got {type(p).__name__}"
         raise TypeError(msg)
+    data = p._data
     if data.dtype not in FLOAT_DTYPES:
         msg = f"{where} must have float32 or float64 data, got {data.dtype}"
         raise ParamDTypeError(msg)
@@ -106,9 +105,9 @@ def check_grad(p: Any, dtype: np.dtype, where: str) -> None:
     g = p.grad
     if g is None:
         return
-    g = g if isinstance(g, np.ndarray) else np.asarray(g)
-    if g.shape != p.data.shape:
-        msg = f"{where} has a `grad` of shape {g.shape}, its data has shape {p.data.shape}"
+    g = g._data
+    if g.shape != p._data.shape:
+        msg = f"{where} has a `grad` of shape {g.shape}, its data has shape {p._data.shape}"
         raise ValueError(msg)
     if g.dtype != dtype:
         msg = f"{where} has a `grad` of dtype {g.dtype}, its data has dtype {dtype}"
@@ -117,7 +116,7 @@ def check_grad(p: Any, dtype: np.dtype, where: str) -> None:
 
 def param_groups(params: Any) -> list[dict[str, Any]]:
     """Normalise `params` (an iterable of parameters or of dicts) to a list of group dicts."""
-    if isinstance(params, np.ndarray) or hasattr(params, "data") or isinstance(params, dict):
+    if isinstance(params, np.ndarray | TensorBase | dict):
         msg = (
             "`params` must be an iterable of parameters or of dicts (param groups), got "
             f"{type(params).__name__}"

@@ -213,12 +213,14 @@ class LBFGS(Optimizer):
 
     def _add_grad(self, step_size, update: np.ndarray) -> None:
         self._store.data += step_size * update
+        self._store.bump_versions()
 
     def _directional_evaluate(self, closure, x, t, d):
         self._add_grad(t, d)
         loss = float(closure())
         flat_grad = self._gather_flat_grad()
         self._store.data[...] = x
+        self._store.bump_versions()
         return loss, flat_grad
 
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]

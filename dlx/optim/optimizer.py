@@ -9,11 +9,13 @@ Design
   further flat buffer of the same layout. A param group is therefore one contiguous range
   of each buffer, and a step is one fused C++ kernel call (one OpenMP pass) per group and
   dtype. ``add_param_group`` appends to the buffers (reallocating them once).
-* **The parameter contract** (duck-typed, what ``dlx.nn.Parameter`` provides): ``data``
-  (an assignable ndarray read at call time), ``grad`` (None or an ndarray that backward
-  accumulates into in place) and ``requires_grad``. Arrays held before the optimiser was
-  built are no longer the parameters' storage afterwards.
-* **Rebinding is detected.** If ``p.data`` or ``p.grad`` is rebound to another array
+* **Parameters** are dlx Tensors (``nn.Parameter``): their storage is rebound to views
+  of the flat buffer, and ``p.grad`` is a Tensor viewing the flat grad buffer that
+  backward accumulates into in place. Arrays held before the optimiser was built are no
+  longer the parameters' storage afterwards. A step modifies the parameters in place, so
+  it bumps their version counters: a graph that saved a parameter before the step
+  refuses to backward through it afterwards (as PyTorch does).
+* **Rebinding is detected.** If ``p.data`` or ``p.grad`` is rebound to other memory
   (``p.grad = None`` then a fresh gradient from backward, a loaded checkpoint ...),
   ``step()`` notices by identity, copies the array into the flat buffer and points the
   attribute back at its view. ``zero_grad(set_to_none=False)`` keeps the views (one
@@ -141,6 +143,7 @@ class Optimizer:
                     new = self._run(group, store.data[sl], store.grad[sl], state, scalars)
                     for k, val in new.items():
                         store.scalars[k][i:j] = [val] * (j - i)
+                    store.bump_versions(i, j)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:

@@ -221,7 +221,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     shape = args.input_shape or read_input_shape(args.model)
     if shape is None:
         print(model)
-        n = sum(int(np.size(p.data)) for p in model.parameters())
+        n = sum(int(np.size(p.numpy())) for p in model.parameters())
         print(f"parameters: {n:,} (pass --input-shape C,H,W for the layer table)")
     else:
         print(model.summary(tuple(shape)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dlx._ops.shape import flatten
-from dlx.nn.functional._activation import (
+from dlx._ops.activation import (
     abs_relu,
     elu,
     gelu,

@@ -117,7 +117,7 @@ def conv2d(
     if b is not None and b.shape != (out_ch,):
         msg = f"conv2d: `bias` must have shape ({out_ch},), got {shape_str(b.shape)}"
         raise ValueError(msg)
-    same_float_dtype("conv2d", input=x.data, weight=w.data, bias=None if b is None else b.data)
+    same_float_dtype("conv2d", input=x._data, weight=w._data, bias=None if b is None else b._data)
     pads = None
     if isinstance(padding, str):
         if padding == "valid":

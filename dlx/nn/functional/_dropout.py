@@ -40,6 +40,6 @@ def dropout(input: Any, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(msg)
     if not training or p == 0:
         return x
-    same_float_dtype("dropout", input=x.data)
+    same_float_dtype("dropout", input=x._data)
     seed = int(default_generator().integers(0, 2**64, dtype=np.uint64))
     return Dropout.apply(x, p=float(p), seed=seed)

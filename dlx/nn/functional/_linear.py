@@ -63,5 +63,5 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
     if b is not None and b.shape != (w.shape[0],):
         msg = f"linear: `bias` must have shape ({w.shape[0]},), got {shape_str(b.shape)}"
         raise ValueError(msg)
-    same_float_dtype("linear", input=x.data, weight=w.data, bias=None if b is None else b.data)
+    same_float_dtype("linear", input=x._data, weight=w._data, bias=None if b is None else b._data)
     return Linear.apply(x, w, b)

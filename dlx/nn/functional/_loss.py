@@ -55,7 +55,7 @@ def _class_weight(fn: str, weight: Any, c: int, dtype: np.dtype) -> np.ndarray |
     if w.shape != (c,):
         msg = f"{fn}: `weight` must have shape ({c},) (one per class), got {shape_str(w.shape)}"
         raise ValueError(msg)
-    return np.ascontiguousarray(w.data, dtype=dtype)
+    return np.ascontiguousarray(w._data, dtype=dtype)
 
 
 def _class_targets(fn: str, t: np.ndarray, c: int, ignore_index: int) -> np.ndarray:
@@ -115,7 +115,7 @@ def _prepare(
 ) -> tuple[Tensor, Tensor, np.ndarray | None, tuple[int, ...], bool]:
     """Shared validation: rows (M, C), target (M,) or (M, C), weight, sample shape, probs?"""
     x, t = as_tensor(input), as_tensor(target)
-    dtype = same_float_dtype(fn, input=x.data)
+    dtype = same_float_dtype(fn, input=x._data)
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int | np.integer):
         msg = f"{fn}: `ignore_index` must be an int, got {ignore_index!r}"
         raise TypeError(msg)
@@ -132,14 +132,14 @@ def _prepare(
             if t.requires_grad:
                 msg = f"{fn}: `target` has dtype {t.dtype} but `input` has dtype {dtype}"
                 raise TypeError(msg)
-            t = Tensor(t.data.astype(dtype))
+            t = Tensor(t._data.astype(dtype))
         t_rows, _ = _to_rows(t, fn)
     else:
         if t.dtype.kind not in "iu":
             msg = f"{fn}: class-index `target` must have an integer dtype, got {t.dtype}"
             raise TypeError(msg)
         _check_target_shape(fn, t.shape, x.shape, lead, probs_ok)
-        t_rows = Tensor(_class_targets(fn, t.data.reshape(-1), c, int(ignore_index)))
+        t_rows = Tensor(_class_targets(fn, t._data.reshape(-1), c, int(ignore_index)))
     return rows, t_rows, _class_weight(fn, weight, c, dtype), lead, probs
 
 
@@ -268,6 +268,6 @@ def nll_loss(
     check_reduction(fn, reduction)
     rows, t_rows, w, lead, _ = _prepare(fn, input, target, weight, ignore_index, False)
     loss = NLLLoss.apply(
-        rows, t_rows.data, weight=w, ignore_index=int(ignore_index), reduction=reduction
+        rows, t_rows._data, weight=w, ignore_index=int(ignore_index), reduction=reduction
     )
     return loss.reshape(lead) if reduction == "none" else loss

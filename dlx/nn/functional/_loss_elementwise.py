@@ -29,7 +29,7 @@ __all__ = [
 def _pair(fn: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
     """Input and target of one shape and float dtype (a constant target is cast)."""
     x, t = as_tensor(input), as_tensor(target)
-    dtype = same_float_dtype(fn, input=x.data)
+    dtype = same_float_dtype(fn, input=x._data)
     if t.shape != x.shape:
         msg = (
             f"{fn}: `target` has shape {shape_str(t.shape)} but `input` has shape "
@@ -40,7 +40,7 @@ def _pair(fn: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
         if t.requires_grad:
             msg = f"{fn}: `target` has dtype {t.dtype} but `input` has dtype {dtype}"
             raise TypeError(msg)
-        t = Tensor(t.data.astype(dtype))
+        t = Tensor(t._data.astype(dtype))
     return x, t
 
 
@@ -55,7 +55,7 @@ def _weighted(loss: Tensor, weight: Any, shape: tuple[int, ...], reduction: str,
         msg = f"{fn}: `weight` of shape {shape_str(w.shape)} cannot be broadcast to `input` shape {shape_str(shape)}"
         raise ValueError(msg)
     if w.dtype != loss.dtype and not w.requires_grad:
-        w = Tensor(w.data.astype(loss.dtype))
+        w = Tensor(w._data.astype(loss.dtype))
     out = loss * w
     if reduction == "sum":
         return out.sum()
@@ -187,8 +187,8 @@ def binary_cross_entropy_with_logits(
         if pw.ndim == 0:
             pw = pw.reshape(1)
         if pw.dtype != x.dtype and not pw.requires_grad:
-            pw = Tensor(pw.data.astype(x.dtype))
-        same_float_dtype(fn, input=x.data, pos_weight=pw.data)
+            pw = Tensor(pw._data.astype(x.dtype))
+        same_float_dtype(fn, input=x._data, pos_weight=pw._data)
     if weight is None:
         return BCEWithLogits.apply(x, t, pw, reduction=reduction)
     loss = BCEWithLogits.apply(x, t, pw, reduction="none")
@@ -239,10 +239,10 @@ def binary_cross_entropy(
     fn = "binary_cross_entropy"
     check_reduction(fn, reduction)
     x, t = _pair(fn, input, target)
-    if x.data.size and not (x.data.min() >= 0 and x.data.max() <= 1):
+    if x._data.size and not (x._data.min() >= 0 and x._data.max() <= 1):
         msg = (
             f"{fn}: `input` must hold probabilities in [0, 1], got values in "
-            f"[{x.data.min()}, {x.data.max()}] (use binary_cross_entropy_with_logits for logits)"
+            f"[{x._data.min()}, {x._data.max()}] (use binary_cross_entropy_with_logits for logits)"
         )
         raise ValueError(msg)
     if weight is None:

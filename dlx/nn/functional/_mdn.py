@@ -39,7 +39,7 @@ class _Softplus(Function):
 
 def _logsumexp(a: Tensor, axis: int) -> Tensor:
     """log(sum(exp(a), axis)) with the (constant) max subtracted first."""
-    m = np.max(a.data, axis=axis, keepdims=True)
+    m = np.max(a._data, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
     s = _red.sum(_un.exp(a - m), axis=axis)
     return _un.log(s) + np.squeeze(m, axis=axis)
@@ -107,7 +107,7 @@ def gaussian_mixture_nll(
                 f"{shape_str(m.shape)} (K={k} components, D={d} dims), got {shape_str(t.shape)}"
             )
             raise ValueError(msg)
-    same_float_dtype(fn, logits_pi=lp.data, mu=m.data, sigma_raw=sr.data, target=y.data)
+    same_float_dtype(fn, logits_pi=lp._data, mu=m._data, sigma_raw=sr._data, target=y._data)
 
     if variance == "exp":
         log_sigma = sr

@@ -38,7 +38,7 @@ def _stat(value: Any, name: str, channels: int, dtype: np.dtype) -> tuple[np.nda
     """The array behind a running-statistics buffer, checked for in-place update."""
     if value is None:
         return None, None
-    arr = value.data if isinstance(value, Tensor) else value
+    arr = value._data if isinstance(value, Tensor) else value
     if not isinstance(arr, np.ndarray) or arr.shape != (channels,):
         shape = getattr(arr, "shape", type(arr).__name__)
         msg = f"batch_norm: `{name}` must have shape ({channels},), got {shape}"
@@ -79,9 +79,9 @@ def batch_norm(
     b = None if bias is None else as_tensor(bias)
     dtype = same_float_dtype(
         "batch_norm",
-        input=x.data,
-        weight=None if w is None else w.data,
-        bias=None if b is None else b.data,
+        input=x._data,
+        weight=None if w is None else w._data,
+        bias=None if b is None else b._data,
     )
     for name, t in (("weight", w), ("bias", b)):
         if t is not None and t.shape != (c,):
@@ -105,7 +105,7 @@ def batch_norm(
     if not (isinstance(eps, int | float) and eps > 0 and math.isfinite(eps)):
         msg = f"batch_norm: `eps` must be a positive number, got {eps!r}"
         raise ValueError(msg)
-    if training and x.data.size // max(c, 1) <= 1 and x.data.size > 0:
+    if training and x._data.size // max(c, 1) <= 1 and x._data.size > 0:
         msg = (
             f"batch_norm: expected more than 1 value per channel when training, got input of "
             f"shape {shape_str(x.shape)}"
@@ -124,5 +124,5 @@ def batch_norm(
     if training:
         for t in (rm_t, rv_t):
             if isinstance(t, Tensor):
-                t._vc[0] += 1  # updated in place by the kernel
+                t._bump_version()  # updated in place by the kernel
     return out

@@ -48,7 +48,7 @@ def _pool_args(
     if x.ndim != 4:
         msg = f"{fn}: `input` must be 4-D (N, C, H, W), got shape {shape_str(x.shape)}"
         raise ValueError(msg)
-    same_float_dtype(fn, input=x.data)
+    same_float_dtype(fn, input=x._data)
     k = pair(kernel_size, "kernel_size", fn, minimum=1)
     s = k if stride is None or stride == () else pair(stride, "stride", fn, minimum=1)
     p = pair(padding, "padding", fn, minimum=0)

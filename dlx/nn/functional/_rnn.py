@@ -156,10 +156,10 @@ def rnn(
             f"input shape {shape_str(x.shape)})"
         )
         raise ValueError(msg)
-    arrays: dict[str, np.ndarray | None] = {"input": x.data}
+    arrays: dict[str, np.ndarray | None] = {"input": x._data}
     for k, ws in enumerate(weights):
         for part, w in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), ws, strict=True):
-            arrays[f"{part}_{k}"] = None if w is None else as_tensor(w).data
+            arrays[f"{part}_{k}"] = None if w is None else as_tensor(w)._data
     same_float_dtype(name, **arrays)
     unbatched = x.ndim == 2
     h0, c0 = (hx if hx is not None else (None, None)) if mode == "lstm" else (hx, None)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from dlx._autograd import TensorBase
+
 from dlx._validation import shape_str
 
 if TYPE_CHECKING:
@@ -72,6 +74,15 @@ def check_name(module: Module, name: object, kind: str, existing: dict[str, Any]
     return name
 
 
+def _as_array(value: Any) -> np.ndarray:
+    """A state-dict value (dlx Tensor, ndarray, torch tensor, ...) as an array."""
+    if isinstance(value, TensorBase):
+        return value.numpy()
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
 def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> IncompatibleKeys:
     """Check ``state_dict`` against ``module`` completely, then copy it in place."""
     if not isinstance(state_dict, Mapping):
@@ -84,7 +95,7 @@ def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> I
     for key, target in own.items():
         if key not in state_dict:
             continue
-        value = np.asarray(state_dict[key])
+        value = _as_array(state_dict[key])
         if value.shape != target.shape:
             errors.append(
                 f"size mismatch for {key}: copying a value of shape {shape_str(value.shape)} "
@@ -101,6 +112,6 @@ def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> I
         msg = f"error(s) in loading state_dict for {module._get_name()}:\n\t" + "\n\t".join(errors)
         raise StateDictError(msg)
     for target, value in pairs:
-        np.copyto(target.data, value, casting="unsafe")
-        target._vc[0] += 1
+        np.copyto(target.numpy(), value, casting="unsafe")
+        target._bump_version()
     return IncompatibleKeys(missing, unexpected)

@@ -22,7 +22,7 @@ Row = tuple[str, str, Any, int]  # (name, type, output shape, own parameter coun
 
 
 def _own_params(module: Module) -> int:
-    return sum(p.data.size for p in module.parameters(recurse=False))
+    return sum(p.numpy().size for p in module.parameters(recurse=False))
 
 
 def _shape_of(out: Any) -> Any:
@@ -112,8 +112,8 @@ def summary(model: Module, input_shape: Any, dtype: Any = np.float32) -> str:
     rows: list[Row] = []
     _infer(model, "", shape, np.dtype(dtype), rows)
     params = list(model.parameters())
-    total = sum(p.data.size for p in params)
-    trainable = sum(p.data.size for p in params if p.requires_grad)
+    total = sum(p.numpy().size for p in params)
+    trainable = sum(p.numpy().size for p in params if p.requires_grad)
     table = [(f"{n} ({t})", _fmt_shape(s), f"{c:,}") for n, t, s, c in rows]
     w0 = max([len("Layer (type)")] + [len(r[0]) for r in table]) + 2
     w1 = max([len("Output Shape")] + [len(r[1]) for r in table]) + 2

@@ -188,8 +188,8 @@ class PReLU(Module):
 
     def reset_parameters(self) -> None:
         """Every slope back to ``init``."""
-        self.weight.data.fill(self.init)
-        self.weight._vc[0] += 1
+        self.weight.numpy().fill(self.init)
+        self.weight._bump_version()
 
     def forward(self, input: Tensor) -> Tensor:
         return F.prelu(input, self.weight)

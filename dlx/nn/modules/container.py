@@ -14,9 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from dlx._grad_mode import _state
-from dlx.nn.modules._infer import FAST_INFER, dense_run
-from dlx.nn.modules.linear import Linear
 from dlx.nn.modules.module import Module
 from dlx.tensor import Tensor
 
@@ -90,38 +87,9 @@ class Sequential(Module):
         return self
 
     def forward(self, input: Any) -> Any:
-        if not _state.enabled and type(input) is Tensor:
-            return self._infer(input)
         for module in self:
             input = module(input)
         return input
-
-    def _infer(self, x: Tensor) -> Any:
-        """No-grad forward on plain arrays while the layers allow it (``_infer.py``)."""
-        a, modules = x.data, list(self)
-        i, count = 0, len(modules)
-        while i < count:
-            m = modules[i]
-            if type(m) is Linear:  # a run of dense layers goes to C++ in one call
-                run = dense_run(modules, i, a)
-                if run is not None:
-                    a, i = run
-                    continue
-            fn = FAST_INFER.get(type(m))
-            if fn is None or m._forward_pre_hooks or m._forward_hooks:
-                break
-            out = fn(m, a)
-            if out is None:
-                break
-            a = out
-            i += 1
-        if a is x.data:
-            y = x
-        else:
-            y = Tensor._make(a, None, False, x._vc if np.may_share_memory(a, x.data) else None)
-        for m in modules[i:]:
-            y = m(y)
-        return y
 
     def get_config(self) -> dict[str, Any]:
         """No constructor arguments besides the children."""

@@ -28,7 +28,7 @@ __all__ = [
 
 
 def _as_list(t: Tensor | None) -> Any:
-    return None if t is None else np.asarray(t.data).tolist()
+    return None if t is None else np.asarray(t.numpy()).tolist()
 
 
 class _Loss(Module):

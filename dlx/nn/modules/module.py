@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from dlx import _dtype
+from dlx import _device, _dtype
+from dlx._autograd import TensorBase
 from dlx.nn.modules._module_utils import (
     IncompatibleKeys,
     RemovableHandle,
@@ -301,7 +302,7 @@ class Module:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.fill(0)
+                    p.grad.zero_()
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every child (recursively), then on self; returns self."""
@@ -317,19 +318,36 @@ class Module:
         """
         for t in [*self.parameters(), *self.buffers()]:
             if t.dtype.kind == "f" and t.dtype != dtype:
-                t.data = t.data.astype(dtype)
-                if t._grad is not None:
-                    t._grad = t._grad.astype(dtype)
+                g = t.grad
+                t.data = t.numpy().astype(dtype)
+                if g is not None:
+                    t.grad = g.numpy().astype(dtype)
         return self
 
-    def to(self, dtype: Any = None, *, device: Any = None) -> Module:
-        """Convert floating parameters and buffers to ``dtype`` (``"cpu"`` is a no-op)."""
-        if isinstance(dtype, str) and dtype == "cpu":
-            dtype = None
-        if device not in (None, "cpu"):
-            msg = f"`device` must be 'cpu' (dlx runs on the CPU), got {device!r}"
-            raise ValueError(msg)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Convert floating parameters and buffers to ``dtype``; the CPU is the only device.
+
+        Accepts PyTorch's forms: ``to(dtype)``, ``to("cpu")``, ``to(device, dtype)``,
+        ``to(tensor)``; any other device raises a RuntimeError saying dlx runs on the CPU.
+        """
+        for a in args:
+            if isinstance(a, str | _device.device):
+                device = a
+            elif isinstance(a, TensorBase):
+                dtype = a.dtype
+            else:
+                dtype = a
+        _device.check_device(device)
         return self if dtype is None else self._convert(_dtype.as_dtype(dtype))
+
+    def cpu(self) -> Module:
+        """Self (dlx runs on the CPU)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always raises: dlx runs on the CPU."""
+        _device.check_device("cuda")
+        return self
 
     def float(self) -> Module:
         """Convert floating parameters and buffers to float32."""
@@ -345,17 +363,17 @@ class Module:
     ) -> dict[str, Any]:
         """Parameters and persistent buffers by dotted name, in registration order.
 
-        Values are the ``.data`` arrays themselves (no copy), or the Tensors when
-        ``keep_vars``.
+        Values are detached Tensors sharing the parameters' memory (``.numpy()`` gives the
+        arrays without a copy), or the parameters themselves when ``keep_vars``.
         """
         if destination is None:
             destination = OrderedDict()
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.data
+                destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else b.data
+                destination[prefix + name] = b if keep_vars else b.detach()
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination, prefix + name + ".", keep_vars)

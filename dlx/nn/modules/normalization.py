@@ -69,8 +69,8 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked.data[...] = 0
-            self.num_batches_tracked._vc[0] += 1
+            self.num_batches_tracked.numpy()[...] = 0
+            self.num_batches_tracked._bump_version()
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, weight 1 and bias 0."""
@@ -85,10 +85,10 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             nbt = self.num_batches_tracked
-            nbt.data[...] += 1
-            nbt._vc[0] += 1
+            nbt.numpy()[...] += 1
+            nbt._bump_version()
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(nbt.data)
+                factor = 1.0 / float(nbt.numpy())
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(

@@ -99,11 +99,11 @@ class RNNCellBase(Module):
         weights = [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         arrays: dict[str, np.ndarray | None] = {
-            k: None if w is None else w.data for k, w in zip(names, weights, strict=True)
+            k: None if w is None else w.numpy() for k, w in zip(names, weights, strict=True)
         }
-        arrays["input"] = x.data
-        arrays["hx"] = None if states[0] is None else states[0].data
-        arrays["cx"] = None if states[1] is None else states[1].data
+        arrays["input"] = x.numpy()
+        arrays["hx"] = None if states[0] is None else states[0].numpy()
+        arrays["cx"] = None if states[1] is None else states[1].numpy()
         same_float_dtype(name, **arrays)
         # one time step: (1, N, I), an unbatched sample as N = 1
         seq = _shape.unsqueeze(_shape.unsqueeze(x, 0) if unbatched else x, 0)
