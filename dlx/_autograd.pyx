@@ -100,16 +100,15 @@ class RemovableHandle:
     """Handle returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
     def __init__(self, hooks, hook):
-        self._hooks = weakref.ref(hooks)
+        self._hooks = hooks
         self._hook = hook
 
     def remove(self):
-        hooks = self._hooks()
-        if hooks is not None:
-            for i, h in enumerate(hooks):
-                if h is self._hook:
-                    del hooks[i]
-                    break
+        hooks = self._hooks
+        for i, h in enumerate(hooks):
+            if h is self._hook:
+                del hooks[i]
+                break
 
 
 cdef class Function
@@ -626,7 +625,7 @@ cdef object _apply(type cls, tuple args, dict kwargs):
             any_diff = True
             meta[k] = (o.shape, o.dtype)
     if any_diff:
-        _record_saved(ctx, args, arrays, n, results, n_out, meta, <bint>info[1])
+        _record_saved(ctx, args, arrays, n, results, outs, n_out, meta, <bint>info[1])
     elif record:
         ctx._next = None
     if multi:
@@ -688,7 +687,7 @@ cdef int _record_edges(Function ctx, tuple args, Py_ssize_t n) except -1:
 
 
 cdef int _record_saved(Function ctx, tuple args, list arrays, Py_ssize_t n, list results,
-                       Py_ssize_t n_out, list meta, bint double) except -1:
+                       tuple raw, Py_ssize_t n_out, list meta, bint double) except -1:
     cdef Py_ssize_t i, j, k
     cdef TensorBase t, r
     cdef list versions
@@ -710,21 +709,28 @@ cdef int _record_saved(Function ctx, tuple args, list arrays, Py_ssize_t n, list
     cdef list smap = [-1] * len(saved)
     cdef list sin = None
     cdef list checks = []
+    cdef list fixed = None
     cdef bint found
     for j in range(len(saved)):
         s = saved[j]
-        if s is None or type(s) is not _ndarray:
+        if s is None:
             continue
         found = False
         for k in range(n_out):
             if results[k] is not None and meta[k] is not None:
                 r = <TensorBase>results[k]
-                if r._data is s:
+                # Identity with what forward returned: a 0-d result comes back from NumPy
+                # as a scalar, which the output Tensor holds as a 0-d array.
+                if r._data is s or raw[k] is s:
+                    if r._data is not s:
+                        if fixed is None:
+                            fixed = list(saved)
+                        fixed[j] = r._data
                     smap[j] = -k - 2
                     checks += (-k - 1, r._version, r._version.value)
                     found = True
                     break
-        if found:
+        if found or type(s) is not _ndarray:
             continue
         for i in range(n):
             if arrays[i] is s and isinstance(args[i], TensorBase):
@@ -736,6 +742,8 @@ cdef int _record_saved(Function ctx, tuple args, list arrays, Py_ssize_t n, list
                 checks += (i, t._version, t._version.value)
                 break
     ctx._versions = tuple(checks)
+    if fixed is not None:
+        ctx._saved = tuple(fixed)
     if double:
         ctx._saved_map = tuple(smap)
         ctx._saved_inputs = None if sin is None else tuple(sin)

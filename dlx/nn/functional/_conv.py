@@ -9,32 +9,113 @@ import numpy as np
 from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
+from dlx._ops._common import is_array
 from dlx.autograd.function import Function, c_contiguous
 from dlx.nn.functional._util import pair, spatial_out
 from dlx.tensor import Tensor
 
 
 class Conv2d(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
-        x, w = c_contiguous(x), c_contiguous(w)
         ctx.save_for_backward(x, w)
         ctx.args = (stride, padding, dilation, groups)
         return _core.conv2d_forward(
-            x, w, None if b is None else c_contiguous(b), stride, padding, dilation, groups
+            c_contiguous(x),
+            c_contiguous(w),
+            None if b is None else c_contiguous(b),
+            stride,
+            padding,
+            dilation,
+            groups,
         )
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved_arrays
+        x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        return _core.conv2d_backward(
-            c_contiguous(g), x, w, *ctx.args, input_grad=nx, weight_grad=nw, bias_grad=nb
+        if is_array(g):
+            return _core.conv2d_backward(
+                c_contiguous(g),
+                c_contiguous(x),
+                c_contiguous(w),
+                *ctx.args,
+                input_grad=nx,
+                weight_grad=nw,
+                bias_grad=nb,
+            )
+        # create_graph: both gradients are bilinear ops of their own (below).
+        gx = Conv2dInputGrad.apply(g, w, shape=tuple(x.shape), args=ctx.args) if nx else None
+        gw = Conv2dWeightGrad.apply(x, g, shape=tuple(w.shape), args=ctx.args) if nw else None
+        gb = g.sum((0, 2, 3)) if nb else None
+        return gx, gw, gb
+
+
+def _conv(x: Any, w: Any, args: tuple[Any, ...]) -> Any:
+    stride, padding, dilation, groups = args
+    return Conv2d.apply(
+        x, w, None, stride=stride, padding=padding, dilation=dilation, groups=groups
+    )
+
+
+class Conv2dInputGrad(Function):
+    """``d conv2d(x, w) / d x`` applied to ``g`` (a transposed convolution of ``g`` by ``w``);
+    linear in ``g`` and in ``w``."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, w, shape, args):
+        ctx.save_for_backward(g, w)
+        ctx.shape, ctx.args = shape, args
+        like = np.empty(shape, dtype=g.dtype)  # only its shape is read
+        gx, _, _ = _core.conv2d_backward(
+            c_contiguous(g), like, c_contiguous(w), *args,
+            input_grad=True, weight_grad=False, bias_grad=False,
         )
+        return gx
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, w = ctx.saved_tensors
+        ng, nw = ctx.needs_input_grad
+        dg = _conv(gg, w, ctx.args) if ng else None
+        dw = Conv2dWeightGrad.apply(gg, g, shape=tuple(w.shape), args=ctx.args) if nw else None
+        return dg, dw
+
+
+class Conv2dWeightGrad(Function):
+    """``d conv2d(x, w) / d w`` applied to ``g`` (the correlation of ``x`` with ``g``);
+    linear in ``x`` and in ``g``."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, g, shape, args):
+        ctx.save_for_backward(x, g)
+        ctx.shape, ctx.args = shape, args
+        like = np.empty(shape, dtype=x.dtype)  # only its shape is read
+        _, gw, _ = _core.conv2d_backward(
+            c_contiguous(g), c_contiguous(x), like, *args,
+            input_grad=False, weight_grad=True, bias_grad=False,
+        )
+        return gw
+
+    @staticmethod
+    def backward(ctx, gg):
+        x, g = ctx.saved_tensors
+        nx, ng = ctx.needs_input_grad
+        dx = Conv2dInputGrad.apply(g, gg, shape=tuple(x.shape), args=ctx.args) if nx else None
+        dg = _conv(x, gg, ctx.args) if ng else None
+        return dx, dg
 
 
 class _Pad2d(Function):
     """Zero padding (top, bottom, left, right) of the last two axes; backward slices."""
+
+    double_backward = True
 
     @staticmethod
     def forward(ctx, x, pads):

@@ -10,11 +10,14 @@ from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._random import default_generator
 from dlx._validation import same_float_dtype
+from dlx._ops._common import is_array
 from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
 
 class Dropout(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, p, seed):
         y, mask = _core.dropout_forward(c_contiguous(x), p, seed)
@@ -24,8 +27,12 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved_arrays
-        return _core.dropout_backward(c_contiguous(g), mask, ctx.p)
+        (mask,) = ctx.saved_tensors
+        if is_array(g):
+            return _core.dropout_backward(c_contiguous(g), mask, ctx.p)
+        if ctx.p >= 1.0:
+            return g * 0.0
+        return g * (mask.astype(g.dtype) * (1.0 / (1.0 - ctx.p)))  # linear: mask is constant
 
 
 def dropout(input: Any, p: float = 0.5, training: bool = True) -> Tensor:

@@ -7,11 +7,14 @@ from typing import Any
 from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
+from dlx._ops._common import is_array
 from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
 
 class Linear(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
@@ -22,8 +25,15 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved_arrays
+        x, weight = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
+        if not is_array(g):  # create_graph: the same products, recorded
+            g2 = g.reshape(-1, weight.shape[0])
+            x2 = x.reshape(-1, x.shape[-1])
+            gx = (g2 @ weight).reshape(x.shape) if nx else None
+            gw = g2.transpose(0, 1) @ x2 if nw else None
+            gb = g2.sum(0) if nb else None
+            return gx, gw, gb
         g2 = c_contiguous(g.reshape(-1, weight.shape[0]))
         x2 = c_contiguous(x.reshape(-1, x.shape[-1]))
         gx, gw, gb = _core.linear_backward(

@@ -17,6 +17,8 @@ import numpy as np
 from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
+from dlx._ops._common import composite_backward, is_array, value
+from dlx._ops.activation import log_softmax
 from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
@@ -143,20 +145,69 @@ def _prepare(
     return rows, t_rows, _class_weight(fn, weight, c, dtype), lead, probs
 
 
+def _class_matrix(
+    target: np.ndarray, c: int, weight: np.ndarray | None, ignore_index: int, eps: float
+) -> tuple[np.ndarray, float]:
+    """Per-sample, per-class coefficients Q of ``-sum_j Q_ij lp_ij`` for class-index
+    targets (weights, label smoothing, ignored rows zero) and the mean's denominator."""
+    m = target.shape[0]
+    keep = target != ignore_index
+    safe = np.where(keep, target, 0)
+    w = np.ones(c) if weight is None else weight.astype(np.float64)
+    q = np.zeros((m, c))
+    if c:
+        q[np.arange(m), safe] = 1.0 - eps
+        q += eps / c
+        q *= w[None, :]
+        q[~keep] = 0.0
+    den = float(np.where(keep, w[safe], 0.0).sum()) if c else 0.0
+    return q, den
+
+
+def _reduce_rows(per: Any, reduction: str, den: float) -> Any:
+    if reduction == "none":
+        return per
+    total = per.sum()
+    return total / den if reduction == "mean" else total
+
+
 class CrossEntropy(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, logits, target, weight, ignore_index, label_smoothing, reduction):
+        ctx.save_for_backward(logits, target)
         logits, target = c_contiguous(logits), c_contiguous(target)
         loss, lp = _core.cross_entropy_forward(
             logits, target, weight, ignore_index, label_smoothing, reduction
         )
-        ctx.save_for_backward(lp, target)
+        ctx.lp = lp
         ctx.args = (weight, ignore_index, label_smoothing, reduction)
         return loss
 
     @staticmethod
+    def composite(ctx: Any, x: Any, t: Any) -> Any:
+        """``-sum_j Q_ij log_softmax(x)_ij`` with Q from the targets (see ``_class_matrix``)."""
+        weight, ignore_index, eps, reduction = ctx.args
+        lp = log_softmax(x, 1)
+        c = x.shape[1]
+        if t.dtype.kind == "f":  # probabilities (differentiable)
+            q = t * (1.0 - eps) + eps / c
+            if weight is not None:
+                q = q * weight
+            den = float(x.shape[0])
+        else:
+            qa, den = _class_matrix(value(t), c, weight, ignore_index, eps)
+            q = qa.astype(x.dtype)
+        return _reduce_rows(-(q * lp).sum(1), reduction, den)
+
+    @staticmethod
     def backward(ctx, g):
-        lp, target = ctx.saved_arrays
+        x, target = ctx.saved_tensors
+        if not is_array(g):
+            return composite_backward(ctx, lambda a, b: CrossEntropy.composite(ctx, a, b),
+                                      (x, target), g)
+        lp, target = ctx.lp, c_contiguous(target)
         weight, ignore_index, eps, reduction = ctx.args
         nx, nt = ctx.needs_input_grad[:2]
         g = c_contiguous(g)
@@ -222,8 +273,17 @@ def cross_entropy(
 
 
 class NLLLoss(Function):
+    double_backward = True
+
+    @staticmethod
+    def composite(ctx: Any, lp: Any) -> Any:
+        shape, dtype, reduction, den = ctx.args
+        q, _ = _class_matrix(ctx.target, shape[1], ctx.weight, ctx.ignore_index, 0.0)
+        return _reduce_rows(-(lp * q.astype(dtype)).sum(1), reduction, den)
+
     @staticmethod
     def forward(ctx, lp, target, weight, ignore_index, reduction):
+        ctx.target, ctx.weight, ctx.ignore_index = target, weight, ignore_index
         n, c = lp.shape
         keep = target != ignore_index
         safe = np.where(keep, target, 0)
@@ -231,7 +291,8 @@ class NLLLoss(Function):
         wy = np.where(keep, w[safe], 0).astype(np.float64) if c > 0 else np.zeros(n)
         picked = lp[np.arange(n), safe].astype(np.float64) if c > 0 else np.zeros(n)
         per = -wy * picked
-        ctx.save_for_backward(safe, wy)
+        ctx.save_for_backward(lp)
+        ctx.safe, ctx.wy = safe, wy
         ctx.args = (lp.shape, lp.dtype, reduction, wy.sum())
         if reduction == "none":
             return per.astype(lp.dtype)
@@ -243,7 +304,10 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        safe, wy = ctx.saved_arrays
+        (lp,) = ctx.saved_tensors
+        if not is_array(g):
+            return composite_backward(ctx, lambda a: NLLLoss.composite(ctx, a), (lp,), g)
+        safe, wy = ctx.safe, ctx.wy
         shape, dtype, reduction, den = ctx.args
         gx = np.zeros(shape, dtype=dtype)
         if shape[1] > 0:

@@ -13,6 +13,10 @@ import numpy as np
 from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
+from dlx._ops._common import composite_backward, is_array, value
+from dlx._ops.activation import softplus
+from dlx._ops.elementwise import Where, maximum
+from dlx._ops.unary import log
 from dlx.autograd.function import Function, c_contiguous
 from dlx.nn.functional._loss import check_reduction, grad_scale
 from dlx.tensor import Tensor
@@ -65,22 +69,48 @@ def _weighted(loss: Tensor, weight: Any, shape: tuple[int, ...], reduction: str,
 
 
 # -- mse, l1, huber (kernels) ---------------------------------------------------------
+def _reduce(per: Any, reduction: str) -> Any:
+    if reduction == "sum":
+        return per.sum()
+    if reduction == "mean":
+        return per.mean()
+    return per
+
+
 class Pointwise(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, t, kind, delta, reduction):
-        x, t = c_contiguous(x), c_contiguous(t)
         ctx.save_for_backward(x, t)
         ctx.args = (kind, delta, reduction)
+        x, t = c_contiguous(x), c_contiguous(t)
         if kind == "huber":
             return _core.huber_loss_forward(x, t, delta, reduction)
         return getattr(_core, f"{kind}_loss_forward")(x, t, reduction)
 
     @staticmethod
+    def composite(ctx: Any, x: Any, t: Any) -> Any:
+        kind, delta, reduction = ctx.args
+        d = x - t
+        if kind == "mse":
+            per = d * d
+        elif kind == "l1":
+            per = d.abs()
+        else:
+            small = np.abs(value(d)) < delta
+            per = Where.apply(d * d * 0.5, (d.abs() - 0.5 * delta) * delta, cond=small,
+                              dtype=d.dtype)
+        return _reduce(per, reduction)
+
+    @staticmethod
     def backward(ctx, g):
-        x, t = ctx.saved_arrays
+        x, t = ctx.saved_tensors
+        if not is_array(g):
+            return composite_backward(ctx, lambda a, b: Pointwise.composite(ctx, a, b), (x, t), g)
         kind, delta, reduction = ctx.args
         nx, nt = ctx.needs_input_grad[:2]
-        g = c_contiguous(g)
+        x, t, g = c_contiguous(x), c_contiguous(t), c_contiguous(g)
         if kind == "huber":
             gi = _core.huber_loss_backward(g, x, t, delta, reduction)
         else:
@@ -116,17 +146,32 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 
 # -- binary cross-entropy -------------------------------------------------------------
 class BCEWithLogits(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, t, pos_weight, reduction):
+        ctx.save_for_backward(x, t, pos_weight)
+        ctx.reduction = reduction
         x, t = c_contiguous(x), c_contiguous(t)
         pw = None if pos_weight is None else c_contiguous(pos_weight)
-        ctx.save_for_backward(x, t, pw)
-        ctx.reduction = reduction
         return _core.bce_with_logits_forward(x, t, pw, reduction)
 
     @staticmethod
+    def composite(ctx: Any, x: Any, t: Any, pw: Any) -> Any:
+        # (1 - t) x + (1 + (p - 1) t) softplus(-x)
+        sp = softplus(-x)
+        weight = 1 if pw is None else 1 + (pw - 1) * t
+        return _reduce((1 - t) * x + weight * sp, ctx.reduction)
+
+    @staticmethod
     def backward(ctx, g):
-        x, t, pw = ctx.saved_arrays
+        x, t, pw = ctx.saved_tensors
+        if not is_array(g):
+            return composite_backward(
+                ctx, lambda a, b, c: BCEWithLogits.composite(ctx, a, b, c), (x, t, pw), g
+            )
+        x, t = c_contiguous(x), c_contiguous(t)
+        pw = None if pw is None else c_contiguous(pw)
         nx, nt, np_ = (*ctx.needs_input_grad, False, False)[:3]
         g = c_contiguous(g)
         gx = gt = gp = None
@@ -196,6 +241,14 @@ def binary_cross_entropy_with_logits(
 
 
 class BCE(Function):
+    double_backward = True
+
+    @staticmethod
+    def composite(ctx: Any, x: Any, t: Any) -> Any:
+        lx = maximum(log(x), -100.0)
+        l1x = maximum(log(1 - x), -100.0)
+        return _reduce(-(t * lx + (1 - t) * l1x), ctx.reduction)
+
     @staticmethod
     def forward(ctx, x, t, reduction):
         with np.errstate(divide="ignore"):
@@ -215,7 +268,9 @@ class BCE(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, t = ctx.saved_arrays
+        x, t = ctx.saved_tensors
+        if not is_array(g):
+            return composite_backward(ctx, lambda a, b: BCE.composite(ctx, a, b), (x, t), g)
         lx, l1x = ctx.logs
         nx, nt = ctx.needs_input_grad[:2]
         s = grad_scale(g, ctx.reduction, x.size)

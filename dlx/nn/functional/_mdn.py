@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from dlx._ops import reduce as _red
+from dlx._ops.activation import sigmoid
 from dlx._ops import unary as _un
 from dlx._ops.elementwise import as_tensor
 from dlx._ops.shape import unsqueeze
@@ -24,6 +25,8 @@ _VARIANCES = ("softplus", "exp")
 class _Softplus(Function):
     """log(1 + exp(x)) without overflow; its derivative is sigmoid(x)."""
 
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -31,10 +34,8 @@ class _Softplus(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_arrays
-        e = np.exp(-np.abs(x))
-        s = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return g * s.astype(x.dtype, copy=False)
+        (x,) = ctx.saved_tensors
+        return g * sigmoid(x)
 
 
 def _logsumexp(a: Tensor, axis: int) -> Tensor:

@@ -10,27 +10,57 @@ import numpy as np
 from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
+from dlx._ops._common import composite_backward, is_array
 from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
 
 class BatchNorm(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        x = c_contiguous(x)
+        ctx.save_for_backward(x, weight)
         w = None if weight is None else c_contiguous(weight)
         b = None if bias is None else c_contiguous(bias)
         y, mean, invstd = _core.batch_norm_forward(
-            x, w, b, running_mean, running_var, training, momentum, eps
+            c_contiguous(x), w, b, running_mean, running_var, training, momentum, eps
         )
-        ctx.save_for_backward(x, w, mean, invstd)
-        ctx.training = training
+        ctx.mean, ctx.invstd = mean, invstd
+        ctx.training, ctx.eps = training, eps
         return y
 
     @staticmethod
+    def composite(ctx: Any, x: Any, w: Any, b: Any) -> Any:
+        """The normalisation in dlx ops: batch statistics when training (biased
+        variance), the forward's running statistics (constants) otherwise."""
+        axes = (0, *range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if ctx.training:
+            d = x - x.mean(axes, keepdim=True)
+            xhat = d * ((d * d).mean(axes, keepdim=True) + ctx.eps) ** -0.5
+        else:
+            xhat = (x - ctx.mean.reshape(shape)) * ctx.invstd.reshape(shape)
+        y = xhat if w is None else xhat * w.reshape(shape)
+        return y if b is None else y + b.reshape(shape)
+
+    @staticmethod
     def backward(ctx, g):
-        x, w, mean, invstd = ctx.saved_arrays
-        gx, gw, gb = _core.batch_norm_backward(c_contiguous(g), x, w, mean, invstd, ctx.training)
+        x, w = ctx.saved_tensors
+        if not is_array(g):
+            nb = ctx.needs_input_grad[2]
+            gx, gw, _ = composite_backward(
+                ctx, lambda a, c, _: BatchNorm.composite(ctx, a, c, None), (x, w, None), g
+            )
+            return gx, gw, (g.sum((0, *range(2, g.ndim))) if nb else None)
+        gx, gw, gb = _core.batch_norm_backward(
+            c_contiguous(g),
+            c_contiguous(x),
+            None if w is None else c_contiguous(w),
+            ctx.mean,
+            ctx.invstd,
+            ctx.training,
+        )
         return gx, gw, gb
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from dlx._native import _core
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
@@ -13,32 +15,86 @@ from dlx.tensor import Tensor
 
 
 class MaxPool2d(Function):
+    """Two outputs: the maxima and their int64 flat offsets within each input plane."""
+
+    double_backward = True
+
     @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding, dilation, ceil_mode, indices_out):
-        x = c_contiguous(x)
-        y, idx = _core.max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode)
+    def forward(ctx, x, kernel_size, stride, padding, dilation, ceil_mode):
+        y, idx = _core.max_pool2d_forward(
+            c_contiguous(x), kernel_size, stride, padding, dilation, ceil_mode
+        )
         ctx.save_for_backward(idx)
         ctx.input_shape = x.shape
-        indices_out.append(idx)
-        return y
+        return y, idx
+
+    @staticmethod
+    def backward(ctx, g, _g_idx):
+        (idx,) = ctx.saved_tensors
+        return MaxPoolScatter.apply(g, idx=idx, shape=ctx.input_shape)
+
+
+class MaxPoolScatter(Function):
+    """Each output gradient to the input element that held the maximum (max pooling's
+    backward); linear in the gradient, its adjoint is :class:`MaxPoolGather`."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, idx, shape):
+        ctx.idx = idx
+        return _core.max_pool2d_backward(c_contiguous(g), idx, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return MaxPoolGather.apply(gg, idx=ctx.idx)
+
+
+class MaxPoolGather(Function):
+    """The element of each input plane at the pooling indices."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.idx, ctx.shape = idx, x.shape
+        n, c = idx.shape[:2]
+        flat = x.reshape(n, c, -1)
+        return np.take_along_axis(flat, idx.reshape(n, c, -1), axis=2).reshape(idx.shape)
 
     @staticmethod
     def backward(ctx, g):
-        (idx,) = ctx.saved_arrays
-        return _core.max_pool2d_backward(c_contiguous(g), idx, ctx.input_shape)
+        return MaxPoolScatter.apply(g, idx=ctx.idx, shape=ctx.shape)
 
 
 class AvgPool2d(Function):
+    double_backward = True
+
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding, ceil_mode, count_include_pad):
-        x = c_contiguous(x)
         ctx.input_shape = x.shape
         ctx.args = (kernel_size, stride, padding, ceil_mode, count_include_pad)
-        return _core.avg_pool2d_forward(x, *ctx.args)
+        return _core.avg_pool2d_forward(c_contiguous(x), *ctx.args)
 
     @staticmethod
     def backward(ctx, g):
-        return _core.avg_pool2d_backward(c_contiguous(g), ctx.input_shape, *ctx.args)
+        return AvgPoolAdjoint.apply(g, shape=ctx.input_shape, args=ctx.args)
+
+
+class AvgPoolAdjoint(Function):
+    """Average pooling's backward (each window's gradient spread over its taps); its
+    adjoint is average pooling itself."""
+
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, g, shape, args):
+        ctx.args = args
+        return _core.avg_pool2d_backward(c_contiguous(g), shape, *args)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return AvgPool2d.apply(gg, *ctx.args)
 
 
 def _pool_args(
@@ -76,17 +132,10 @@ def max_pool2d(
     """
     x, k, s, p, d = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation)
     spatial_out("max_pool2d", x.shape, k, s, p, d, bool(ceil_mode))
-    indices: list[Any] = []
-    out = MaxPool2d.apply(
-        x,
-        kernel_size=k,
-        stride=s,
-        padding=p,
-        dilation=d,
-        ceil_mode=bool(ceil_mode),
-        indices_out=indices,
+    out, indices = MaxPool2d.apply(
+        x, kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=bool(ceil_mode)
     )
-    return (out, Tensor(indices[0])) if return_indices else out
+    return (out, indices) if return_indices else out
 
 
 def avg_pool2d(

@@ -15,9 +15,9 @@ import numpy as np
 from dlx._native import _core
 from dlx._ops import shape as _shape
 from dlx._ops.elementwise import as_tensor
-from dlx._random import default_generator
 from dlx._validation import same_float_dtype, shape_str
 from dlx.autograd.function import Function, c_contiguous
+from dlx.nn.functional._dropout import dropout as dropout_fn
 from dlx.tensor import Tensor
 
 __all__ = ["RNNLayer", "rnn"]
@@ -27,7 +27,12 @@ GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
 
 class RNNLayer(Function):
-    """One layer, one direction, time-major. LSTM returns ``[output; c_n]`` stacked on time."""
+    """One layer, one direction, time-major: ``output`` (T, N, H), and for LSTM also
+    ``c_n`` (N, H) as a second output (views of the one array the kernel writes).
+
+    The fused kernels have no differentiable backward: under ``create_graph`` their
+    gradients are computed, and differentiating them again raises NotImplementedError.
+    """
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, mode="lstm", reverse=False):
@@ -41,20 +46,19 @@ class RNNLayer(Function):
         out, _, _, ws = _core.rnn_forward(
             mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0, reverse, stack_c=lstm
         )
-        # `out` itself is saved (not a view of it), so an in-place change of the output
-        # is caught by the version check instead of silently changing the gradient.
-        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, out, ws)
+        steps = x.shape[0]
+        y = out[:steps] if lstm else out
+        # The output is saved, so an in-place change of it is caught by the version check
+        # instead of silently changing the gradient.
+        ctx.save_for_backward(x, w_ih, w_hh, h0, c0, y, ws)
         ctx.mode, ctx.reverse, ctx.bias = mode, reverse, b_ih is not None
-        return out
+        return (y, out[steps]) if lstm else y
 
     @staticmethod
-    def backward(ctx, g):
-        x, w_ih, w_hh, h0, c0, out, ws = ctx.saved_arrays
-        steps = x.shape[0]
-        y = out[:steps]
-        gc = None
-        if ctx.mode == "lstm":
-            g, gc = g[:steps], c_contiguous(g[steps])
+    def backward(ctx, g, gc=None):
+        x, w_ih, w_hh, h0, c0, y, ws = ctx.saved_arrays
+        if gc is not None:
+            gc = c_contiguous(gc)
         gx, gh0, gc0, gw_ih, gw_hh, gb_ih, gb_hh = _core.rnn_backward(
             ctx.mode, c_contiguous(g), None, gc, x, w_ih, w_hh, h0, c0, y, ws,
             bias=ctx.bias, reverse=ctx.reverse,
@@ -62,29 +66,14 @@ class RNNLayer(Function):
         return gx, gw_ih, gw_hh, gb_ih, gb_hh, gh0, gc0
 
 
-class Dropout(Function):
-    """Inverted dropout through the counter-based kernel (used between recurrent layers)."""
-
-    @staticmethod
-    def forward(ctx, x, p=0.5):
-        seed = int(default_generator().integers(0, 2**63))
-        y, mask = _core.dropout_forward(c_contiguous(x), p, seed)
-        ctx.mask, ctx.p = mask, p
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        return _core.dropout_backward(c_contiguous(g), ctx.mask, ctx.p)
-
-
 def _layer(mode, x, weights, h0, c0, reverse):
     """(output (T, N, H), h_n, c_n or None) of one layer and direction."""
     w_ih, w_hh, b_ih, b_hh = weights
     out = RNNLayer.apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mode=mode, reverse=reverse)
-    steps = x.shape[0]
-    last = 0 if reverse else steps - 1
+    last = 0 if reverse else x.shape[0] - 1
     if mode == "lstm":
-        return out[:steps], out[last], out[steps]
+        y, c_n = out
+        return y, y[last], c_n
     return out, out[last], None
 
 
@@ -184,7 +173,7 @@ def rnn(
     layer_in = x
     for layer in range(num_layers):
         if layer > 0 and dropout > 0.0 and training:
-            layer_in = Dropout.apply(layer_in, p=float(dropout))
+            layer_in = dropout_fn(layer_in, float(dropout), training=True)
         outs = []
         for d in range(dirs):
             k = layer * dirs + d
