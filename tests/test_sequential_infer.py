@@ -1,4 +1,5 @@
-"""Sequential's no-grad fast path (dlx/nn/modules/_infer.py) matches the regular path."""
+"""Sequential's fusion of dense runs (Module._fusion + F.dense_chain) matches the layers
+run one by one, and never skips user code."""
 
 from __future__ import annotations
 
@@ -79,39 +80,103 @@ def _mlp(dtype):
     ).to(dtype)
 
 
+def _count_chain_calls(monkeypatch):
+    calls = []
+    real = dlx._core.dense_chain_forward
+    monkeypatch.setattr(
+        dlx._core, "dense_chain_forward", lambda *a: calls.append(len(a[1])) or real(*a)
+    )
+    return calls
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch", [1, 5])
 def test_dense_run_is_one_call_with_identical_results(rng, dtype, monkeypatch, threads, batch):
     model = _mlp(dtype)
     model.eval()
     x = dlx.from_numpy(rng.standard_normal((batch, 20)).astype(dtype))
-    calls = []
-    real = dlx._core.dense_chain_forward
-    monkeypatch.setattr(
-        dlx._core, "dense_chain_forward", lambda *a: calls.append(len(a[1])) or real(*a)
-    )
+    calls = _count_chain_calls(monkeypatch)
     before = dlx.get_num_threads()
     try:
         dlx.set_num_threads(threads)
         with dlx.no_grad():
             fast = model(x).numpy()
-        slow = model(x).detach().numpy()
+        slow = model(x).detach().numpy()  # parameters require grad: layer by layer
     finally:
         dlx.set_num_threads(before)
-    assert calls == [4]  # all four Linear layers in one C++ call
+    assert calls == [4]  # all four Linear layers in one C++ call, once
     np.testing.assert_array_equal(fast, slow)  # the same kernels: bit for bit
 
 
-def test_dense_run_stops_at_a_hook_and_resumes(rng):
+def test_dense_run_stops_at_a_hook_and_resumes(rng, monkeypatch):
     model = _mlp(np.float32)
     model.eval()
     seen = []
     model[3].register_forward_hook(lambda m, args, out: seen.append(out.shape))
     x = dlx.from_numpy(rng.standard_normal((2, 20)).astype(np.float32))
+    calls = _count_chain_calls(monkeypatch)
     with dlx.no_grad():
         fast = model(x).numpy()
     assert seen == [(2, 16)]
+    assert calls == [2]  # Linear(16, 4) + Linear(4, 3) after the hooked layer
     np.testing.assert_array_equal(fast, model(x).detach().numpy())
+
+
+def test_subclass_of_linear_is_fused_unless_it_overrides_forward(rng, monkeypatch):
+    class Plain(nn.Linear):
+        pass
+
+    class Doubled(nn.Linear):
+        def forward(self, input):
+            return super().forward(input) * 2
+
+    x = dlx.from_numpy(rng.standard_normal((3, 4)).astype(np.float32))
+    calls = _count_chain_calls(monkeypatch)
+    plain = nn.Sequential(Plain(4, 4), nn.ReLU(), Plain(4, 2))
+    with dlx.no_grad():
+        out = plain(x)
+    assert calls == [2]
+    np.testing.assert_array_equal(out.numpy(), plain[2](plain[1](plain[0](x))).detach().numpy())
+    calls.clear()
+    doubled = nn.Sequential(Doubled(4, 4), nn.ReLU(), Doubled(4, 2))
+    with dlx.no_grad():
+        out = doubled(x)
+    assert calls == []  # user code runs
+    ref = doubled[2](doubled[1](doubled[0](x)))
+    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+
+
+def test_training_graph_is_not_fused_and_gradients_flow(rng, monkeypatch):
+    model = _mlp(np.float64)
+    model.eval()
+    calls = _count_chain_calls(monkeypatch)
+    x = dlx.tensor(rng.standard_normal((2, 20)))
+    model(x).sum().backward()
+    assert calls == []
+    assert all(p.grad is not None for p in model.parameters())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = dlx.tensor(rng.standard_normal((2, 20)), requires_grad=True)
+    model(x).sum().backward()  # the input needs a gradient: still layer by layer
+    assert calls == []
+    assert x.grad is not None
+    with dlx.no_grad():
+        model(x)
+    assert calls == [4]
+
+
+def test_dense_chain_function_checks_and_falls_back(rng):
+    x = dlx.from_numpy(rng.standard_normal((2, 3)).astype(np.float32))
+    w = dlx.from_numpy(rng.standard_normal((4, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match="one entry per layer"):
+        nn.functional.dense_chain(x, [w], [], [True])
+    bad = dlx.from_numpy(rng.standard_normal((4, 5)).astype(np.float32))
+    with dlx.no_grad(), pytest.raises(ValueError, match="in_features"):
+        nn.functional.dense_chain(x, [w, bad], [None, None], [True, False])
+    x3 = dlx.from_numpy(rng.standard_normal((2, 2, 3)).astype(np.float32))
+    with dlx.no_grad():
+        out = nn.functional.dense_chain(x3, [w], [None], [True])  # 3-D: layer by layer
+    np.testing.assert_array_equal(out.numpy(), nn.functional.relu(x3 @ w.T).numpy())
 
 
 def test_dense_chain_forward_rejects_bad_arguments(rng):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dlx._autograd import Function
+from dlx._autograd import Function, TensorBase
 from dlx._native import _core
 from dlx._ops._common import as_tensor, c_contiguous, is_array, value
 from dlx._ops.shape import sum_to
@@ -139,7 +139,12 @@ def _curvature(kind: str, params: tuple[Any, ...], s: Any) -> Any:
     raise NotImplementedError(msg)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _float(input: Any, fn: str) -> Any:
+    if isinstance(input, TensorBase) and input._data.dtype in _FLOATS:
+        return input
     x = as_tensor(input)
     same_float_dtype(fn, input=x._data)
     return x

@@ -21,7 +21,7 @@ from dlx._ops.activation import (
 )
 from dlx.nn.functional._conv import conv2d
 from dlx.nn.functional._dropout import dropout
-from dlx.nn.functional._linear import linear
+from dlx.nn.functional._linear import dense_chain, linear
 from dlx.nn.functional._loss import cross_entropy, nll_loss
 from dlx.nn.functional._loss_elementwise import (
     binary_cross_entropy,
@@ -43,6 +43,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "conv2d",
     "cross_entropy",
+    "dense_chain",
     "dropout",
     "elu",
     "flatten",

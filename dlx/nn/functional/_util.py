@@ -12,6 +12,18 @@ def pair(
     value: object, name: str, fn: str, minimum: int = 0, single: bool = False
 ) -> tuple[int, int]:
     """``value`` (an int or, unless ``single``, a pair of ints) as a pair, each >= minimum."""
+    tv = type(value)
+    if tv is int and value >= minimum:
+        return (value, value)  # type: ignore[return-value]
+    if (  # an already normalised pair (what the layers pass)
+        tv is tuple
+        and not single
+        and len(value) == 2  # type: ignore[arg-type]
+        and type(value[0]) is int  # type: ignore[index]
+        and type(value[1]) is int  # type: ignore[index]
+        and min(value) >= minimum  # type: ignore[call-overload]
+    ):
+        return value  # type: ignore[return-value]
     if isinstance(value, Sequence) and not isinstance(value, str) and not single:
         if len(value) != 2:
             msg = f"{fn}: `{name}` must be an int or a pair of ints, got {tuple(value)!r}"

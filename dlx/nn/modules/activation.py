@@ -27,7 +27,8 @@ class _Elementwise(Module):
         self.inplace = bool(inplace)
 
     def forward(self, input: Tensor) -> Tensor:
-        return type(self)._fn(input, **self.get_config())
+        cfg = self.get_config()
+        return type(self)._fn(input, **cfg) if cfg else type(self)._fn(input)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Same as the input shape."""
@@ -46,6 +47,11 @@ class ReLU(_Elementwise):
     """``max(x, 0)``."""
 
     _fn = staticmethod(F.relu)
+
+    def _fusion(self) -> tuple[Any, ...] | None:
+        if type(self).forward is not _Elementwise.forward or type(self)._fn is not F.relu:
+            return None
+        return ("relu",)
 
 
 class AbsReLU(_Elementwise):

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from dlx._autograd import is_grad_enabled
+from dlx.nn.functional import dense_chain
 from dlx.nn.modules.module import Module
 from dlx.tensor import Tensor
 
@@ -28,6 +30,39 @@ def _index(idx: Any, n: int, owner: str) -> int:
         msg = f"index {i} is out of range for {owner} of length {n}"
         raise IndexError(msg)
     return i % n
+
+
+def _spec(m: Module) -> tuple[Any, ...] | None:
+    if m._forward_pre_hooks or m._forward_hooks:
+        return None
+    return m._fusion()
+
+
+def _dense_run(modules: list[Module], i: int) -> tuple[int, list[Any], list[Any], list[bool]] | None:
+    """The run of fusable dense layers starting at ``modules[i]`` (``Linear`` layers, each
+    optionally followed by a ``ReLU``, with identities in between), or None when it holds
+    fewer than two dense layers. Layers say what they are through ``Module._fusion``."""
+    spec = _spec(modules[i])
+    if spec is None or spec[0] != "linear" or (is_grad_enabled() and spec[1].requires_grad):
+        return None  # not a dense layer, or a training step (recorded layer by layer)
+    weights, biases, relu = [spec[1]], [spec[2]], [False]
+    j = i + 1
+    while j < len(modules):
+        spec = _spec(modules[j])
+        if spec is None:
+            break
+        if spec[0] == "linear":
+            weights.append(spec[1])
+            biases.append(spec[2])
+            relu.append(False)
+        elif spec[0] == "relu" and not relu[-1]:
+            relu[-1] = True
+        elif spec[0] != "identity":
+            break
+        j += 1
+    if len(weights) < 2:
+        return None
+    return j, weights, biases, relu
 
 
 class Sequential(Module):
@@ -87,8 +122,17 @@ class Sequential(Module):
         return self
 
     def forward(self, input: Any) -> Any:
-        for module in self:
-            input = module(input)
+        modules = [m for m in self._modules.values() if m is not None]
+        i, n = 0, len(modules)
+        while i < n:
+            run = _dense_run(modules, i)
+            if run is not None:
+                j, weights, biases, relu = run
+                input = dense_chain(input, weights, biases, relu)
+                i = j
+                continue
+            input = modules[i](input)
+            i += 1
         return input
 
     def get_config(self) -> dict[str, Any]:

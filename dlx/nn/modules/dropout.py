@@ -26,6 +26,11 @@ class Dropout(Module):
     def forward(self, input: Tensor) -> Tensor:
         return dropout(input, self.p, self.training)
 
+    def _fusion(self) -> tuple[Any, ...] | None:
+        if type(self).forward is not Dropout.forward or (self.training and self.p > 0):
+            return None
+        return ("identity",)
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Same as the input shape."""
         return tuple(input_shape)

@@ -25,6 +25,9 @@ class Identity(Module):
     def forward(self, input: Any) -> Any:
         return input
 
+    def _fusion(self) -> tuple[Any, ...] | None:
+        return ("identity",) if type(self).forward is Identity.forward else None
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Same as the input shape."""
         return tuple(input_shape)
@@ -74,6 +77,12 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return linear(input, self.weight, self.bias)
+
+    def _fusion(self) -> tuple[Any, ...] | None:
+        if type(self).forward is not Linear.forward:
+            return None
+        p = self._parameters
+        return ("linear", p["weight"], p["bias"])
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """``input_shape`` with the last axis replaced by ``out_features`` (checked)."""

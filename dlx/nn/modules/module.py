@@ -50,6 +50,13 @@ class Module:
         msg = f"Module [{type(self).__name__}] is missing the required 'forward' function"
         raise NotImplementedError(msg)
 
+    def _fusion(self) -> tuple[Any, ...] | None:
+        """This layer's forward as a primitive ``Sequential`` may fuse with its neighbours:
+        ``("linear", weight, bias)``, ``("relu",)`` or ``("identity",)``; None (the
+        default) when it must run as itself. Layers return None when a subclass overrides
+        ``forward``, so fusing never skips user code."""
+        return None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
