@@ -357,3 +357,51 @@ def test_function_apply_on_arrays_returns_arrays():
     out = Mul.apply(a, a, dtype=a.dtype)
     assert type(out) is np.ndarray
     np.testing.assert_allclose(out, a * a)
+
+
+# -- module backward hooks ---------------------------------------------------------------------
+def test_module_full_backward_hook_sees_input_and_output_gradients():
+    lin = dlx.nn.Linear(3, 2).double()
+    seen = []
+    handle = lin.register_full_backward_hook(
+        lambda m, gi, go: seen.append((m, gi[0].numpy().copy(), go[0].numpy().copy()))
+    )
+    x = leaf(np.arange(12.0).reshape(4, 3))
+    (lin(x) * 3).sum().backward()
+    (m, gi, go), = seen
+    assert m is lin
+    np.testing.assert_allclose(go, np.full((4, 2), 3.0))
+    np.testing.assert_allclose(gi, x.grad.numpy())
+    handle.remove()
+    lin(x).sum().backward()
+    assert len(seen) == 1
+
+
+def test_module_backward_hooks_can_replace_gradients():
+    lin = dlx.nn.Linear(3, 2).double()
+    lin.register_full_backward_pre_hook(lambda m, go: (go[0] * 2,))
+    lin.register_full_backward_hook(lambda m, gi, go: (gi[0] + 1,))
+    x = leaf(np.ones((2, 3)))
+    lin(x).sum().backward()
+    expected = 2 * np.ones((2, 2)) @ lin.weight.numpy() + 1
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+    np.testing.assert_allclose(lin.bias.grad.numpy(), [4.0, 4.0])  # pre-hook doubled go
+
+
+@pytest.mark.torch
+def test_module_full_backward_hook_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w, b, xv = rng.standard_normal((2, 3)), rng.standard_normal(2), rng.standard_normal((4, 3))
+    lin = dlx.nn.Linear(3, 2).double()
+    lin.load_state_dict({"weight": w, "bias": b})
+    tl = torch.nn.Linear(3, 2).double()
+    tl.load_state_dict({"weight": torch.from_numpy(w), "bias": torch.from_numpy(b)})
+    got, want = [], []
+    lin.register_full_backward_hook(lambda m, gi, go: got.append((gi[0].numpy(), go[0].numpy())))
+    tl.register_full_backward_hook(lambda m, gi, go: want.append((gi[0].numpy(), go[0].numpy())))
+    x, tx = leaf(xv), torch.tensor(xv, requires_grad=True)
+    (lin(x).tanh() ** 2).sum().backward()
+    (tl(tx).tanh() ** 2).sum().backward()
+    for a, c in zip(got[0], want[0], strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-12)
