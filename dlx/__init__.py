@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
-from dlx.tensor import Tensor  # registers the tensor class with the compiled core
-from dlx import autograd, nn  # noqa: I001
+from dlx import autograd, nn
+from dlx._device import device
 from dlx._dtype import bool_, float16, float32, float64, int32, int64, uint8
 from dlx._factory import (
     arange,
@@ -20,7 +20,6 @@ from dlx._factory import (
     zeros,
     zeros_like,
 )
-from dlx._device import device
 from dlx._grad_mode import (
     enable_grad,
     inference_mode,
@@ -28,7 +27,7 @@ from dlx._grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from dlx._ops.activation import relu, sigmoid, softmax, log_softmax, tanh
+from dlx._ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from dlx._ops.elementwise import add, div, maximum, minimum, mul, pow, sub, where
 from dlx._ops.linalg import matmul
 from dlx._ops.reduce import amax, amin, argmax, argmin, mean, std, sum, var
@@ -47,6 +46,7 @@ from dlx._ops.unary import abs, clamp, clip, clone, exp, log, neg, sqrt
 from dlx._random import manual_seed
 from dlx._threads import blas_info, get_num_threads, set_gemm_backend, set_num_threads
 from dlx.autograd import GradcheckError, gradcheck, gradgradcheck
+from dlx.tensor import Tensor  # registers the tensor class with the compiled core
 
 concatenate = cat  # NumPy spelling
 max = amax

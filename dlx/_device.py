@@ -17,17 +17,20 @@ class device:
     """
 
     __slots__ = ("index", "type")
+    type: str
+    index: int | None
 
     def __init__(self, type: Any, index: int | None = None) -> None:
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        if not isinstance(type, str):
-            msg = f"`type` must be a device string such as 'cpu', got {type!r}"
+        spec: Any = type
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index
+        if not isinstance(spec, str):
+            msg = f"`type` must be a device string such as 'cpu', got {spec!r}"
             raise TypeError(msg)
-        name, _, idx = type.partition(":")
+        name, _, idx = spec.partition(":")
         if idx:
             if not idx.isdigit():
-                msg = f"`type` has an invalid device index: {type!r}"
+                msg = f"`type` has an invalid device index: {spec!r}"
                 raise ValueError(msg)
             index = int(idx)
         self.type = name

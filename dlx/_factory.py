@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
+from dlx._autograd import make_tensor
 from dlx._random import resolve_generator
 from dlx._validation import as_shape
-from dlx._autograd import make_tensor
 from dlx.tensor import Tensor
 
 __all__ = [

@@ -9,6 +9,7 @@ Storage, gradient, version counter and graph node live in the compiled
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +30,9 @@ from dlx._validation import shape_str
 __all__ = ["Tensor"]
 
 
-def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, state: dict[str, Any]) -> Tensor:
+def _rebuild(
+    cls: type[Tensor], data: np.ndarray, requires_grad: bool, state: dict[str, Any]
+) -> Tensor:
     t = cls.__new__(cls)
     Tensor.__init__(t, data)
     t.requires_grad = requires_grad
@@ -371,13 +374,13 @@ class Tensor(TensorBase):
         self._bump_version()
         return self
 
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+    def add_(self, other: Any, alpha: builtins.float = 1) -> Tensor:
         """``self += alpha * other`` in place."""
         if alpha != 1:
             other = (other._data if isinstance(other, TensorBase) else np.asarray(other)) * alpha
         return self._inplace(np.add, other, "add_")
 
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+    def sub_(self, other: Any, alpha: builtins.float = 1) -> Tensor:
         """``self -= alpha * other`` in place."""
         if alpha != 1:
             other = (other._data if isinstance(other, TensorBase) else np.asarray(other)) * alpha
@@ -401,7 +404,7 @@ class Tensor(TensorBase):
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value``."""
         self._check_inplace(value)
-        self._data.fill(value.item() if isinstance(value, TensorBase) else value)
+        self._data.fill(value.numpy().item() if isinstance(value, TensorBase) else value)
         self._bump_version()
         return self
 
@@ -435,16 +438,16 @@ class Tensor(TensorBase):
             return op(self, other)  # type: ignore[no-any-return]
         return inplace(other)  # type: ignore[no-any-return]
 
-    def __iadd__(self, other: Any) -> Tensor:  # noqa: PYI034 - may return a new tensor
+    def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
         return self._iop(other, _ew.add, self.add_)
 
-    def __isub__(self, other: Any) -> Tensor:  # noqa: PYI034 - may return a new tensor
+    def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
         return self._iop(other, _ew.sub, self.sub_)
 
-    def __imul__(self, other: Any) -> Tensor:  # noqa: PYI034 - may return a new tensor
+    def __imul__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
         return self._iop(other, _ew.mul, self.mul_)
 
-    def __itruediv__(self, other: Any) -> Tensor:  # noqa: PYI034 - may return a new tensor
+    def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
         return self._iop(other, _ew.div, self.div_)
 
 

@@ -129,7 +129,8 @@ def test_failed_version_check_changes_no_grad():
         w.add_(1)
     with pytest.raises(RuntimeError, match="in-place"):
         y.backward()
-    assert u.grad is None and w.grad is None  # checked before anything was accumulated
+    assert u.grad is None
+    assert w.grad is None
 
 
 # -- regressions: concurrent backward into one leaf --------------------------------------------
@@ -141,7 +142,7 @@ def test_concurrent_backward_into_shared_leaf_gives_exact_sum():
         try:
             for _ in range(100):
                 (shared * 2 + shared).sum().backward()
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001 - any failure is reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
@@ -305,8 +306,11 @@ def _split(x):
 def test_multi_output_function_gets_one_grad_per_output_and_zeros_for_unused():
     x = leaf([3.0, 1.0, 2.0])
     d, s, idx = _split(x)
-    assert idx.dtype == np.int64 and not idx.requires_grad
-    assert d.grad_fn is s.grad_fn and d.output_nr == 0 and s.output_nr == 1
+    assert idx.dtype == np.int64
+    assert not idx.requires_grad
+    assert d.grad_fn is s.grad_fn
+    assert d.output_nr == 0
+    assert s.output_nr == 1
     s.sum().backward()  # nothing flows into d: it gets zeros
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())
     x.grad = None
@@ -318,7 +322,8 @@ def test_multi_output_function_gets_one_grad_per_output_and_zeros_for_unused():
 def test_max_pool_indices_are_an_output():
     x = dlx.tensor(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
     y, idx = dlx.nn.functional.max_pool2d(x, 2, return_indices=True)
-    assert y.grad_fn is not None and idx.grad_fn is None
+    assert y.grad_fn is not None
+    assert idx.grad_fn is None
     assert idx.dtype == np.int64
     np.testing.assert_array_equal(idx.numpy().ravel(), [5, 7, 13, 15])
     y.sum().backward()
@@ -329,7 +334,8 @@ def test_max_pool_indices_are_an_output():
 def test_grad_and_data_are_tensors_sharing_memory():
     w = leaf([1.0, 2.0])
     (w * w).sum().backward()
-    assert isinstance(w.grad, dlx.Tensor) and isinstance(w.data, dlx.Tensor)
+    assert isinstance(w.grad, dlx.Tensor)
+    assert isinstance(w.data, dlx.Tensor)
     assert np.shares_memory(w.data.numpy(), w.numpy())
     w.grad.zero_()
     assert w.grad.norm() == 0 if hasattr(w.grad, "norm") else not w.grad.numpy().any()
@@ -342,9 +348,11 @@ def test_grad_and_data_are_tensors_sharing_memory():
 def test_numpy_ufuncs_on_tensors():
     x = leaf([1.0, 2.0])
     y = np.exp(x)  # dlx's op: differentiable
-    assert isinstance(y, dlx.Tensor) and y.requires_grad
+    assert isinstance(y, dlx.Tensor)
+    assert y.requires_grad
     z = np.ones(2) + x  # ndarray + Tensor
-    assert isinstance(z, dlx.Tensor) and z.requires_grad
+    assert isinstance(z, dlx.Tensor)
+    assert z.requires_grad
     with pytest.raises(TypeError, match="requires grad"):
         np.cos(x)
     np.testing.assert_allclose(np.cos(x.detach()), np.cos([1.0, 2.0]))
@@ -368,7 +376,7 @@ def test_module_full_backward_hook_sees_input_and_output_gradients():
     )
     x = leaf(np.arange(12.0).reshape(4, 3))
     (lin(x) * 3).sum().backward()
-    (m, gi, go), = seen
+    ((m, gi, go),) = seen
     assert m is lin
     np.testing.assert_allclose(go, np.full((4, 2), 3.0))
     np.testing.assert_allclose(gi, x.grad.numpy())

@@ -182,8 +182,9 @@ def programs(draw, smooth_only):
                 continue
             mask = None
             if name == "where":
-                bits = draw(st.lists(st.booleans(), min_size=int(np.prod(out)),
-                                     max_size=int(np.prod(out))))
+                bits = draw(
+                    st.lists(st.booleans(), min_size=int(np.prod(out)), max_size=int(np.prod(out)))
+                )
                 mask = np.array(bits, dtype=bool).reshape(out)
             steps.append((name, (i, j), mask))
         value_shapes.append(out)
@@ -208,7 +209,7 @@ def _run(lib, leaves, steps, picks, value_shapes, weights):
 
 
 def _setup(prog):
-    shapes, steps, picks, value_shapes, seed = prog
+    shapes, _steps, picks, value_shapes, seed = prog
     rng = np.random.default_rng(seed)
     leaves = [rng.uniform(-1.5, 1.5, s) for s in shapes]
     weights = [rng.standard_normal(value_shapes[k]) for k in picks]
@@ -218,7 +219,7 @@ def _setup(prog):
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs(smooth_only=True))
 def test_random_graphs_match_finite_differences(prog):
-    shapes, steps, picks, value_shapes, _ = prog
+    _shapes, steps, picks, value_shapes, _ = prog
     leaves, weights = _setup(prog)
     ts = [dlx.tensor(v, requires_grad=True) for v in leaves]
     loss = _run(dlx, ts, steps, picks, value_shapes, weights)
@@ -233,10 +234,11 @@ def test_random_graphs_match_finite_differences(prog):
             vals = []
             for d in (eps, -eps):
                 pert = [a.copy() for a in leaves]
-                pert[[i for i, x in enumerate(leaves) if x is v][0]][idx] += d
+                pert[next(i for i, x in enumerate(leaves) if x is v)][idx] += d
                 with dlx.no_grad():
-                    out = _run(dlx, [dlx.tensor(a) for a in pert], steps, picks, value_shapes,
-                               weights)
+                    out = _run(
+                        dlx, [dlx.tensor(a) for a in pert], steps, picks, value_shapes, weights
+                    )
                 vals.append(float(out.item()))
             num[idx] = (vals[0] - vals[1]) / (2 * eps)
         got = np.zeros(v.shape) if t.grad is None else t.grad.numpy()
@@ -247,7 +249,7 @@ def test_random_graphs_match_finite_differences(prog):
 @given(programs(smooth_only=False))
 def test_random_graphs_match_torch(prog):
     torch = pytest.importorskip("torch")
-    shapes, steps, picks, value_shapes, _ = prog
+    _shapes, steps, picks, value_shapes, _ = prog
     leaves, weights = _setup(prog)
     ts = [dlx.tensor(v, requires_grad=True) for v in leaves]
     loss = _run(dlx, ts, steps, picks, value_shapes, weights)
@@ -268,7 +270,7 @@ def test_random_graphs_match_torch(prog):
 @given(programs(smooth_only=True))
 def test_random_graphs_second_order_match_torch(prog):
     torch = pytest.importorskip("torch")
-    shapes, steps, picks, value_shapes, _ = prog
+    _shapes, steps, picks, value_shapes, _ = prog
     leaves, weights = _setup(prog)
     ts = [dlx.tensor(v, requires_grad=True) for v in leaves]
     loss = _run(dlx, ts, steps, picks, value_shapes, weights)

@@ -8,8 +8,8 @@ import pytest
 
 import dlx
 import dlx.nn.functional as F
-from dlx.autograd import gradgradcheck
 from dlx.autograd import functional as AF
+from dlx.autograd import gradgradcheck
 
 R = np.random.default_rng(1234)
 
@@ -112,9 +112,12 @@ CASES = {
         lambda: (t((2, 2, 2, 1)), t((2,))),
     ),
     "batch_norm_eval": (
-        lambda x, w: F.batch_norm(
-            x, dlx.tensor(np.zeros(2)), dlx.tensor(np.ones(2) * 2), w, None, training=False
-        ) ** 2,
+        lambda x, w: (
+            F.batch_norm(
+                x, dlx.tensor(np.zeros(2)), dlx.tensor(np.ones(2) * 2), w, None, training=False
+            )
+            ** 2
+        ),
         lambda: (t((3, 2)), t((2,))),
     ),
     "dropout": (seeded(lambda x: F.dropout(x, 0.4) ** 2), lambda: (t((6,)),)),
@@ -245,12 +248,13 @@ def test_functional_with_several_inputs_and_create_graph():
     def f(p, q):
         return (p * q * q).sum()
 
-    (haa, hab), (hba, hbb) = AF.hessian(f, (a, b))
+    (haa, hab), (_hba, hbb) = AF.hessian(f, (a, b))
     np.testing.assert_allclose(haa.numpy(), np.zeros((2, 2)))
     np.testing.assert_allclose(hab.numpy(), np.diag(2 * b.numpy()))
     np.testing.assert_allclose(hbb.numpy(), np.diag(2 * a.numpy()))
-    out, (ga, gb) = AF.vjp(f, (a, b), create_graph=True)
-    assert ga.requires_grad and gb.requires_grad
+    _out, (ga, gb) = AF.vjp(f, (a, b), create_graph=True)
+    assert ga.requires_grad
+    assert gb.requires_grad
 
 
 def test_functional_argument_errors():
@@ -276,12 +280,14 @@ def test_hvp_of_mlp_loss_matches_torch():
     vs = [R.standard_normal(p.shape) for p in params]
     dx, dy = dlx.tensor(x), dlx.tensor(y)
     _, dhv = AF.hvp(
-        lambda *p: _mlp_loss(dlx, dx, dy, *p), tuple(dlx.tensor(p) for p in params),
+        lambda *p: _mlp_loss(dlx, dx, dy, *p),
+        tuple(dlx.tensor(p) for p in params),
         tuple(dlx.tensor(v) for v in vs),
     )
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     _, thv = torch.autograd.functional.hvp(
-        lambda *p: _mlp_loss(torch, tx, ty, *p), tuple(torch.from_numpy(p) for p in params),
+        lambda *p: _mlp_loss(torch, tx, ty, *p),
+        tuple(torch.from_numpy(p) for p in params),
         tuple(torch.from_numpy(v) for v in vs),
     )
     for a, b in zip(dhv, thv, strict=True):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import dlx
 from optim_testing import Param, assert_trajectory_close, make_problem, run_dlx
 
+import dlx
 from dlx import optim
 
 

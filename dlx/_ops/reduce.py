@@ -243,8 +243,17 @@ def std(
     out: Any = None,
 ) -> Any:
     """Standard deviation: ``sqrt(var(x, dim, correction))``."""
-    v = var(input, dim, correction, keepdim, unbiased=unbiased, axis=axis, keepdims=keepdims,
-            ddof=ddof, dtype=dtype)
+    v = var(
+        input,
+        dim,
+        correction,
+        keepdim,
+        unbiased=unbiased,
+        axis=axis,
+        keepdims=keepdims,
+        ddof=ddof,
+        dtype=dtype,
+    )
     return _into(out, sqrt(v))
 
 

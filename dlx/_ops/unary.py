@@ -170,8 +170,8 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
         msg = "clamp: at least one of `min` and `max` must be given"
         raise ValueError(msg)
     x = as_tensor(input)
-    lo = min.item() if isinstance(min, TensorBase) else min
-    hi = max.item() if isinstance(max, TensorBase) else max
+    lo = min.numpy().item() if isinstance(min, TensorBase) else min
+    hi = max.numpy().item() if isinstance(max, TensorBase) else max
     return Clamp.apply(x, lo=lo, hi=hi)
 
 

@@ -9,7 +9,6 @@ backward passes into a shared leaf give the exact sum.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -153,6 +152,7 @@ def grad(
     seeds = _seeds(outs, grad_outputs, "grad_outputs", single, graph)
     retain = graph if retain_graph is None else bool(retain_graph)
     captured = run_backward(outs, seeds, retain, graph, ins, False)
+    assert captured is not None  # accumulate=False always returns the gradients
     result = []
     for i, (t, g) in enumerate(zip(ins, captured, strict=True)):
         if g is None:

@@ -99,10 +99,10 @@ def jvp(
 ) -> tuple[Any, Any]:
     """``(func(inputs), J v)``: the Jacobian-vector product, by the double-vjp trick
     (differentiate ``u -> u^T J`` with respect to ``u``)."""
-    in_tuple, xs = _leaves(inputs, True, "jvp")
+    _in_tuple, xs = _leaves(inputs, True, "jvp")
     vs = _vectors(v, xs, "v", "jvp") if v is not None else None
     if vs is None:
-        if any(x.numel() != 1 for x in xs):
+        if any(x.numpy().size != 1 for x in xs):
             msg = "jvp: `v` may be omitted only when every input has one element"
             raise ValueError(msg)
         vs = tuple(make_tensor(np.ones(x.shape, x.dtype)) for x in xs)
@@ -128,7 +128,7 @@ def jvp(
 
 
 def _scalar_output(out: Any, who: str) -> Any:
-    if not isinstance(out, TensorBase) or out.numel() != 1:
+    if not isinstance(out, TensorBase) or out.numpy().size != 1:
         msg = f"{who}: `func` must return a single-element Tensor"
         raise ValueError(msg)
     return out
@@ -141,7 +141,7 @@ def vhp(
     in_tuple, xs = _leaves(inputs, True, "vhp")
     vs = _vectors(v, xs, "v", "vhp") if v is not None else None
     if vs is None:
-        if any(x.numel() != 1 for x in xs):
+        if any(x.numpy().size != 1 for x in xs):
             msg = "vhp: `v` may be omitted only when every input has one element"
             raise ValueError(msg)
         vs = tuple(make_tensor(np.ones(x.shape, x.dtype)) for x in xs)
@@ -184,20 +184,22 @@ def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False) 
         for o in outs:
             rows: list[list[Any]] = [[] for _ in xs]
             flat = o.reshape(-1)
-            for k in range(flat.numel()):
+            for k in range(flat.numpy().size):
                 seed = np.zeros(flat.shape, flat.dtype)
                 seed[k] = 1
                 if o.requires_grad:
                     g = _grad(
-                        flat, xs, make_tensor(seed), retain_graph=True,
-                        create_graph=create_graph, allow_unused=True,
+                        flat,
+                        xs,
+                        make_tensor(seed),
+                        retain_graph=True,
+                        create_graph=create_graph,
+                        allow_unused=True,
                     )
                 else:
                     g = (None,) * len(xs)
                 for j, (gj, x) in enumerate(zip(g, xs, strict=True)):
-                    rows[j].append(
-                        make_tensor(np.zeros(x.shape, x.dtype)) if gj is None else gj
-                    )
+                    rows[j].append(make_tensor(np.zeros(x.shape, x.dtype)) if gj is None else gj)
             from dlx._ops.shape import stack
 
             per_in = []
@@ -223,5 +225,8 @@ def hessian(func: Callable[..., Any], inputs: Any, create_graph: bool = False) -
         g = _grad(out, args, create_graph=True, allow_unused=True)
         return _zeros_for_none(g, args)
 
-    return jacobian(gradient if in_tuple else (lambda x: gradient(x)[0]),
-                    xs if in_tuple else xs[0], create_graph=create_graph)
+    return jacobian(
+        gradient if in_tuple else (lambda x: gradient(x)[0]),
+        xs if in_tuple else xs[0],
+        create_graph=create_graph,
+    )

@@ -71,7 +71,10 @@ def allreduce_gradients(
     for dt in dict.fromkeys(np.dtype(p.dtype) for p in params):
         group = [p for p in params if p.dtype == dt]
         flat = np.concatenate(
-            [np.zeros(p.numel(), dt) if p.grad is None else p.grad.numpy().reshape(-1) for p in group]
+            [
+                np.zeros(p.numel(), dt) if p.grad is None else p.grad.numpy().reshape(-1)
+                for p in group
+            ]
         )
         _reduce_mean([flat], world, bucket_bytes, timeout)
         for p in group:

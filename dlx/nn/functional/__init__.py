@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dlx._ops.shape import flatten
 from dlx._ops.activation import (
     abs_relu,
     elu,
@@ -19,6 +18,7 @@ from dlx._ops.activation import (
     softplus,
     tanh,
 )
+from dlx._ops.shape import flatten
 from dlx.nn.functional._conv import conv2d
 from dlx.nn.functional._dropout import dropout
 from dlx.nn.functional._linear import dense_chain, linear

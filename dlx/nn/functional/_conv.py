@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from dlx._native import _core
+from dlx._ops._common import is_array
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
-from dlx._ops._common import is_array
 from dlx.autograd.function import Function, c_contiguous
 from dlx.nn.functional._util import pair, spatial_out
 from dlx.tensor import Tensor
@@ -72,8 +72,13 @@ class Conv2dInputGrad(Function):
         ctx.shape, ctx.args = shape, args
         like = np.empty(shape, dtype=g.dtype)  # only its shape is read
         gx, _, _ = _core.conv2d_backward(
-            c_contiguous(g), like, c_contiguous(w), *args,
-            input_grad=True, weight_grad=False, bias_grad=False,
+            c_contiguous(g),
+            like,
+            c_contiguous(w),
+            *args,
+            input_grad=True,
+            weight_grad=False,
+            bias_grad=False,
         )
         return gx
 
@@ -98,8 +103,13 @@ class Conv2dWeightGrad(Function):
         ctx.shape, ctx.args = shape, args
         like = np.empty(shape, dtype=x.dtype)  # only its shape is read
         _, gw, _ = _core.conv2d_backward(
-            c_contiguous(g), c_contiguous(x), like, *args,
-            input_grad=False, weight_grad=True, bias_grad=False,
+            c_contiguous(g),
+            c_contiguous(x),
+            like,
+            *args,
+            input_grad=False,
+            weight_grad=True,
+            bias_grad=False,
         )
         return gw
 

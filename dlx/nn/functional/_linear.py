@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from dlx._native import _core
-from dlx._ops.elementwise import as_tensor
-from dlx._validation import same_float_dtype, shape_str
 from dlx._autograd import is_grad_enabled, make_tensor
+from dlx._native import _core
 from dlx._ops._common import is_array
 from dlx._ops.activation import relu as _relu
+from dlx._ops.elementwise import as_tensor
+from dlx._validation import same_float_dtype, shape_str
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 from dlx.autograd.function import Function, c_contiguous
@@ -138,7 +138,8 @@ def _fused_arrays(x: Any, ws: list[Any], bs: list[Any]) -> tuple[Any, list[Any],
     if grad and x.requires_grad:
         return None
     dt, width = xd.dtype, xd.shape[1]
-    wa, ba = [], []
+    wa: list[Any] = []
+    ba: list[Any] = []
     for w, b in zip(ws, bs, strict=True):
         wd = w._data
         if wd.ndim != 2 or wd.shape[1] != width or wd.dtype != dt or (grad and w.requires_grad):

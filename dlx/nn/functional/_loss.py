@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from dlx._native import _core
-from dlx._ops.elementwise import as_tensor
-from dlx._validation import same_float_dtype, shape_str
 from dlx._ops._common import composite_backward, is_array, value
 from dlx._ops.activation import log_softmax
+from dlx._ops.elementwise import as_tensor
+from dlx._validation import same_float_dtype, shape_str
 from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
@@ -205,8 +205,9 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         x, target = ctx.saved_tensors
         if not is_array(g):
-            return composite_backward(ctx, lambda a, b: CrossEntropy.composite(ctx, a, b),
-                                      (x, target), g)
+            return composite_backward(
+                ctx, lambda a, b: CrossEntropy.composite(ctx, a, b), (x, target), g
+            )
         lp, target = ctx.lp, c_contiguous(target)
         weight, ignore_index, eps, reduction = ctx.args
         nx, nt = ctx.needs_input_grad[:2]

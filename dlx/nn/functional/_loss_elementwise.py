@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from dlx._native import _core
-from dlx._ops.elementwise import as_tensor
-from dlx._validation import same_float_dtype, shape_str
 from dlx._ops._common import composite_backward, is_array, value
 from dlx._ops.activation import softplus
-from dlx._ops.elementwise import Where, maximum
+from dlx._ops.elementwise import Where, as_tensor, maximum
 from dlx._ops.unary import log
+from dlx._validation import same_float_dtype, shape_str
 from dlx.autograd.function import Function, c_contiguous
 from dlx.nn.functional._loss import check_reduction, grad_scale
 from dlx.tensor import Tensor
@@ -99,8 +98,9 @@ class Pointwise(Function):
             per = d.abs()
         else:
             small = np.abs(value(d)) < delta
-            per = Where.apply(d * d * 0.5, (d.abs() - 0.5 * delta) * delta, cond=small,
-                              dtype=d.dtype)
+            per = Where.apply(
+                d * d * 0.5, (d.abs() - 0.5 * delta) * delta, cond=small, dtype=d.dtype
+            )
         return _reduce(per, reduction)
 
     @staticmethod

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from dlx._ops import reduce as _red
-from dlx._ops.activation import sigmoid
 from dlx._ops import unary as _un
+from dlx._ops.activation import sigmoid
 from dlx._ops.elementwise import as_tensor
 from dlx._ops.shape import unsqueeze
 from dlx._validation import same_float_dtype, shape_str

@@ -12,11 +12,10 @@ def pair(
     value: object, name: str, fn: str, minimum: int = 0, single: bool = False
 ) -> tuple[int, int]:
     """``value`` (an int or, unless ``single``, a pair of ints) as a pair, each >= minimum."""
-    tv = type(value)
-    if tv is int and value >= minimum:
-        return (value, value)  # type: ignore[return-value]
+    if type(value) is int and value >= minimum:
+        return (value, value)
     if (  # an already normalised pair (what the layers pass)
-        tv is tuple
+        type(value) is tuple
         and not single
         and len(value) == 2  # type: ignore[arg-type]
         and type(value[0]) is int  # type: ignore[index]

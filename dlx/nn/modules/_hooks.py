@@ -24,7 +24,7 @@ def _wrap(g: Any) -> Any:
 
 
 def _unwrap(g: Any, like: Any) -> Any:
-    if g is None or not isinstance(like, TensorBase) and not isinstance(g, TensorBase):
+    if g is None or (not isinstance(like, TensorBase) and not isinstance(g, TensorBase)):
         return g
     return g if isinstance(like, TensorBase) else g.numpy()
 
@@ -50,7 +50,7 @@ class _Outputs(Function):
                 gs = tuple(res) if isinstance(res, tuple | list) else (res,)
         st.grad_outputs = gs
         if st.n_inputs == 0:  # no input needs a gradient: the hooks run now, as in PyTorch
-            _run_hooks(st, tuple())
+            _run_hooks(st, ())
         return tuple(_unwrap(g, grads[0]) for g in gs)
 
 
@@ -88,10 +88,10 @@ def call_with_backward_hooks(module: Any, args: tuple[Any, ...], kwargs: dict[st
     state = _State(module, len(pos))
     if pos:
         wrapped = _Inputs.apply(*[args[i] for i in pos], state=state)
-        args = list(args)
+        new_args = list(args)
         for i, w in zip(pos, wrapped, strict=True):
-            args[i] = w
-        args = tuple(args)
+            new_args[i] = w
+        args = tuple(new_args)
     out = module.forward(*args, **kwargs)
     single = isinstance(out, TensorBase)
     outs = (out,) if single else tuple(out) if isinstance(out, tuple | list) else None

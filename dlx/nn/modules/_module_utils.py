@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from dlx._autograd import TensorBase
-
 from dlx._validation import shape_str
 
 if TYPE_CHECKING:

@@ -12,12 +12,9 @@ import operator
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import numpy as np
-
 from dlx._autograd import is_grad_enabled
 from dlx.nn.functional import dense_chain
 from dlx.nn.modules.module import Module
-from dlx.tensor import Tensor
 
 
 def _index(idx: Any, n: int, owner: str) -> int:
@@ -38,7 +35,9 @@ def _spec(m: Module) -> tuple[Any, ...] | None:
     return m._fusion()
 
 
-def _dense_run(modules: list[Module], i: int) -> tuple[int, list[Any], list[Any], list[bool]] | None:
+def _dense_run(
+    modules: list[Module], i: int
+) -> tuple[int, list[Any], list[Any], list[bool]] | None:
     """The run of fusable dense layers starting at ``modules[i]`` (``Linear`` layers, each
     optionally followed by a ``ReLU``, with identities in between), or None when it holds
     fewer than two dense layers. Layers say what they are through ``Module._fusion``."""

@@ -62,8 +62,12 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         d = self.__dict__
-        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks")
-                or d.get("_backward_hooks") or d.get("_backward_pre_hooks")):
+        if not (
+            d.get("_forward_pre_hooks")
+            or d.get("_forward_hooks")
+            or d.get("_backward_hooks")
+            or d.get("_backward_pre_hooks")
+        ):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             res = hook(self, args)
