@@ -57,6 +57,26 @@ def _set_grad_enabled(bint mode):
     return prev
 
 
+# The operators' implementations (dlx._ops functions), registered by dlx.tensor: the
+# slots below are C entry points into them, cheaper than Python-level dunder methods.
+cdef object _op_add = None, _op_radd = None, _op_sub = None, _op_rsub = None
+cdef object _op_mul = None, _op_rmul = None, _op_div = None, _op_rdiv = None
+cdef object _op_pow = None, _op_rpow = None, _op_matmul = None, _op_rmatmul = None
+cdef object _op_neg = None, _op_abs = None, _op_getitem = None
+
+
+def _register_operators(*, add, radd, sub, rsub, mul, rmul, div, rdiv, pow, rpow, matmul,
+                        rmatmul, neg, abs, getitem):
+    """Called once by ``dlx.tensor``: the functions behind ``+ - * / ** @``, unary ``-``,
+    ``abs()`` and indexing."""
+    global _op_add, _op_radd, _op_sub, _op_rsub, _op_mul, _op_rmul, _op_div, _op_rdiv
+    global _op_pow, _op_rpow, _op_matmul, _op_rmatmul, _op_neg, _op_abs, _op_getitem
+    _op_add, _op_radd, _op_sub, _op_rsub = add, radd, sub, rsub
+    _op_mul, _op_rmul, _op_div, _op_rdiv = mul, rmul, div, rdiv
+    _op_pow, _op_rpow, _op_matmul, _op_rmatmul = pow, rpow, matmul, rmatmul
+    _op_neg, _op_abs, _op_getitem = neg, abs, getitem
+
+
 def _register_tensor_class(cls):
     """Called once by ``dlx.tensor``: results of ops are instances of ``cls``."""
     global _tensor_cls
@@ -131,6 +151,52 @@ cdef class TensorBase:
 
     def __cinit__(self):
         self._version = _Version.__new__(_Version)
+
+    # -- operators (implemented by dlx._ops, see _register_operators) --------------------
+    def __add__(self, other):
+        return _op_add(self, other)
+
+    def __radd__(self, other):
+        return _op_radd(self, other)
+
+    def __sub__(self, other):
+        return _op_sub(self, other)
+
+    def __rsub__(self, other):
+        return _op_rsub(self, other)
+
+    def __mul__(self, other):
+        return _op_mul(self, other)
+
+    def __rmul__(self, other):
+        return _op_rmul(self, other)
+
+    def __truediv__(self, other):
+        return _op_div(self, other)
+
+    def __rtruediv__(self, other):
+        return _op_rdiv(self, other)
+
+    def __pow__(self, other, mod=None):
+        return _op_pow(self, other)
+
+    def __rpow__(self, other, mod=None):
+        return _op_rpow(self, other)
+
+    def __matmul__(self, other):
+        return _op_matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _op_rmatmul(self, other)
+
+    def __neg__(self):
+        return _op_neg(self)
+
+    def __abs__(self):
+        return _op_abs(self)
+
+    def __getitem__(self, key):
+        return _op_getitem(self, key)
 
     # -- storage ------------------------------------------------------------------------
     def numpy(self):
@@ -379,9 +445,13 @@ cdef class Function:
     cdef tuple _next          # per input: producing Function, leaf TensorBase, or None
     cdef tuple _next_nr       # per input: output number within the producing Function
     cdef tuple _saved
-    cdef tuple _saved_map     # per saved value: -1 plain, i >= 0 input i, -k-2 output k
-    cdef tuple _saved_inputs  # per saved value: the input Tensor (double-backward ops)
-    cdef tuple _versions      # flat triples: input index (or -k-1 for output k), counter, version
+    cdef tuple _inputs        # the apply() arguments, while saved inputs need them
+    # Per saved value (at most _MAX_SAVED): -1 plain, i >= 0 input i, -k-2 output k, and
+    # the version its tensor had when saved. C arrays: no allocation per node.
+    cdef short _smap[16]
+    cdef Py_ssize_t _sver[16]
+    cdef int _nsaved          # how many entries of _smap/_sver are in use
+    cdef bint _smapped
     cdef object _out_meta     # (shape, dtype) of the output; per output (or None) if _multi
     cdef object _out_versions # version counter of the output; per output if _multi
     cdef bint _multi
@@ -419,7 +489,7 @@ cdef class Function:
             raise RuntimeError(_FREED_MSG)
         if self._saved is None:
             return ()
-        if not self._tensor_mode or self._saved_map is None:
+        if not self._tensor_mode or not self._smapped:
             return self._saved
         return self._unpack_saved()
 
@@ -484,11 +554,11 @@ cdef class Function:
         cdef list out = []
         cdef Py_ssize_t j, code, k
         for j in range(len(self._saved)):
-            code = self._saved_map[j]
+            code = self._smap[j] if j < self._nsaved else -1
             if code == -1:
                 out.append(self._saved[j])
             elif code >= 0:
-                out.append(self._saved_inputs[j])
+                out.append(self._inputs[code])
             else:
                 k = -code - 2
                 out.append(_make(self._saved[j], self, k, True, self._out_version(k)))
@@ -496,9 +566,9 @@ cdef class Function:
 
     cdef void _release(self):
         self._saved = ()
-        self._saved_inputs = None
-        self._saved_map = None
-        self._versions = None
+        self._inputs = None
+        self._nsaved = 0
+        self._smapped = False
         self._next = None
         self._next_nr = None
         self._freed = True
@@ -523,22 +593,31 @@ cdef class Function:
 
     cdef int _check_versions(self) except -1:
         cdef _Version vc
-        cdef tuple v = self._versions
-        cdef Py_ssize_t j
-        if v is None:
-            return 0
-        for j in range(0, len(v), 3):
-            vc = <_Version>v[j + 1]
-            if vc.value != <Py_ssize_t>v[j + 2]:
-                i = v[j]
-                what = f"its output {-i - 1}" if i < 0 else f"its input {i}"
+        cdef Py_ssize_t j, code
+        for j in range(self._nsaved):
+            code = self._smap[j]
+            if code == -1:
+                continue
+            if code >= 0:
+                vc = (<TensorBase>self._inputs[code])._version
+            else:
+                vc = self._out_version(-code - 2)
+            if vc.value != self._sver[j]:
+                what = f"its output {-code - 2}" if code < 0 else f"its input {code}"
                 raise RuntimeError(
                     f"one of the arrays needed for gradient computation has been modified by "
                     f"an in-place operation: {what} of {self.name()} was saved at version "
-                    f"{v[j + 2]} and is now at version {vc.value}. Use an out-of-place op, or "
-                    f"modify the tensor only after backward."
+                    f"{self._sver[j]} and is now at version {vc.value}. Use an out-of-place "
+                    f"op, or modify the tensor only after backward."
                 )
         return 0
+
+    cpdef tuple input_shape(self, Py_ssize_t i):
+        """The shape of positional input ``i`` (for inputs that need a gradient)."""
+        cdef object p = self._next[i]
+        if isinstance(p, Function):
+            return <tuple>(<tuple>(<Function>p)._meta(self._next_nr[i]))[0]
+        return (<TensorBase>p)._data.shape
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -706,12 +785,13 @@ cdef int _record_saved(Function ctx, tuple args, list arrays, Py_ssize_t n, list
     cdef tuple saved = ctx._saved
     if not saved:
         return 0
-    cdef list smap = [-1] * len(saved)
-    cdef list sin = None
-    cdef list checks = []
+    cdef Py_ssize_t n_saved = len(saved)
+    if n_saved > 16:
+        raise ValueError(f"{type(ctx).__name__}: save_for_backward takes at most 16 values")
     cdef list fixed = None
-    cdef bint found
-    for j in range(len(saved)):
+    cdef bint found, any_input = False
+    for j in range(n_saved):
+        ctx._smap[j] = -1
         s = saved[j]
         if s is None:
             continue
@@ -726,8 +806,8 @@ cdef int _record_saved(Function ctx, tuple args, list arrays, Py_ssize_t n, list
                         if fixed is None:
                             fixed = list(saved)
                         fixed[j] = r._data
-                    smap[j] = -k - 2
-                    checks += (-k - 1, r._version, r._version.value)
+                    ctx._smap[j] = <short>(-k - 2)
+                    ctx._sver[j] = r._version.value
                     found = True
                     break
         if found or type(s) is not _ndarray:
@@ -735,18 +815,16 @@ cdef int _record_saved(Function ctx, tuple args, list arrays, Py_ssize_t n, list
         for i in range(n):
             if arrays[i] is s and isinstance(args[i], TensorBase):
                 t = <TensorBase>args[i]
-                smap[j] = i
-                if sin is None:
-                    sin = [None] * len(saved)
-                sin[j] = t
-                checks += (i, t._version, t._version.value)
+                ctx._smap[j] = <short>i
+                ctx._sver[j] = t._version.value
+                any_input = True
                 break
-    ctx._versions = tuple(checks)
+    ctx._nsaved = <int>n_saved
+    ctx._smapped = double
+    if any_input:
+        ctx._inputs = args
     if fixed is not None:
         ctx._saved = tuple(fixed)
-    if double:
-        ctx._saved_map = tuple(smap)
-        ctx._saved_inputs = None if sin is None else tuple(sin)
     return 0
 
 
@@ -771,11 +849,21 @@ cdef class _Slot:
     """Gradients arriving at one vertex (one per output) and whether the engine owns them."""
 
     cdef list grads
-    cdef list owned
+    cdef unsigned long long owned  # bit k: the engine allocated grads[k] (safe to add into)
 
     def __cinit__(self, Py_ssize_t n):
         self.grads = [None] * n
-        self.owned = [False] * n
+        self.owned = 0
+
+    cdef inline bint is_owned(self, Py_ssize_t k):
+        return k < 64 and (self.owned >> k) & 1
+
+    cdef inline void set_owned(self, Py_ssize_t k, bint value):
+        if k < 64:
+            if value:
+                self.owned |= (<unsigned long long>1) << k
+            else:
+                self.owned &= ~((<unsigned long long>1) << k)
 
 
 cdef inline Py_ssize_t _n_slots(object vertex):
@@ -799,14 +887,14 @@ cdef int _send(dict bufs, object vertex, Py_ssize_t nr, object g, bint graph) ex
         return 0
     if graph:
         slot.grads[nr] = prev + g
-    elif slot.owned[nr]:
+    elif slot.is_owned(nr):
         _np_add(prev, g, out=prev)
     else:
         acc = prev + g
         if type(acc) is not _ndarray:
             acc = _asarray(acc)  # 0-d sums come back as NumPy scalars
         slot.grads[nr] = acc
-        slot.owned[nr] = True
+        slot.set_owned(nr, True)
     return 0
 
 
@@ -1043,7 +1131,7 @@ cdef int _leaf_vertex(TensorBase leaf, _Slot slot, bint graph, bint accumulate, 
     g = slot.grads[0]
     if g is None:
         return 0
-    cdef bint owned = slot.owned[0]
+    cdef bint owned = slot.is_owned(0)
     if leaf._hooks:
         g2 = _run_tensor_hooks(leaf._hooks, g, graph)
         if g2 is not g:
@@ -1071,7 +1159,7 @@ cdef int _node_vertex(Function node, _Slot slot, bint graph, bint accumulate, tu
                 g2 = _run_tensor_hooks(hooks, grads[k], graph)
                 if g2 is not grads[k]:
                     grads[k] = g2
-                    slot.owned[k] = False
+                    slot.set_owned(k, False)
     if node._retained:
         for k, ref in node._retained.items():
             holder = ref()
@@ -1081,8 +1169,8 @@ cdef int _node_vertex(Function node, _Slot slot, bint graph, bint accumulate, tu
     if idx is not None:
         for k, i in idx:
             if grads[k] is not None:
-                captured[i] = _copy_if_shared(grads[k], slot.owned[k], graph)
-                slot.owned[k] = False
+                captured[i] = _copy_if_shared(grads[k], slot.is_owned(k), graph)
+                slot.set_owned(k, False)
     if needed is not None and not _any_needed(node, needed):
         return 0  # only captured here: nothing upstream is wanted
     for k in range(n_out):
@@ -1106,6 +1194,8 @@ cdef int _node_vertex(Function node, _Slot slot, bint graph, bint accumulate, tu
             node._tensor_mode = False
     elif graph:
         res = _backward_once(node, cls, grads)
+    elif n_out == 1:
+        res = cls.backward(node, grads[0])
     else:
         res = cls.backward(node, *grads)
     if type(res) is not tuple:

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 
 from dlx import _dtype
-from dlx._autograd import TensorBase, _register_tensor_class, is_grad_enabled
+from dlx._autograd import (
+    TensorBase,
+    _register_operators,
+    _register_tensor_class,
+    is_grad_enabled,
+)
 from dlx._device import check_device
 from dlx._ops import activation as _act
 from dlx._ops import elementwise as _ew
@@ -209,23 +214,8 @@ class Tensor(TensorBase):
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return new
 
-    # -- operators -----------------------------------------------------------------------
-    __add__ = _ew.add
-    __radd__ = _ew.radd
-    __sub__ = _ew.sub
-    __rsub__ = _ew.rsub
-    __mul__ = _ew.mul
-    __rmul__ = _ew.rmul
-    __truediv__ = _ew.div
-    __rtruediv__ = _ew.rdiv
-    __pow__ = _ew.pow
-    __rpow__ = _ew.rpow
-    __matmul__ = _la.matmul
-    __rmatmul__ = _la.rmatmul
-    __neg__ = _un.neg
-    __abs__ = _un.abs
-    __getitem__ = _shape.getitem
-
+    # -- operators: + - * / ** @, unary -, abs() and indexing are slots of the compiled
+    # base, calling the dlx._ops functions registered at the end of this module --------
     def __pos__(self) -> Tensor:
         return self
 
@@ -452,3 +442,20 @@ class Tensor(TensorBase):
 
 
 _register_tensor_class(Tensor)
+_register_operators(
+    add=_ew.add,
+    radd=_ew.radd,
+    sub=_ew.sub,
+    rsub=_ew.rsub,
+    mul=_ew.mul,
+    rmul=_ew.rmul,
+    div=_ew.div,
+    rdiv=_ew.rdiv,
+    pow=_ew.pow,
+    rpow=_ew.rpow,
+    matmul=_la.matmul,
+    rmatmul=_la.rmatmul,
+    neg=_un.neg,
+    abs=_un.abs,
+    getitem=_shape.getitem,
+)

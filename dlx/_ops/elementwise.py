@@ -71,23 +71,22 @@ def _cast(out: Any, dtype: np.dtype) -> Any:
 
 
 # -- arithmetic -----------------------------------------------------------------------
-# Forward passes record the operand shapes only when a gradient will need them (() for a
-# scalar operand, which never gets one).
+# Backward passes get an input's shape from its graph edge (ctx.input_shape): forward
+# records nothing for it.
 class Add(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
     def forward(ctx, a, b, dtype):
-        na, nb = ctx.needs_input_grad
-        if na or nb:
-            ctx.shapes = (a.shape if na else (), b.shape if nb else ())
         out = np.add(a, b)
         return out if out.dtype == dtype else out.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa = ctx.input_shape(0) if na else None
+        sb = ctx.input_shape(1) if nb else None
         gs = g.shape
         ga = (g if gs == sa else SumTo.apply(g, shape=sa)) if na else None
         gb = (g if gs == sb else SumTo.apply(g, shape=sb)) if nb else None
@@ -95,24 +94,24 @@ class Add(Function):
 
 
 class Sub(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
     def forward(ctx, a, b, dtype):
-        na, nb = ctx.needs_input_grad
-        if na or nb:
-            ctx.shapes = (a.shape if na else (), b.shape if nb else ())
         out = np.subtract(a, b)
         return out if out.dtype == dtype else out.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
-        sa, sb = ctx.shapes
+        sa = ctx.input_shape(0) if na else None
+        sb = ctx.input_shape(1) if nb else None
         return (sum_to(g, sa) if na else None, sum_to(-g, sb) if nb else None)
 
 
 class Mul(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
@@ -120,7 +119,6 @@ class Mul(Function):
         na, nb = ctx.needs_input_grad
         if na or nb:
             ctx.save_for_backward(a if nb else None, b if na else None)
-            ctx.shapes = (a.shape if na else (), b.shape if nb else ())
         out = np.multiply(a, b)
         return out if out.dtype == dtype else out.astype(dtype)
 
@@ -128,7 +126,8 @@ class Mul(Function):
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
         a, b = ctx.saved_tensors
-        sa, sb = ctx.shapes
+        sa = ctx.input_shape(0) if na else None
+        sb = ctx.input_shape(1) if nb else None
         ga = gb = None
         if na:
             ga = g * b
@@ -142,6 +141,7 @@ class Mul(Function):
 
 
 class Div(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
@@ -149,7 +149,6 @@ class Div(Function):
         na, nb = ctx.needs_input_grad
         if na or nb:
             ctx.save_for_backward(a if nb else None, b)
-            ctx.shapes = (a.shape if na else (), b.shape if nb else ())
         with np.errstate(**_QUIET):
             return _cast(np.true_divide(a, b), dtype)
 
@@ -157,7 +156,8 @@ class Div(Function):
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
         a, b = ctx.saved_tensors
-        sa, sb = ctx.shapes
+        sa = ctx.input_shape(0) if na else None
+        sb = ctx.input_shape(1) if nb else None
         ga = sum_to(g / b, sa) if na else None
         gb = sum_to(-g * a / (b * b), sb) if nb else None
         return ga, gb
@@ -165,6 +165,7 @@ class Div(Function):
 
 class Pow(Function):
     """``a ** b`` with tensor exponent; d/db uses log(a), 0 where a == 0 and b >= 0."""
+    __slots__ = ()
 
     double_backward = True
 
@@ -173,7 +174,6 @@ class Pow(Function):
         with np.errstate(**_QUIET):
             out = np.power(a, b, dtype=dtype)
         ctx.save_for_backward(a, b, out)
-        ctx.shapes = (_shape(a), _shape(b))
         return out
 
     @staticmethod
@@ -182,7 +182,8 @@ class Pow(Function):
 
         na, nb = ctx.needs_input_grad
         a, b, out = ctx.saved_tensors
-        sa, sb = ctx.shapes
+        sa = ctx.input_shape(0) if na else None
+        sb = ctx.input_shape(1) if nb else None
         ga = gb = None
         if na:
             ga = sum_to(g * b * a ** (b - 1), sa)
@@ -197,6 +198,7 @@ class Pow(Function):
 
 class PowScalar(Function):
     """``x ** p`` for a Python number p."""
+    __slots__ = ("p",)
 
     double_backward = True
 
@@ -222,6 +224,7 @@ class PowScalar(Function):
 
 class RPowScalar(Function):
     """``c ** x`` for a Python number c."""
+    __slots__ = ("logc",)
 
     double_backward = True
 
@@ -241,6 +244,7 @@ class RPowScalar(Function):
 
 class Maximum(Function):
     """Elementwise max; ties split the gradient evenly (as PyTorch)."""
+    __slots__ = ("fmax",)
 
     double_backward = True
 
@@ -249,14 +253,14 @@ class Maximum(Function):
         out = (np.maximum if fmax else np.minimum)(a, b, dtype=dtype)
         ctx.save_for_backward(a, b)
         ctx.fmax = fmax
-        ctx.shapes = (_shape(a), _shape(b))
         return out
 
     @staticmethod
     def backward(ctx, g):
         na, nb = ctx.needs_input_grad
         a, b = (value(v) for v in ctx.saved_tensors)
-        sa, sb = ctx.shapes
+        sa = ctx.input_shape(0) if na else None
+        sb = ctx.input_shape(1) if nb else None
         win = (a > b) if ctx.fmax else (a < b)
         share = np.where(win, 1.0, np.where(a == b, 0.5, 0.0)).astype(value(g).dtype)
         ga = sum_to(g * share, sa) if na else None
@@ -345,18 +349,19 @@ def minimum(input: Any, other: Any) -> Any:
 
 # -- selection -----------------------------------------------------------------------
 class Where(Function):
+    __slots__ = ("cond",)
     double_backward = True
 
     @staticmethod
     def forward(ctx, x, y, cond, dtype):
         ctx.cond = cond
-        ctx.shapes = (_shape(x), _shape(y))
         return np.where(cond, x, y).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         nx, ny = ctx.needs_input_grad
-        sx, sy = ctx.shapes
+        sx = ctx.input_shape(0) if nx else None
+        sy = ctx.input_shape(1) if ny else None
         zero = 0.0
         gx = sum_to(Where.apply(g, zero, cond=ctx.cond, dtype=g.dtype), sx) if nx else None
         gy = sum_to(Where.apply(zero, g, cond=ctx.cond, dtype=g.dtype), sy) if ny else None

@@ -46,6 +46,7 @@ def _swap(x: Any) -> Any:
 
 
 class MatMul(Function):
+    __slots__ = ("dtype", "in_shapes")
     double_backward = True
 
     @staticmethod

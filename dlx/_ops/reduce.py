@@ -37,6 +37,7 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
 
 
 class Sum(Function):
+    __slots__ = ("axes", "in_shape")
     double_backward = True
 
     @staticmethod
@@ -50,6 +51,7 @@ class Sum(Function):
 
 
 class Mean(Function):
+    __slots__ = ("axes", "count", "in_shape")
     double_backward = True
 
     @staticmethod
@@ -67,6 +69,7 @@ class Mean(Function):
 
 class Extremum(Function):
     """amax / amin; ties share the gradient evenly."""
+    __slots__ = ("axes",)
 
     double_backward = True
 
@@ -90,6 +93,7 @@ class Extremum(Function):
 
 
 class Var(Function):
+    __slots__ = ("axes", "denom")
     double_backward = True
 
     @staticmethod

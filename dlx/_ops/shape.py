@@ -49,6 +49,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class Reshape(Function):
+    __slots__ = ("in_shape",)
     _view_of = 0
     double_backward = True
 
@@ -63,6 +64,7 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    __slots__ = ("inverse",)
     _view_of = 0
     double_backward = True
 
@@ -78,6 +80,7 @@ class Permute(Function):
 
 class Expand(Function):
     """Broadcast to a larger shape (a view); the adjoint of :class:`SumTo`."""
+    __slots__ = ("in_shape",)
 
     _view_of = 0
     double_backward = True
@@ -94,6 +97,7 @@ class Expand(Function):
 
 class SumTo(Function):
     """Sum over broadcast axes down to ``shape``; the adjoint of :class:`Expand`."""
+    __slots__ = ("in_shape",)
 
     double_backward = True
 
@@ -118,6 +122,7 @@ def expand_to(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 class Cat(Function):
+    __slots__ = ("axis", "bounds")
     double_backward = True
 
     @staticmethod
@@ -134,6 +139,7 @@ class Cat(Function):
 
 
 class Stack(Function):
+    __slots__ = ("axis", "n")
     double_backward = True
 
     @staticmethod
@@ -149,6 +155,7 @@ class Stack(Function):
 
 class Index(Function):
     """``x[key]``: basic keys give a view; integer-array keys scatter-add in backward."""
+    __slots__ = ("in_shape", "key", "scatter")
 
     _view_of = 0
     double_backward = True
@@ -165,6 +172,7 @@ class Index(Function):
 
 class IndexBackward(Function):
     """Zeros of ``shape`` with ``g`` added at ``key`` (the adjoint of :class:`Index`)."""
+    __slots__ = ("key", "scatter")
 
     double_backward = True
 

@@ -20,6 +20,7 @@ _QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
 class Neg(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
@@ -32,6 +33,7 @@ class Neg(Function):
 
 
 class Exp(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
@@ -48,6 +50,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
@@ -63,6 +66,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
@@ -80,6 +84,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     """|x|; gradient sign(x), 0 at 0 (as PyTorch)."""
+    __slots__ = ()
 
     double_backward = True
 
@@ -96,6 +101,7 @@ class Abs(Function):
 
 class Clamp(Function):
     """Clip to [lo, hi]; gradient 1 where lo <= x <= hi (bounds inclusive, as PyTorch)."""
+    __slots__ = ("hi", "lo")
 
     double_backward = True
 
@@ -118,6 +124,7 @@ class Clamp(Function):
 
 
 class Cast(Function):
+    __slots__ = ("in_dtype",)
     double_backward = True
 
     @staticmethod

@@ -20,6 +20,7 @@ from dlx.tensor import Tensor
 
 
 class Linear(Function):
+    __slots__ = ()
     double_backward = True
 
     @staticmethod
