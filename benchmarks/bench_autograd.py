@@ -80,3 +80,39 @@ def cases(size: str):
 
         impls["torch"] = torch_chain
     yield Case(f"chain of {2 * n_ops} tiny ops fwd+bwd", impls, note="per-op overhead")
+    yield _tiny_mlp_case(torch, rng)
+
+
+def _tiny_mlp_case(torch, rng):
+    """A training step of an MLP 32-64-10 at batch 16 with SGD: all overhead, no FLOPs."""
+    x = rng.standard_normal((16, 32), dtype=np.float32)
+    y = rng.integers(0, 10, 16).astype(np.int64)
+    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 10))
+    opt = dlx.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = dlx.from_numpy(x), dlx.from_numpy(y)
+
+    def dlx_step():
+        opt.zero_grad()
+        loss_fn(model(xt), yt).backward()
+        opt.step()
+
+    impls = {"dlx": dlx_step}
+    if torch:
+        tm = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        tm.load_state_dict(
+            {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+        )
+        topt = torch.optim.SGD(tm.parameters(), lr=0.01)
+        tloss = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_step():
+            topt.zero_grad()
+            tloss(tm(tx), ty).backward()
+            topt.step()
+
+        impls["torch"] = torch_step
+    return Case(
+        "train tiny MLP 32-64-10 b16 (SGD)", impls, work=(16, "samples"), note="per-step overhead"
+    )

@@ -9,6 +9,8 @@ second).
 from __future__ import annotations
 
 import numpy as np
+
+import dlx
 from harness import Case, torch_or_none
 
 from dlx import _core, optim, reference
@@ -16,11 +18,11 @@ from dlx import _core, optim, reference
 BYTES_PER_PARAM = 7 * 4  # Adam, float32: 4 arrays read, 3 written
 
 
-class _Param:
-    """Minimal parameter (data, grad, requires_grad) for the optimiser-level case."""
-
-    def __init__(self, data: np.ndarray, grad: np.ndarray) -> None:
-        self.data, self.grad, self.requires_grad = data, grad, True
+def _Param(data: np.ndarray, grad: np.ndarray) -> dlx.nn.Parameter:
+    """A parameter around ``data`` (no copy) with ``grad`` set, for the optimiser case."""
+    p = dlx.nn.Parameter(data)
+    p.grad = grad
+    return p
 
 
 def _state(n: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -272,7 +272,31 @@ def latency_case(name, torch):
                 return tmodel(tx)
 
         impls["torch"] = torch_infer
+        ort = _onnxruntime_session(torch, tmodel, tx)
+        if ort is not None:
+            session, feed = ort
+            impls["onnxruntime"] = lambda: session.run(None, feed)
     return Case(f"infer {name} b1 latency", impls, work=(1, "samples"))
+
+
+def _onnxruntime_session(torch, tmodel, tx):
+    """An onnxruntime session of the torch model (exported to ONNX), or None without it."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    import io
+
+    buf = io.BytesIO()
+    try:
+        torch.onnx.export(tmodel, (tx,), buf, input_names=["x"], dynamo=False)
+    except Exception:  # noqa: BLE001 - an exporter without its dependencies: no peer
+        return None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = torch.get_num_threads()
+    opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+    return session, {"x": tx.numpy()}
 
 
 SMALL_BATCH = 16

@@ -8,7 +8,9 @@ import pytest
 
 import dlx
 import dlx.nn.functional as F
+from dlx._ops.activation import MaxoutGather
 from dlx.autograd import functional as AF
+from dlx.nn.functional._pool import MaxPoolGather
 from dlx.autograd import gradgradcheck
 
 R = np.random.default_rng(1234)
@@ -54,7 +56,13 @@ CASES = {
     "sqrt": (lambda a: a.sqrt() * a, lambda: (t((3,), 0.5, 2.0),)),
     "abs": (lambda a: a.abs() * a, lambda: (away((4,)),)),
     "clamp": (lambda a: a.clamp(-0.5, 0.5) * a, lambda: (away((6,), 0.05, 0.45),)),
-    "maximum": (lambda a, b: dlx.maximum(a, b) * a, lambda: (distinct((4,)), distinct((4,)))),
+    "maximum": (
+        lambda a, b: dlx.maximum(a, b) * a,
+        lambda: (
+            distinct((4,)),
+            dlx.tensor(R.permutation([-0.9, -0.3, 0.3, 0.9]), requires_grad=True),
+        ),
+    ),
     "where": (lambda a, b: dlx.where(a.numpy() > 0, a * a, b * a), lambda: (away((4,)), t((4,)))),
     "sum_axis": (lambda a: (a.sum(1) ** 2).sum(), lambda: (t((2, 3)),)),
     "mean_keepdim": (lambda a: a * a.mean(0, keepdim=True), lambda: (t((2, 3)),)),
@@ -72,6 +80,15 @@ CASES = {
     "matmul_2d": (lambda a, b: a @ b @ b.T, lambda: (t((2, 3)), t((3, 2)))),
     "matmul_1d": (lambda a, b: (a @ b) * (a @ a), lambda: (t((3,)), t((3, 2)))),
     "matmul_batched": (lambda a, b: a @ b, lambda: (t((2, 2, 3)), t((3, 2)))),
+    "clone": (lambda a: a.clone() * a, lambda: (t((3,)),)),
+    "maxpool_gather": (
+        lambda a: MaxPoolGather.apply(a, idx=np.array([[[[0, 3], [2, 1]]]])) ** 2,
+        lambda: (t((1, 1, 2, 2)),),
+    ),
+    "maxout_gather": (
+        lambda a: MaxoutGather.apply(a, idx=np.array([[1, 0]]), pieces=2) ** 2,
+        lambda: (t((1, 4)),),
+    ),
     "squeeze_unsqueeze": (lambda a: a.unsqueeze(0).squeeze(0) * a, lambda: (t((3,)),)),
     "softmax": (lambda a: F.softmax(a, dim=1) * a, lambda: (t((2, 3)),)),
     "log_softmax": (lambda a: F.log_softmax(a, dim=0) * a, lambda: (t((3, 2)),)),
@@ -312,3 +329,53 @@ def test_gradient_penalty_matches_torch():
     penalty(torch, torch.autograd.grad, tx, tw, tb).backward()
     for d, tt in ((dw, tw), (db, tb)):
         np.testing.assert_allclose(d.grad.numpy(), tt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def _node_classes(tensors):
+    """Classes of every node reachable from ``tensors``."""
+    seen, stack, classes = set(), [t.grad_fn for t in tensors if t.grad_fn is not None], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        classes.add(type(node))
+        stack.extend(p for p in node.parents if isinstance(p, dlx.autograd.Function))
+    return classes
+
+
+def _all_subclasses(cls):
+    out = set()
+    for sub in cls.__subclasses__():
+        out |= {sub} | _all_subclasses(sub)
+    return out
+
+
+def test_every_double_backward_op_is_gradgradchecked():
+    """Each Function of dlx that sets double_backward = True appears (forward or in its
+    recorded backward) in the graphs of the cases above."""
+    import dlx.nn.modules._hooks  # noqa: F401 - the hook identities are ops too
+
+    covered = set()
+    for fn, make in CASES.values():
+        args = make()
+        outs = fn(*args)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        covered |= _node_classes(outs)
+        leaves = [a for a in args if isinstance(a, dlx.Tensor) and a.requires_grad]
+        grads = dlx.autograd.grad(
+            [o.sum() for o in outs if o.requires_grad],
+            leaves,
+            create_graph=True,
+            allow_unused=True,
+        )
+        covered |= _node_classes([g for g in grads if g is not None])
+    claimed = {
+        c
+        for c in _all_subclasses(dlx.autograd.Function)
+        if c.__module__.startswith("dlx.") and c.__dict__.get("double_backward", False)
+    }
+    # identity nodes of module backward hooks are exercised by the hook tests
+    claimed -= {c for c in claimed if c.__module__ == "dlx.nn.modules._hooks"}
+    missing = sorted(c.__qualname__ for c in claimed - covered)
+    assert not missing, f"double-backward ops without a gradgradcheck case: {missing}"
