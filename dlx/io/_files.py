@@ -10,9 +10,9 @@ raced by swapping the path afterwards, must report a regular file.
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import stat
-from typing import BinaryIO
 
 __all__ = ["open_regular"]
 
@@ -24,7 +24,7 @@ _KINDS = (
 )
 
 
-def open_regular(path: str | os.PathLike[str], what: str = "file") -> BinaryIO:
+def open_regular(path: str | os.PathLike[str], what: str = "file") -> io.BufferedReader:
     """Open ``path`` for binary reading; refuse anything that is not a regular file.
 
     Raises ``FileNotFoundError``/``PermissionError`` as ``open`` would,

@@ -37,6 +37,26 @@ def main(one_input: Callable[[bytes], None], modules: list[str]) -> None:
     atheris.Fuzz()
 
 
+def write_input(data: bytes, path: str, meta_key: str, tensors: Callable[[str], dict]) -> bool:
+    """Write the file one input describes to ``path``; False for an empty input.
+
+    The first byte picks the mode: even, the rest is the whole file; odd, the rest is the
+    metadata JSON stored under ``meta_key`` next to ``tensors(text)``, so that mutations
+    of the JSON meet well-formed tensors.
+    """
+    from dlx.io import save_file
+
+    if not data:
+        return False
+    if data[0] % 2 == 0:
+        with open(path, "wb") as f:
+            f.write(data[1:])
+    else:
+        text = data[1:].decode("utf-8", errors="replace")
+        save_file(tensors(text), path, metadata={meta_key: text})
+    return True
+
+
 def _instrument_module(atheris, mod) -> None:
     """Instrument every Python function and method defined in ``mod`` (in place)."""
     import inspect

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from _harness import main
+from _harness import main, write_input
 
 MODULES = ["dlx.train.checkpoint", "dlx.optim", "dlx.data"]
 _DIR = tempfile.mkdtemp(prefix="dlx-fuzz-")
@@ -49,17 +49,10 @@ def _real_tensors() -> dict:
 
 
 def one_input(data: bytes) -> None:
-    from dlx.io import save_file
     from dlx.train import load_checkpoint
 
-    if not data:
+    if not write_input(data, _PATH, "dlx-checkpoint", lambda _: _real_tensors()):
         return
-    if data[0] % 2 == 0:
-        with open(_PATH, "wb") as f:
-            f.write(data[1:])
-    else:
-        text = data[1:].decode("utf-8", errors="replace")
-        save_file(_real_tensors(), _PATH, metadata={"dlx-checkpoint": text})
     model, opt, sched, loader = _objects()
     try:
         load_checkpoint(_PATH, model, opt, sched, loader=loader)

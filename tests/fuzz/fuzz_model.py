@@ -12,7 +12,7 @@ import math
 import os
 import tempfile
 
-from _harness import main
+from _harness import main, write_input
 
 MODULES = ["dlx.io.model", "dlx.nn"]
 _PATH = os.path.join(tempfile.mkdtemp(prefix="dlx-fuzz-"), "model.safetensors")
@@ -37,16 +37,9 @@ def _tensors_for(text: str) -> dict:
 
 def one_input(data: bytes) -> None:
     import dlx
-    from dlx.io import save_file
 
-    if not data:
+    if not write_input(data, _PATH, "dlx", _tensors_for):
         return
-    if data[0] % 2 == 0:
-        with open(_PATH, "wb") as f:
-            f.write(data[1:])
-    else:
-        text = data[1:].decode("utf-8", errors="replace")
-        save_file(_tensors_for(text), _PATH, metadata={"dlx": text})
     try:
         model = dlx.load(_PATH)
     except ValueError:  # SafetensorsError and StateDictError are ValueErrors
