@@ -23,6 +23,7 @@ import numpy as np
 SUITES = [
     "bench_linear",
     "bench_conv",
+    "bench_conv_memory",
     "bench_pool",
     "bench_activation",
     "bench_loss",

@@ -55,25 +55,39 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
       return;
     }
   }
-  const int64_t chunk = images_per_gemm(d, s.n), chunks = (s.n + chunk - 1) / chunk;
-  // Workspace: the column matrix of `chunk` images, then (chunk > 1) their GEMM output.
-  const int64_t scratch = checked_mul(d.col_size, chunk, "conv2d") +
-                          (chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0);
+  // Columns of several images share one GEMM only while they fit the per-thread budget;
+  // one image's columns larger than that are made and multiplied a band of rows at a time.
+  constexpr int64_t elem = sizeof(T);
+  const int64_t chunk = d.direct ? 1 : im2col_images(images_per_gemm(d, s.n), d.col_size, elem);
+  const int64_t chunks = (s.n + chunk - 1) / chunk;
+  const int64_t band = im2col_band_rows(d.k * s.groups, d.h_out, d.w_out, elem);
+  // Workspace: one band's column matrix, or the columns of `chunk` images and their output.
+  const int64_t scratch = d.direct  ? 0
+                          : chunk > 1 ? checked_mul(d.col_size, chunk, "conv2d") +
+                                            checked_mul(s.o * chunk, d.l, "conv2d")
+                                      : d.k * s.groups * std::min(band, d.h_out) * d.w_out;
   for_each_item<T>(chunks, work, scratch, [&](int64_t item, T* ws) {
     const int64_t b0 = item * chunk, nb = std::min(chunk, s.n - b0);
     if (nb == 1) {
       const T* xb = x + b0 * d.x_size;
       T* yb = y + b0 * d.y_size;
-      const T* col = xb;
-      if (!d.direct) {
-        im2col(xb, ws, s.c, s.h, s.w, s.win);
-        col = ws;
-      }
       if (bias != nullptr)
         for (int64_t oc = 0; oc < s.o; ++oc) std::fill_n(yb + oc * d.l, d.l, bias[oc]);
-      for (int64_t g = 0; g < s.groups; ++g) {
-        gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k, col + g * d.k * d.l,
-             d.l, bias != nullptr ? T(1) : T(0), yb + g * d.og * d.l, d.l);
+      const T beta = bias != nullptr ? T(1) : T(0);
+      if (d.direct) {
+        for (int64_t g = 0; g < s.groups; ++g)
+          gemm(false, false, d.og, d.l, d.k, T(1), weight + g * d.og * d.k, d.k, xb + g * d.k * d.l,
+               d.l, beta, yb + g * d.og * d.l, d.l);
+        return;
+      }
+      // y[:, rows r0..r1) = W_g @ im2col(rows r0..r1); the whole image when it fits.
+      for (int64_t r0 = 0; r0 < d.h_out; r0 += band) {
+        const int64_t r1 = std::min(d.h_out, r0 + band), cols = (r1 - r0) * d.w_out;
+        im2col(xb, ws, s.c, s.h, s.w, s.win, 0, r0, r1);
+        for (int64_t g = 0; g < s.groups; ++g) {
+          gemm(false, false, d.og, cols, d.k, T(1), weight + g * d.og * d.k, d.k,
+               ws + g * d.k * cols, cols, beta, yb + g * d.og * d.l + r0 * d.w_out, d.l);
+        }
       }
       return;
     }

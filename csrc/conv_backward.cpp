@@ -24,6 +24,41 @@ using conv_detail::sum_double;
 using conv_detail::use_direct_rows;
 using conv_detail::use_implicit;
 
+namespace {
+
+// The im2col path one band of output rows at a time (im2col.h), so one thread's column
+// matrix ws stays within kColumnBudgetBytes; one band is the whole image when it fits.
+// Weight gradient: pw[g] (+)= gy_b[g][:, band] @ cols(band)^T, beta for the first band.
+template <typename T>
+void weight_grad_bands(const T* xb, const T* gyb, T* pw, T beta, T* ws, const Conv2dShape& s,
+                       const Dims& d, int64_t band) {
+  for (int64_t r0 = 0; r0 < d.h_out; r0 += band) {
+    const int64_t r1 = std::min(d.h_out, r0 + band), cols = (r1 - r0) * d.w_out;
+    im2col(xb, ws, s.c, s.h, s.w, s.win, 0, r0, r1);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      gemm(false, true, d.og, d.k, cols, T(1), gyb + g * d.og * d.l + r0 * d.w_out, d.l,
+           ws + g * d.k * cols, cols, r0 == 0 ? beta : T(1), pw + g * d.og * d.k, d.k);
+    }
+  }
+}
+
+// Input gradient: gx_b = sum over bands of col2im(W_g^T @ gy_b[g][:, band]).
+template <typename T>
+void input_grad_bands(const T* gyb, const T* weight, T* gxb, T* ws, const Conv2dShape& s,
+                      const Dims& d, int64_t band) {
+  std::fill_n(gxb, d.x_size, T(0));
+  for (int64_t r0 = 0; r0 < d.h_out; r0 += band) {
+    const int64_t r1 = std::min(d.h_out, r0 + band), cols = (r1 - r0) * d.w_out;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      gemm(true, false, d.k, cols, d.og, T(1), weight + g * d.og * d.k, d.k,
+           gyb + g * d.og * d.l + r0 * d.w_out, d.l, T(0), ws + g * d.k * cols, cols);
+    }
+    col2im_consume(ws, gxb, s.c, s.h, s.w, s.win, 0, r0, r1);
+  }
+}
+
+}  // namespace
+
 template <typename T>
 void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* gb,
                      const Conv2dShape& s) {
@@ -36,10 +71,15 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     return;
   }
   const bool implicit = use_implicit<T>(s, d);
+  constexpr int64_t elem = sizeof(T);
   // Several images per implicit GEMM need the channels-last weight gradient (c % 16 == 0).
-  const int64_t chunk = !implicit       ? images_per_gemm(d, s.n)
+  // Explicit: several images' columns share a GEMM only while they fit the column budget.
+  const int64_t chunk = !implicit       ? (d.direct ? 1
+                                                    : im2col_images(images_per_gemm(d, s.n),
+                                                                    d.col_size, elem))
                         : s.c % 16 == 0 ? implicit_images(d, s)
                                         : 1;
+  const int64_t band = im2col_band_rows(d.k * s.groups, d.h_out, d.w_out, elem);
   const int64_t chunks = (s.n + chunk - 1) / chunk;
   // Fixed runs of chunks (they depend on the shape only, never on the thread count).
   int64_t parts = chunks;
@@ -61,9 +101,11 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
                         (!implicit || (gx != nullptr && !implicit_gx));
   const double work =
       static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
-  // Workspace: columns of `chunk` images, then (chunk > 1) their output gradients gathered
-  // side by side as one (o, cols) matrix.
-  const int64_t scratch = (need_col ? checked_mul(d.col_size, chunk, "conv2d") : 0) +
+  // Workspace: columns of `chunk` images (one band of them when chunk == 1), then
+  // (chunk > 1) their output gradients gathered side by side as one (o, cols) matrix.
+  const int64_t col_ws = chunk > 1 ? checked_mul(d.col_size, chunk, "conv2d")
+                                   : d.k * s.groups * std::min(band, d.h_out) * d.w_out;
+  const int64_t scratch = (need_col ? col_ws : 0) +
                           (chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0);
 
   // Implicit input gradient: the kernel flipped in space with in/out channels swapped,
@@ -138,10 +180,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
               scatter_images<T>(gxc, s.c, nb, d.l, gxb, d.x_size, nullptr);
             }
           } else if (gx != nullptr) {  // one image (nb > 1 needs c % 16 == 0 >= 8)
-            T* gxb = gx + b0 * d.x_size;
-            gemm(true, false, d.k, d.l, s.o, T(1), weight, d.k, gyb, d.l, T(0), ws, d.l);
-            std::fill_n(gxb, d.x_size, T(0));
-            col2im_consume(ws, gxb, s.c, s.h, s.w, s.win);
+            input_grad_bands(gyb, weight, gx + b0 * d.x_size, ws, s, d, band);
           }
           continue;
         }
@@ -149,38 +188,29 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
       if (nb == 1) {
         const T* xb = x + b0 * d.x_size;
         const T* gyb = gy + b0 * d.y_size;
-        if (pw != nullptr) {
-          const T* col = xb;
-          if (!d.direct) {
-            im2col(xb, ws, s.c, s.h, s.w, s.win);
-            col = ws;
-          }
-          for (int64_t g = 0; g < s.groups; ++g) {
-            gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l, col + g * d.k * d.l,
-                 d.l, beta_w, pw + g * d.og * d.k, d.k);
-          }
-        }
+        T* gxb = gx == nullptr ? nullptr : gx + b0 * d.x_size;
         if (pb != nullptr)
           for (int64_t oc = 0; oc < s.o; ++oc) pb[oc] += sum_double(gyb + oc * d.l, d.l);
-        if (gx != nullptr) {
-          T* gxb = gx + b0 * d.x_size;
-          // Without im2col the column gradient is the input gradient itself.
-          T* dcol = d.direct ? gxb : ws;
-          for (int64_t g = 0; g < s.groups; ++g) {
+        if (!d.direct) {
+          if (pw != nullptr) weight_grad_bands(xb, gyb, pw, beta_w, ws, s, d, band);
+          if (gxb != nullptr) input_grad_bands(gyb, weight, gxb, ws, s, d, band);
+          continue;
+        }
+        // Without im2col the columns are the input and their gradient is the input gradient.
+        for (int64_t g = 0; g < s.groups; ++g) {
+          if (pw != nullptr)
+            gemm(false, true, d.og, d.k, d.l, T(1), gyb + g * d.og * d.l, d.l, xb + g * d.k * d.l,
+                 d.l, beta_w, pw + g * d.og * d.k, d.k);
+          if (gxb != nullptr)
             gemm(true, false, d.k, d.l, d.og, T(1), weight + g * d.og * d.k, d.k,
-                 gyb + g * d.og * d.l, d.l, T(0), dcol + g * d.k * d.l, d.l);
-          }
-          if (!d.direct) {
-            std::fill_n(gxb, d.x_size, T(0));
-            col2im_consume(dcol, gxb, s.c, s.h, s.w, s.win);
-          }
+                 gyb + g * d.og * d.l, d.l, T(0), gxb + g * d.k * d.l, d.l);
         }
         continue;
       }
       // nb images side by side (never direct: images_per_gemm gives 1 there).
       const int64_t cols = nb * d.l;
       T* col = ws;
-      T* gyc = ws + d.col_size * chunk;
+      T* gyc = ws + (need_col ? col_ws : 0);  // after the columns, when there are any
       gather_images(gy + b0 * d.y_size, s.o, nb, d.l, d.y_size, gyc);
       if (pw != nullptr) {
         for (int64_t j = 0; j < nb; ++j)

@@ -28,8 +28,16 @@ int MKL_Get_Max_Threads(void) __attribute__((weak));
 namespace dlx {
 namespace {
 
+// The thread state is two atomics, the single source of truth: the count the user set
+// (0: never set) and the number of live BlasSerialScopes. The BLAS's own count is derived
+// from them (1 while any scope lives, else the user's count, else the BLAS's count at
+// import) by sync_blas(), which every change calls. It reads the atomics under a mutex
+// (the BLAS setter is not thread-safe), so whichever call runs last applies the final state:
+// set_num_threads racing a running parallel convolution can no longer leave a stale count.
 std::atomic<int> g_threads{0};
-std::mutex g_blas_mutex;  // serialises BlasSerialScope's save/restore
+std::atomic<int> g_serial_scopes{0};
+std::atomic<int> g_blas_initial{0};  // the BLAS's count before dlx changed it (0: unknown)
+std::mutex g_blas_mutex;
 
 int default_threads() { return omp_get_max_threads() > 0 ? omp_get_max_threads() : 1; }
 
@@ -77,6 +85,14 @@ void omp_threads_callback(int /*sync*/, openblas_dojob_callback dojob, int numjo
   for (auto& w : workers) w.join();
 }
 
+void sync_blas() {
+  std::lock_guard<std::mutex> lock(g_blas_mutex);
+  const int user = g_threads.load();
+  const int idle = user > 0 ? user : g_blas_initial.load();
+  const int want = g_serial_scopes.load() > 0 ? 1 : idle;
+  if (want >= 1 && blas_num_threads() != want) blas_set(want);
+}
+
 }  // namespace
 
 int num_threads() {
@@ -88,10 +104,12 @@ void set_num_threads(int n) {
   DLX_CHECK(n >= 1, "set_num_threads: `n` must be a positive int, got ", n);
   g_threads.store(n);
   omp_set_num_threads(n);
-  blas_set(n);
+  sync_blas();
 }
 
 void install_blas_threads_callback() {
+  int expected = 0;
+  g_blas_initial.compare_exchange_strong(expected, blas_num_threads());
 #if defined(DLX_BLAS_SCIPY_OPENBLAS)
   scipy_openblas_set_threads_callback_function(omp_threads_callback);
 #else
@@ -110,6 +128,7 @@ void uninstall_blas_threads_callback() {
 
 void after_fork_child() {
   uninstall_blas_threads_callback();
+  g_serial_scopes.store(0);  // scopes of threads that do not exist in the child
   g_threads.store(1);
 }
 
@@ -133,14 +152,13 @@ const char* blas_config() {
 }
 
 BlasSerialScope::BlasSerialScope() {
-  std::lock_guard<std::mutex> lock(g_blas_mutex);
-  previous_ = blas_num_threads();
-  if (previous_ != 1) blas_set(1);
+  g_serial_scopes.fetch_add(1);
+  sync_blas();
 }
 
 BlasSerialScope::~BlasSerialScope() {
-  std::lock_guard<std::mutex> lock(g_blas_mutex);
-  if (previous_ > 1) blas_set(previous_);
+  g_serial_scopes.fetch_sub(1);
+  sync_blas();
 }
 
 }  // namespace dlx

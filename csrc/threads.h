@@ -25,18 +25,17 @@ int blas_num_threads();
 // Human-readable BLAS identification ("OpenBLAS 0.3.x ... SkylakeX").
 const char* blas_config();
 
-// While alive, BLAS runs single-threaded; restores the previous count on exit. Use it
-// around OpenMP loops whose iterations call GEMM. Global: no concurrent multi-threaded
-// BLAS from other Python threads is expected during such a loop.
+// While any scope is alive (in any thread), BLAS runs single-threaded; when the last one
+// ends, BLAS gets the current set_num_threads count back (not a value saved at entry, which
+// a concurrent set_num_threads would make stale). Use it around OpenMP loops whose
+// iterations call GEMM. Global: another Python thread's large GEMM runs single-threaded
+// meanwhile.
 class BlasSerialScope {
  public:
   BlasSerialScope();
   ~BlasSerialScope();
   BlasSerialScope(const BlasSerialScope&) = delete;
   BlasSerialScope& operator=(const BlasSerialScope&) = delete;
-
- private:
-  int previous_;
 };
 
 }  // namespace dlx

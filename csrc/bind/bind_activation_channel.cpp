@@ -122,6 +122,7 @@ py::array maxout_backward_py(const py::object& gy_obj, const py::object& idx_obj
     DLX_CHECK_TYPE(idx.dtype().equal(py::dtype::of<int64_t>()), fn,
                    ": `indices` must have dtype int64, got ", dtype_name(idx));
     check_contiguous(idx, fn, "indices");
+    idx = aligned<int64_t>(idx, fn);
     DLX_CHECK(pieces >= 1, fn, ": `pieces` must be a positive int, got ", pieces);
     DLX_CHECK(gy.ndim() >= 2, fn, ": `grad_output` must be (N, C, *rest) with ndim >= 2, got ",
               "ndim=", gy.ndim(), " with shape ", shape_str(gy));

@@ -59,6 +59,14 @@ py::tuple batch_norm_forward_py(const py::object& x_obj, const py::object& w_obj
       rv = training ? inout<T>(rv_obj, fn, "running_var") : input<T>(rv_obj, fn, "running_var");
       check_shape(rm, {d.c}, fn, "running_mean");
       check_shape(rv, {d.c}, fn, "running_var");
+      if (training) {  // both are updated in place
+        const std::pair<const char*, const py::array*> read[] = {
+            {"input", &x}, {"weight", &w}, {"bias", &b}, {"running_var", &rv}};
+        for (const auto& [name, arr] : read) {
+          check_no_overlap(rm, "running_mean", *arr, name, fn);
+          if (arr != &rv) check_no_overlap(rv, "running_var", *arr, name, fn);
+        }
+      }
       // In eval mode the kernel only reads them (they may be read-only arrays).
       prm = training ? mptr<T>(rm) : const_cast<T*>(cptr<T>(rm));
       prv = training ? mptr<T>(rv) : const_cast<T*>(cptr<T>(rv));

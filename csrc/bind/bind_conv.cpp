@@ -39,7 +39,8 @@ Window2d window_args(const py::object& kernel_size, const py::object& stride,
 
 // Output size of the window over an (h, w) plane; ValueError when it would be empty.
 std::pair<int64_t, int64_t> out_size(int64_t h, int64_t w, const Window2d& win, const char* fn) {
-  const int64_t h_out = win.h_out(h), w_out = win.w_out(w);
+  const int64_t h_out = window_out_size(h, win.kh, win.stride_h, win.pad_h, win.dil_h, false, fn);
+  const int64_t w_out = window_out_size(w, win.kw, win.stride_w, win.pad_w, win.dil_w, false, fn);
   DLX_CHECK(h_out >= 1 && w_out >= 1, fn, ": output size would be ", pair_str(h_out, w_out),
             ": input size ", pair_str(h, w), " is smaller than the dilated kernel ",
             pair_str(win.dil_h * (win.kh - 1) + 1, win.dil_w * (win.kw - 1) + 1), " (kernel_size ",

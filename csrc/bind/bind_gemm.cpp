@@ -33,6 +33,8 @@ py::array gemm_py(const py::object& a_obj, const py::object& b_obj, const py::ob
     } else {
       out = inout<T>(out_obj, fn, "out");
       check_shape(out, {m, n}, fn, "out");
+      check_no_overlap(out, "out", a, "a", fn);
+      check_no_overlap(out, "out", b, "b", fn);
     }
     const T* pa = cptr<T>(a);
     const T* pb = cptr<T>(b);

@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "bind/bind.h"
 #include "bind/checks.h"
@@ -13,32 +15,38 @@
 namespace dlx::bind {
 namespace {
 
-// The arrays of one step: `param` fixes the dtype T and the shape of all the others.
+// The arrays of one step: `param` fixes the dtype T and the shape of all the others. Every
+// array but `grad` is written, so no two of them may share memory.
 template <typename T>
 struct StepArrays {
   const char* fn;
   py::array param;
   int64_t n;
+  std::vector<std::pair<const char*, py::array>> seen;  // also keeps the arrays alive
 
   StepArrays(const py::object& param_obj, const char* fn_)
-      : fn(fn_), param(inout<T>(param_obj, fn_, "param")), n(static_cast<int64_t>(param.size())) {}
+      : fn(fn_), param(inout<T>(param_obj, fn_, "param")), n(static_cast<int64_t>(param.size())) {
+    seen.emplace_back("param", param);
+  }
 
-  void check_like(const py::array& a, const char* name) const {
+  void check_like(const py::array& a, const char* name) {
     std::vector<int64_t> shape(static_cast<size_t>(param.ndim()));
     for (py::ssize_t i = 0; i < param.ndim(); ++i) shape[static_cast<size_t>(i)] = dim(param, i);
     check_shape(a, shape, fn, name);
+    for (const auto& [other_name, other] : seen) check_no_overlap(other, other_name, a, name, fn);
+    seen.emplace_back(name, a);
   }
-  const T* grad(const py::object& obj) const {
+  const T* grad(const py::object& obj) {
     py::array a = input<T>(obj, fn, "grad");
     check_like(a, "grad");
     return cptr<T>(a);
   }
-  T* state(const py::object& obj, const char* name) const {
+  T* state(const py::object& obj, const char* name) {
     py::array a = inout<T>(obj, fn, name);
     check_like(a, name);
     return mptr<T>(a);
   }
-  T* optional_state(const py::object& obj, const char* name) const {
+  T* optional_state(const py::object& obj, const char* name) {
     return obj.is_none() ? nullptr : state(obj, name);
   }
   T* p() { return mptr<T>(param); }

@@ -77,8 +77,8 @@ Pool2dParams pool_params(const char* fn, const Shape4& s, const py::object& kern
   p.pad_w = pad.second;
   p.dilation_h = dil.first;
   p.dilation_w = dil.second;
-  p.h_out = window_out_size(p.h_in, p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, ceil_mode);
-  p.w_out = window_out_size(p.w_in, p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, ceil_mode);
+  p.h_out = window_out_size(p.h_in, p.kernel_h, p.stride_h, p.pad_h, p.dilation_h, ceil_mode, fn);
+  p.w_out = window_out_size(p.w_in, p.kernel_w, p.stride_w, p.pad_w, p.dilation_w, ceil_mode, fn);
   DLX_CHECK(p.h_out >= 1 && p.w_out >= 1, fn, ": output size is too small: input (", s[2], ", ",
             s[3], ") with kernel_size=", pair_str(k), ", padding=", pair_str(pad),
             ", dilation=", pair_str(dil), " gives (", p.h_out, ", ", p.w_out, ")");
@@ -90,7 +90,7 @@ py::array int64_input(const py::object& obj, const char* fn, const char* name) {
   DLX_CHECK_TYPE(a.dtype().equal(py::dtype::of<int64_t>()), fn, ": `", name,
                  "` must have dtype int64, got ", dtype_name(a));
   check_contiguous(a, fn, name);
-  return a;
+  return aligned<int64_t>(a, fn);
 }
 
 py::tuple max_pool2d_forward_py(const py::object& x_obj, const py::object& kernel_size,

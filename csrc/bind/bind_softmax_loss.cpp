@@ -92,8 +92,9 @@ py::array ce_target(const py::object& obj, int64_t n, int64_t c, int64_t ignore_
   check_contiguous(t, fn, "target");
   if (prob) {
     check_shape(t, {n, c}, fn, "target");
-    return t;
+    return aligned<T>(t, fn);
   }
+  t = aligned<int64_t>(t, fn);
   check_shape(t, {n}, fn, "target");
   const int64_t* p = cptr<int64_t>(t);
   for (int64_t i = 0; i < n; ++i) {

@@ -12,7 +12,9 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -86,22 +88,63 @@ inline void check_shape(const py::array& a, const std::vector<int64_t>& expected
   }
 }
 
-// A read-only float input of dtype T: ndarray, exact dtype, C-contiguous.
+template <typename T>
+inline py::array_t<T> empty(const std::vector<int64_t>& shape, const char* fn);
+
+// NumPy allows data that are not aligned to the item size (np.frombuffer at an odd offset,
+// a memory map of a safetensors file whose header length is not a multiple of 8); the
+// kernels load T directly, which needs alignment. A misaligned C-contiguous read-only
+// argument is therefore copied into a fresh aligned array (the only copy a binding makes).
+inline bool is_aligned(const py::array& a) {
+  return reinterpret_cast<uintptr_t>(a.data()) % static_cast<uintptr_t>(a.itemsize()) == 0;
+}
+template <typename T>
+inline py::array aligned(const py::array& a, const char* fn) {
+  if (is_aligned(a)) return a;
+  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+  py::array_t<T> copy = empty<T>(shape, fn);
+  std::memcpy(copy.mutable_data(), a.data(), static_cast<size_t>(a.nbytes()));
+  return std::move(copy);
+}
+
+// A read-only float input of dtype T: ndarray, exact dtype, C-contiguous (aligned: see above).
 template <typename T>
 inline py::array input(const py::object& obj, const char* fn, const char* name) {
   py::array a = as_array(obj, fn, name);
   check_dtype<T>(a, fn, name);
   check_contiguous(a, fn, name);
+  return aligned<T>(a, fn);
+}
+
+// An array written in place: exact dtype, C-contiguous, aligned and writeable. Refusing
+// conversion here is what keeps an in-place update from landing in a temporary copy.
+template <typename T>
+inline py::array inout(const py::object& obj, const char* fn, const char* name) {
+  py::array a = as_array(obj, fn, name);
+  check_dtype<T>(a, fn, name);
+  check_contiguous(a, fn, name);
+  DLX_CHECK(is_aligned(a), fn, ": `", name, "` must be aligned to its ", a.itemsize(),
+            "-byte items (it is updated in place, so it cannot be copied); use numpy.array(",
+            name, ") for an aligned copy");
+  DLX_CHECK(a.writeable(), fn, ": `", name, "` must be writeable (it is updated in place)");
   return a;
 }
 
-// An array written in place: as input(), and writeable. Refusing conversion here is what
-// keeps an in-place update from landing in a temporary copy.
-template <typename T>
-inline py::array inout(const py::object& obj, const char* fn, const char* name) {
-  py::array a = input<T>(obj, fn, name);
-  DLX_CHECK(a.writeable(), fn, ": `", name, "` must be writeable (it is updated in place)");
-  return a;
+// True when the memory of two C-contiguous arrays overlaps (np.shares_memory for them).
+inline bool overlaps(const py::array& a, const py::array& b) {
+  if (a.nbytes() == 0 || b.nbytes() == 0) return false;
+  const auto pa = reinterpret_cast<uintptr_t>(a.data());
+  const auto pb = reinterpret_cast<uintptr_t>(b.data());
+  return pa < pb + static_cast<uintptr_t>(b.nbytes()) &&
+         pb < pa + static_cast<uintptr_t>(a.nbytes());
+}
+
+// An array the kernel writes must not overlap any other argument: the kernel would read
+// values it has already overwritten and return a wrong result without any error.
+inline void check_no_overlap(const py::array& out, const char* out_name, const py::array& other,
+                             const char* other_name, const char* fn) {
+  DLX_CHECK(!overlaps(out, other), fn, ": `", out_name, "` must not share memory with `",
+            other_name, "` (it is written while `", other_name, "` is read); pass a separate array");
 }
 
 template <typename T>

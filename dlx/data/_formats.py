@@ -8,14 +8,18 @@ planes R, G, B, each row-major), 10000 records per batch file.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from dlx.io._files import open_regular
 
 __all__ = ["CIFAR_RECORD", "read_cifar_batches", "read_idx"]
 
@@ -32,7 +36,7 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     kind = "images" if ndim == 3 else "labels"
     gz = path.endswith(".gz")
     try:
-        with gzip.open(path, "rb") if gz else open(path, "rb") as f:
+        with _open(path, gz) as f:
             head = f.read(4)
             if len(head) < 4 or head[0] != 0 or head[1] != 0:
                 msg = f"{path}: not an IDX file (magic bytes {head.hex() or 'missing'})"
@@ -83,9 +87,20 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     return data.reshape(dims)
 
 
+@contextlib.contextmanager
+def _open(path: str, gz: bool) -> Iterator[Any]:
+    """The file (a regular file only, see :func:`dlx.io._files.open_regular`), gunzipped."""
+    with open_regular(path, "data file") as raw:
+        if not gz:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+            yield f
+
+
 def _check_gzip_size(path: str, total: int) -> None:
     """Compare the gzip trailer's uncompressed size (mod 2**32) with what the header needs."""
-    with open(path, "rb") as raw:
+    with open_regular(path, "data file") as raw:
         raw.seek(0, os.SEEK_END)
         if raw.tell() < 18:  # 10-byte gzip header + 8-byte trailer
             msg = f"{path}: too short to be a gzip file"
@@ -119,7 +134,8 @@ def read_cifar_batches(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Read CIFAR-10 binary batch files; return uint8 images (N, 3, 32, 32) and int64 labels."""
     sizes = []
     for path in paths:
-        size = os.path.getsize(path)
+        with open_regular(path, "data file") as f:
+            size = os.fstat(f.fileno()).st_size
         if size == 0 or size % CIFAR_RECORD:
             msg = (
                 f"{path}: a CIFAR-10 binary batch is a whole number of {CIFAR_RECORD}-byte "
@@ -131,7 +147,7 @@ def read_cifar_batches(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
     flat = records.reshape(-1)
     pos = 0
     for path, size in zip(paths, sizes, strict=True):
-        with open(path, "rb") as f:
+        with open_regular(path, "data file") as f:
             if f.readinto(flat[pos : pos + size].data) != size:
                 msg = f"{path}: the file shrank while reading it"
                 raise ValueError(msg)

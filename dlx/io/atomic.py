@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -26,6 +28,12 @@ def atomic_write(
     exactly as it was: a crash never leaves a half-written file and an existing file is
     never lost. The new file gets the mode of the file it replaces, or the usual
     ``0o666 & ~umask`` when there was none.
+
+    A process killed mid-write (SIGKILL, power cut) cannot remove its temporary file,
+    ``.<name>.<8 random characters>.tmp`` next to the target. After each successful
+    replacement, such leftovers *of the same target* are deleted: only regular files
+    matching exactly that pattern, and only those last modified before the running
+    process started (so no write still in progress in this process is touched).
 
     Parameters
     ----------
@@ -65,6 +73,7 @@ def atomic_write(
             os.fsync(f.fileno())
         os.chmod(tmp, _new_file_mode(target))
         os.replace(tmp, target)
+        _remove_stale_temporaries(directory, name)
     except BaseException:
         # os.fdopen closes fd itself even when it fails; the temporary file may already
         # be renamed away, hence the suppress.
@@ -72,6 +81,45 @@ def atomic_write(
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete temporaries of ``name`` that killed writers left behind (see atomic_write)."""
+    # tempfile.mkstemp names: prefix, 8 characters of [a-z0-9_], suffix.
+    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
+    started = process_start_time()
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not pattern.fullmatch(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and st.st_mtime < started:
+                    os.unlink(entry.path)
+
+
+def process_start_time() -> float:
+    """When the running process started (seconds since the epoch), from /proc where it exists.
+
+    Rounded down by 50 ms (the clocks behind it tick in 10 ms); elsewhere the time this
+    module was imported, which is later than the start: both err on the side of keeping.
+    """
+    global _START
+    if _START is None:
+        _START = _IMPORTED
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open("/proc/self/stat", "rb") as f:
+                # Field 22 (starttime, clock ticks since boot) follows the ")" of the name.
+                ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+            with open("/proc/uptime", "rb") as f:
+                uptime = float(f.read().split()[0])
+            since_start = uptime - ticks / os.sysconf("SC_CLK_TCK")
+            _START = min(_IMPORTED, time.time() - since_start - 0.05)
+    return _START
+
+
+_IMPORTED = time.time()
+_START: float | None = None
 
 
 def _new_file_mode(target: str) -> int:

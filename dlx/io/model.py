@@ -9,7 +9,10 @@ included) and, in the metadata key ``"dlx"``::
 Each module contributes ``{"class": name, "config": module.get_config()}`` and, when it
 has submodules, ``"children"`` in order. ``load(path)`` rebuilds the model from a registry
 of the Module classes defined in ``dlx.nn`` (looked up by name, nothing is imported,
-evaluated or unpickled) and loads the weights with ``strict=True``.
+evaluated or unpickled) and loads the weights with ``strict=True``. Before any layer is
+constructed, every layer's parameter shapes are computed from its config
+(:mod:`dlx.io._shapes`) and compared with the tensors listed in the file's header, so a
+hostile architecture cannot make ``load`` allocate more than the file holds.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from dlx.io.safetensors import SafetensorsError, load_file, read_metadata, save_file
+from dlx.io._shapes import Shapes, state_shapes
+from dlx.io.safetensors import Index, SafetensorsError, load_file, read_index, save_file
 
 FORMAT = "dlx-model"
 VERSION = 1
@@ -61,9 +65,10 @@ def load(path: str | os.PathLike[str]) -> Any:
         The file is not valid safetensors (bad header, offsets, dtype ...).
     ValueError
         The architecture is missing or invalid: unknown layer class, bad config keys or
-        values, or weights that do not match it (the message names the key).
+        values, or weights that do not match it (the message names the key). All of this
+        is checked against the file's header before any layer or weight is allocated.
     """
-    meta = read_metadata(path)
+    index, meta = read_index(path)
     if META_KEY not in meta:
         msg = (
             f"{os.fspath(path)!r} has no dlx architecture metadata; load plain weights "
@@ -81,10 +86,10 @@ def load(path: str | os.PathLike[str]) -> Any:
     if info.get("version") != VERSION:
         msg = f"unsupported dlx model version {info.get('version')!r} (this dlx reads {VERSION})"
         raise ValueError(msg)
+    tree = _parse(info.get("arch"), "model", 0, [0])
+    _check_shapes(_expected_state(tree, ""), index)
     tensors = load_file(path)
-    budget = sum(a.size for a in tensors.values())
-    counter = {"modules": 0, "elements": 0, "budget": budget}
-    model = _build(info.get("arch"), "model", 0, counter)
+    model = _build(tree)
     floats = {a.dtype for a in tensors.values() if a.dtype.kind == "f"}
     if floats == {np.dtype(np.float64)}:
         model.double()
@@ -108,7 +113,7 @@ def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any
 # -- architecture <-> JSON ----------------------------------------------------------------
 def read_input_shape(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
     """The per-sample input shape stored by :func:`save`, or None."""
-    raw = read_metadata(path).get(META_KEY)
+    raw = read_index(path)[1].get(META_KEY)
     try:
         shape = json.loads(raw).get("input_shape") if raw else None
     except (ValueError, AttributeError):
@@ -164,14 +169,22 @@ def _arch(module: Any, where: str, depth: int) -> dict[str, Any]:
     return out
 
 
-def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
-    from dlx.nn import ModuleList, Sequential
+class _Node(NamedTuple):
+    """One validated entry of the architecture JSON (nothing constructed yet)."""
 
+    where: str
+    cls: type[Any]
+    config: dict[str, Any]
+    children: dict[str, _Node]
+
+
+def _parse(arch: Any, where: str, depth: int, count: list[int]) -> _Node:
+    """Validate the architecture JSON's structure, class names and config keys."""
     if depth > MAX_DEPTH:
         msg = f"model architecture is nested deeper than {MAX_DEPTH} levels at `{where}`"
         raise ValueError(msg)
-    counter["modules"] += 1
-    if counter["modules"] > MAX_MODULES:
+    count[0] += 1
+    if count[0] > MAX_MODULES:
         msg = f"model architecture has more than {MAX_MODULES} modules"
         raise ValueError(msg)
     if not isinstance(arch, dict) or not isinstance(arch.get("class"), str):
@@ -196,29 +209,63 @@ def _build(arch: Any, where: str, depth: int, counter: dict[str, int]) -> Any:
         msg = f"children of `{where}` ({name}) must be an object"
         raise ValueError(msg)  # noqa: TRY004 - a malformed file is a bad value
     children = {
-        str(k): _build(v, f"{where}.{k}", depth + 1, counter) for k, v in raw_children.items()
+        str(k): _parse(v, f"{where}.{k}", depth + 1, count) for k, v in raw_children.items()
     }
+    return _Node(where, cls, config, children)
+
+
+def _expected_state(node: _Node, prefix: str) -> Shapes:
+    """``{state-dict key: shape}`` of the whole tree, from the configs alone."""
+    try:
+        own = state_shapes(node.cls, node.config)
+    except (TypeError, ValueError, OverflowError) as exc:
+        msg = f"cannot build `{node.where}` as {node.cls.__name__}(**{node.config}): {exc}"
+        raise ValueError(msg) from None
+    out = {prefix + k: v for k, v in own.items()}
+    for k, child in node.children.items():
+        out.update(_expected_state(child, f"{prefix}{k}."))
+    return out
+
+
+def _check_shapes(expected: Shapes, index: Index) -> None:
+    """The architecture's parameters must be exactly the file's tensors, shape for shape."""
+    from dlx.nn.modules._module_utils import StateDictError
+
+    errors = []
+    missing = [k for k in expected if k not in index]
+    unexpected = [k for k in index if k not in expected]
+    if missing:
+        errors.append("missing tensor(s) in the file: " + ", ".join(map(repr, missing[:20])))
+    if unexpected:
+        errors.append("unexpected tensor(s) in the file: " + ", ".join(map(repr, unexpected[:20])))
+    bad = [(k, s, index[k][1]) for k, s in expected.items() if k in index and index[k][1] != s]
+    errors += [f"{k}: the architecture needs shape {s}, the file holds {f}" for k, s, f in bad[:20]]
+    if errors:
+        msg = "model file does not match its architecture:\n\t" + "\n\t".join(errors)
+        raise StateDictError(msg)
+
+
+def _build(node: _Node) -> Any:
+    """Construct the checked tree (its shapes already match the file's tensors)."""
+    from dlx.nn import ModuleList, Sequential
+
+    children = {k: _build(v) for k, v in node.children.items()}
+    cls, config, name = node.cls, node.config, node.cls.__name__
     module: Any
     try:
         if issubclass(cls, Sequential | ModuleList):
             module = cls(**config)
             for k, child in children.items():
                 module.add_module(k, child)
+        elif children:  # wrappers such as Residual(block, shortcut) take their children
+            module = cls(*children.values(), **config)
         else:
             module = cls(**config)
-            if children and list(dict(module.named_children())) != list(children):
-                module = cls(*children.values(), **config)  # wrappers such as Residual(block)
     except (TypeError, ValueError, OverflowError, MemoryError) as exc:
-        msg = f"cannot build `{where}` as {name}(**{config}): {exc}"
+        msg = f"cannot build `{node.where}` as {name}(**{config}): {exc}"
         raise ValueError(msg) from None
-    own = sum(np.size(p.numpy()) for p in module.parameters(recurse=False))
-    own += sum(np.size(b.numpy()) for b in module.buffers(recurse=False))
-    counter["elements"] += own
-    if counter["elements"] > counter["budget"]:
-        msg = (
-            f"model architecture needs more weights at `{where}` ({name}) than the file "
-            f"holds ({counter['budget']} elements)"
-        )
+    if list(dict(module.named_children())) != list(children):
+        msg = f"cannot build `{node.where}` as {name} with children {list(children)}"
         raise ValueError(msg)
     return module
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import mmap as _mmap
 import os
 import struct
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from dlx.io._files import open_regular
 from dlx.io._header import MAX_HEADER_SIZE, STORED, Entry, SafetensorsError, read_header
 from dlx.io.atomic import atomic_write
 
@@ -32,10 +34,14 @@ __all__ = [
     "SafetensorsError",
     "load_bytes",
     "load_file",
+    "read_index",
     "read_metadata",
     "save_bytes",
     "save_file",
 ]
+
+# The tensors of a file as read from its header: name -> (safetensors dtype, shape).
+Index = dict[str, tuple[str, tuple[int, ...]]]
 
 # NumPy (kind, itemsize) -> safetensors dtype, for writing.
 # Rank of each dtype in the reference implementation's Dtype enum (orders the tensors).
@@ -210,15 +216,18 @@ def load_file(path: str | os.PathLike[str], *, mmap: bool = False) -> dict[str, 
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    ValueError
+        If ``path`` (after following symbolic links) is a FIFO, a device or a socket:
+        only regular files are read, so a named pipe cannot block the call forever.
     SafetensorsError
         A ``ValueError`` naming the problem if the file is not valid safetensors.
     """
     where = os.fspath(path)
-    with open(path, "rb") as f:
+    with open_regular(path, "safetensors file") as f:
         size = os.fstat(f.fileno()).st_size
         entries, _, start = read_header(f, size, where)
         if mmap:
-            return _from_buffer(_map(where, start, size), entries, copy=False)
+            return _from_buffer(_map(f, start, size), entries, copy=False)
         out = {}
         for e in entries:
             arr = np.empty(e.shape, STORED[e.dtype])
@@ -244,9 +253,17 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 
     Only the header is read, and it is fully validated as in :func:`load_file`.
     """
-    with open(path, "rb") as f:
-        _, metadata, _ = read_header(f, os.fstat(f.fileno()).st_size, os.fspath(path))
-    return metadata
+    return read_index(path)[1]
+
+
+def read_index(path: str | os.PathLike[str]) -> tuple[Index, dict[str, str]]:
+    """The tensors' ``{name: (dtype, shape)}`` and the metadata, from the header alone.
+
+    The header is fully validated as in :func:`load_file`; no tensor data is read.
+    """
+    with open_regular(path, "safetensors file") as f:
+        entries, metadata, _ = read_header(f, os.fstat(f.fileno()).st_size, os.fspath(path))
+    return {e.name: (e.dtype, e.shape) for e in entries}, metadata
 
 
 class _MemoryReader:
@@ -261,12 +278,17 @@ class _MemoryReader:
         return chunk
 
 
-def _map(path: str, start: int, size: int) -> np.ndarray:
+def _map(f: IO[bytes], start: int, size: int) -> np.ndarray:
+    """The data section of the open file ``f`` as a read-only uint8 array (no copy).
+
+    The map comes from the descriptor that was validated, not from reopening the path.
+    Tensors of a file whose header length is not a multiple of 8 come out misaligned;
+    NumPy handles those, and dlx's kernels copy such arrays before use.
+    """
     if size == start:  # mmap cannot map zero bytes
         return np.empty(0, np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r", offset=start, shape=(size - start,)).view(
-        np.ndarray
-    )
+    mapped = _mmap.mmap(f.fileno(), size, access=_mmap.ACCESS_READ)
+    return np.frombuffer(mapped, np.uint8, count=size - start, offset=start)
 
 
 def _from_buffer(buf: np.ndarray, entries: list[Entry], *, copy: bool) -> dict[str, np.ndarray]:

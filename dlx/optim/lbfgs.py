@@ -346,8 +346,14 @@ class LBFGS(Optimizer):
             return {}
         return {k: _copy(val) if copy else val for k, val in self._lbfgs.items()}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})
+    def load_state_dict(self, state_dict: dict[str, Any], *, validate_hparams: bool = True) -> None:
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            msg = "`state_dict` must be a dict with `state` and `param_groups` keys"
+            raise TypeError(msg)
+        super().load_state_dict(
+            {"state": {}, "param_groups": state_dict["param_groups"]},
+            validate_hparams=validate_hparams,
+        )
         saved = state_dict["state"]
         first = self.param_groups and state_dict["param_groups"][0]["params"][0]
         st = saved.get(first, {}) if saved else {}

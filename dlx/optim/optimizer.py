@@ -196,12 +196,27 @@ class Optimizer:
             groups.append(saved)
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and state saved by :meth:`state_dict`."""
+    def load_state_dict(self, state_dict: dict[str, Any], *, validate_hparams: bool = True) -> None:
+        """Restore hyper-parameters and state saved by :meth:`state_dict`.
+
+        Everything is checked before anything changes. The loaded hyper-parameters go
+        through the constructor's checks (a NaN or negative ``lr`` from a damaged checkpoint
+        raises ValueError naming the group and the argument); ``lr`` may be 0, where a
+        schedule can legitimately end. ``validate_hparams=False`` restores them unchecked,
+        for deliberate overrides.
+        """
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
             msg = "`state_dict` must be a dict with `state` and `param_groups` keys"
             raise TypeError(msg)
         saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, list) or not all(
+            isinstance(g, dict) and isinstance(g.get("params"), list) for g in saved_groups
+        ):
+            msg = "`param_groups` must be a list of dicts, each with a `params` list"
+            raise TypeError(msg)
+        if not isinstance(state_dict["state"], Mapping):
+            msg = f"`state` must be a dict, got {type(state_dict['state']).__name__}"
+            raise TypeError(msg)
         if len(saved_groups) != len(self.param_groups):
             msg = (
                 f"loaded state dict has {len(saved_groups)} parameter groups, the optimiser "
@@ -219,8 +234,8 @@ class Optimizer:
             for k, sid in enumerate(saved["params"]):
                 index_of[sid] = start + k
             start += len(group["params"])
-            # Not re-validated: a schedule may have driven lr to 0, which is legitimate.
-            new_groups.append({k: val for k, val in saved.items() if k != "params"})
+            loaded = {k: val for k, val in saved.items() if k != "params"}
+            new_groups.append(self._checked_hparams(loaded, gi) if validate_hparams else loaded)
         staged = [
             self._stage(index_of, sid, st, new_groups) for sid, st in state_dict["state"].items()
         ]
@@ -238,6 +253,26 @@ class Optimizer:
             group.clear()
             group.update(new)
             group["params"] = params
+
+    def _checked_hparams(self, group: dict[str, Any], index: int) -> dict[str, Any]:
+        """A loaded group's hyper-parameters after the constructor's checks (lr may be 0)."""
+        missing = sorted(set(self.defaults) - set(group))
+        if missing:
+            msg = f"loaded param group {index} lacks the hyper-parameter(s) {missing}"
+            raise ValueError(msg)
+        probe = dict(group)
+        lr = probe.get("lr")
+        zero_lr = not isinstance(lr, bool) and isinstance(lr, int | float) and lr == 0
+        if zero_lr:
+            probe["lr"] = 1.0  # the end of a schedule; every other rule as in the constructor
+        try:
+            self._check_group(probe)
+        except (TypeError, ValueError) as exc:
+            msg = f"loaded param group {index} has an invalid hyper-parameter: {exc}"
+            raise type(exc)(msg) from None
+        if zero_lr:
+            probe["lr"] = lr
+        return probe
 
     def _stage(
         self, index_of: dict[Any, int], sid: Any, st: dict[str, Any], groups: list[dict[str, Any]]

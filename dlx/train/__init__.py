@@ -18,7 +18,7 @@ from dlx.train.callbacks import (
     ModelCheckpoint,
     TrainState,
 )
-from dlx.train.checkpoint import load_checkpoint, save_checkpoint
+from dlx.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from dlx.train.history import History
 from dlx.train.loop import evaluate, fit, predict
 from dlx.train.metrics import accuracy, get_metric, register_metric
@@ -26,6 +26,7 @@ from dlx.train.metrics import accuracy, get_metric, register_metric
 __all__ = [
     "CSVLogger",
     "Callback",
+    "CheckpointError",
     "EarlyStopping",
     "History",
     "LRSchedulerCallback",

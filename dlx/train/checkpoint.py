@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -79,6 +79,14 @@ def save_checkpoint(
     save_file(tensors, path, metadata={FORMAT: json.dumps(meta, allow_nan=True)})
 
 
+class CheckpointError(SafetensorsError):
+    """A training checkpoint is damaged, malformed or does not fit what it is loaded into.
+
+    The message names the metadata field (``rng.dlx``, ``optimizer``, ``extra.history`` ...).
+    A :class:`dlx.io.SafetensorsError`, hence a ``ValueError``.
+    """
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     model: Any = None,
@@ -87,12 +95,19 @@ def load_checkpoint(
     *,
     loader: Any = None,
     restore_rng: bool = True,
+    validate_hparams: bool = True,
 ) -> dict[str, Any]:
     """Restore what :func:`save_checkpoint` wrote into the given objects.
 
-    Returns the metadata dict (``epoch``, ``step``, ``extra`` ...). Raises
-    :class:`dlx.io.SafetensorsError` (a ValueError) for a damaged file and ValueError
-    for a file that is not a dlx checkpoint or does not match the objects.
+    Returns the metadata dict (``epoch``, ``step``, ``extra`` ...). Every metadata field is
+    checked before any object changes; a malformed field raises :class:`CheckpointError`
+    naming it, as does an object that refuses its saved state (objects restored before it
+    keep the checkpoint's values). The optimiser's hyper-parameters go through its
+    constructor's checks (a NaN or negative ``lr`` is refused) unless
+    ``validate_hparams=False``, for deliberate overrides.
+
+    Raises :class:`dlx.io.SafetensorsError` for a damaged file and ValueError for a file
+    that is not a dlx checkpoint.
     """
     meta_raw = read_metadata(path).get(FORMAT)
     if meta_raw is None:
@@ -102,33 +117,96 @@ def load_checkpoint(
         meta = json.loads(meta_raw)
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = f"checkpoint metadata is not valid JSON: {exc}"
-        raise SafetensorsError(msg) from None
+        raise CheckpointError(msg) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        msg = f"checkpoint metadata has format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r}"
+        got = meta.get("format") if isinstance(meta, dict) else None
+        msg = f"checkpoint metadata has format {got!r}, expected {FORMAT!r}"
         raise ValueError(msg)
     if meta.get("version") != VERSION:
         msg = f"unsupported checkpoint version {meta.get('version')!r} (this dlx reads {VERSION})"
         raise ValueError(msg)
+    _check_fields(meta)
+    rng = _rng_plan(meta.get("rng", {})) if restore_rng else None
     tensors = load_file(path)
-    if model is not None:
-        model.load_state_dict(
-            {k[len(_MODEL) :]: v for k, v in tensors.items() if k.startswith(_MODEL)}
-        )
+    for obj, field in ((optimizer, "optimizer"), (scheduler, "scheduler")):
+        if obj is not None and field not in meta:
+            msg = f"checkpoint holds no {field} state"
+            raise CheckpointError(msg)
+    opt_state = None
     if optimizer is not None:
-        if "optimizer" not in meta:
-            msg = "checkpoint holds no optimizer state"
-            raise ValueError(msg)
-        optimizer.load_state_dict(_optimizer_state(meta["optimizer"], tensors, optimizer))
+        opt_state = _restoring("optimizer", _optimizer_state, meta["optimizer"], tensors)
     if scheduler is not None:
-        if "scheduler" not in meta:
-            msg = "checkpoint holds no scheduler state"
-            raise ValueError(msg)
-        scheduler.load_state_dict(meta["scheduler"])
+        _check_scheduler(meta["scheduler"], scheduler)
+    if model is not None:
+        sd = {k[len(_MODEL) :]: v for k, v in tensors.items() if k.startswith(_MODEL)}
+        _restoring("model", model.load_state_dict, sd)
+    if optimizer is not None:
+        _restoring(
+            "optimizer", optimizer.load_state_dict, opt_state, validate_hparams=validate_hparams
+        )
+    if scheduler is not None:
+        _restoring("scheduler", scheduler.load_state_dict, meta["scheduler"])
     if loader is not None and "loader" in meta:
-        loader.load_state_dict(meta["loader"])
-    if restore_rng:
-        _set_rng_states(meta.get("rng", {}))
+        _restoring("loader", loader.load_state_dict, meta["loader"])
+    if rng is not None:
+        rng()
     return meta
+
+
+def _restoring(field: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args)``; what it raises about the checkpoint's data becomes a CheckpointError."""
+    try:
+        return fn(*args, **kwargs)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+        msg = f"checkpoint field {field!r} cannot be restored: {exc}"
+        raise CheckpointError(msg) from exc
+
+
+def _bad_field(field: str, rule: str, value: Any) -> NoReturn:
+    """Raise the CheckpointError for a malformed metadata field."""
+    text = repr(value)
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    msg = f"checkpoint field {field!r} must be {rule}, got {shown}"
+    raise CheckpointError(msg)
+
+
+def _check_fields(meta: dict[str, Any]) -> None:
+    """The types of every top-level metadata field (contents are checked where used)."""
+    for field, required in (("epoch", True), ("step", False)):
+        value = meta.get(field, 0)
+        if (required and field not in meta) or not _is_count(value):
+            _bad_field(field, "a non-negative int", meta.get(field))
+    for field in ("optimizer", "scheduler", "loader", "rng", "extra"):
+        if field in meta and not isinstance(meta[field], dict):
+            _bad_field(field, "an object", meta[field])
+    extra = meta.get("extra", {})
+    if "history" in extra and not isinstance(extra["history"], dict):
+        _bad_field("extra.history", "an object", extra["history"])
+    cbs = extra.get("callbacks", [])
+    if not isinstance(cbs, list) or not all(isinstance(c, dict) for c in cbs):
+        _bad_field("extra.callbacks", "a list of objects", cbs)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_scheduler(state: dict[str, Any], scheduler: Any) -> None:
+    """Only the scheduler's own attributes, and finite non-negative learning rates."""
+    known = set(scheduler.state_dict())
+    unknown = sorted(set(state) - known)
+    if unknown:
+        _bad_field("scheduler", f"an object with keys among {sorted(known)}", unknown)
+    for key in ("base_lrs", "_last_lr"):
+        lrs = state.get(key, [])
+        if not isinstance(lrs, list) or not all(_is_lr(x) for x in lrs):
+            _bad_field(f"scheduler.{key}", "a list of finite numbers >= 0", lrs)
+
+
+def _is_lr(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf")
 
 
 def save_training_state(path: str | os.PathLike[str], state: Any, next_epoch: int) -> None:
@@ -154,12 +232,12 @@ def load_training_state(path: str | os.PathLike[str], state: Any) -> int:
     meta = load_checkpoint(path, state.model, state.optimizer, state.scheduler, loader=state.loader)
     extra = meta.get("extra", {})
     if "history" in extra:
-        state.history.load_state_dict(extra["history"])
+        _restoring("extra.history", state.history.load_state_dict, extra["history"])
     saved_cbs = extra.get("callbacks", [])
     if len(saved_cbs) == len(state.callbacks):
-        for cb, st in zip(state.callbacks, saved_cbs, strict=True):
+        for i, (cb, st) in enumerate(zip(state.callbacks, saved_cbs, strict=True)):
             if st:
-                cb.load_state_dict(st)
+                _restoring(f"extra.callbacks[{i}]", cb.load_state_dict, st)
     state.step = int(meta.get("step", 0))
     return int(meta["epoch"])
 
@@ -194,23 +272,33 @@ def _unflatten(obj: Any, tensors: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, dict):
         if "__tensor__" in obj:
             name = obj["__tensor__"]
-            if name not in tensors:
+            if not isinstance(name, str) or name not in tensors:
                 msg = f"checkpoint refers to tensor {name!r}, which the file does not hold"
-                raise ValueError(msg)
+                raise CheckpointError(msg)
             return tensors[name]
         if "__tuple__" in obj:
-            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+            items = obj["__tuple__"]
+            if not isinstance(items, list):
+                _bad_field("optimizer", "a list under '__tuple__'", items)
+            return tuple(_unflatten(v, tensors) for v in items)
         if "__dict__" in obj:
-            return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+            pairs = obj["__dict__"]
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], bool | int | str | float)
+                for p in pairs
+            ):
+                _bad_field("optimizer", "[key, value] pairs under '__dict__'", pairs)
+            return {k: _unflatten(v, tensors) for k, v in pairs}
         return {k: _unflatten(v, tensors) for k, v in obj.items()}
     return obj
 
 
-def _optimizer_state(flat: Any, tensors: dict[str, np.ndarray], optimizer: Any) -> dict:
+def _optimizer_state(flat: Any, tensors: dict[str, np.ndarray]) -> dict:
     sd = _unflatten(flat, tensors)
-    if not isinstance(sd, dict) or "param_groups" not in sd:
-        msg = "checkpoint optimizer state is malformed"
-        raise ValueError(msg)
+    if not isinstance(sd, dict) or not isinstance(sd.get("param_groups"), list):
+        _bad_field("optimizer", "an optimizer state with 'param_groups'", flat)
+    if not isinstance(sd.get("state", {}), dict):
+        _bad_field("optimizer.state", "an object", sd.get("state"))
     return sd
 
 
@@ -241,22 +329,39 @@ def _rng_states() -> dict[str, Any]:
     }
 
 
-def _set_rng_states(rng: dict[str, Any]) -> None:
-    if rng.get("dlx") is not None:
-        state = rng["dlx"]
-        gen = _random.default_generator()
+def _rng_plan(rng: dict[str, Any]) -> Any:
+    """Check the saved RNG states completely; return a function that installs them."""
+    gen = None
+    state = rng.get("dlx")
+    if state is not None:
+        if not isinstance(state, dict):
+            _bad_field("rng.dlx", "an object (a NumPy bit generator state)", state)
         name = state.get("bit_generator")
-        if name != type(gen.bit_generator).__name__:
-            if name not in _BIT_GENERATORS:
-                msg = f"checkpoint: unknown bit generator {name!r}"
-                raise ValueError(msg)
-            gen = np.random.Generator(getattr(np.random, name)())
-        gen.bit_generator.state = state
-        _random._default = gen
-    if rng.get("numpy") is not None:
-        st = dict(rng["numpy"])
-        st["state"] = {
-            "key": np.asarray(st["state"]["key"], dtype=np.uint32),
-            "pos": int(st["state"]["pos"]),
-        }
-        np.random.set_state(st)  # noqa: NPY002 - restored on purpose
+        if name not in _BIT_GENERATORS:
+            msg = f"checkpoint field 'rng.dlx': unknown bit generator {name!r}"
+            raise CheckpointError(msg)
+        gen = np.random.Generator(getattr(np.random, name)())
+        _restoring("rng.dlx", setattr, gen.bit_generator, "state", state)
+    legacy = None
+    st = rng.get("numpy")
+    if st is not None:
+        inner = st.get("state") if isinstance(st, dict) else None
+        if not isinstance(inner, dict) or not {"key", "pos"} <= inner.keys():
+            _bad_field("rng.numpy", "a NumPy legacy RNG state", st)
+        legacy = dict(st)
+        legacy["state"] = _restoring(
+            "rng.numpy",
+            lambda: {
+                "key": np.asarray(inner["key"], dtype=np.uint64).astype(np.uint32),
+                "pos": int(inner["pos"]),
+            },
+        )
+        _restoring("rng.numpy", np.random.RandomState().set_state, legacy)  # a probe
+
+    def install() -> None:
+        if gen is not None:
+            _random._default = gen
+        if legacy is not None:
+            np.random.set_state(legacy)  # noqa: NPY002 - restored on purpose
+
+    return install

@@ -117,6 +117,9 @@ def fit(
     clip = None if max_norm is None and max_value is None else _Clip(max_norm, max_value)
     train_data, validation_data = _split(train_data, validation_data, validation_split, seed)
     loader = _loader(train_data, batch_size, shuffle, seed, "train_data")
+    if len(loader) == 0:
+        msg = "fit: `train_data` holds no samples (or its DataLoader yields no batch)"
+        raise ValueError(msg)
     from dlx.distributed._fit import context  # does not import MPI
 
     dist = context(distributed, model, optimizer)
@@ -189,6 +192,9 @@ def evaluate(
     """
     named = [get_metric(m) for m in (metrics or ())]
     loader = _loader(data, batch_size, False, 0, "data")
+    if len(loader) == 0:
+        msg = "evaluate: `data` holds no samples: there is no mean loss to report"
+        raise ValueError(msg)
     totals: dict[str, float] = {}
     n = 0
     with _eval_mode(model), no_grad():
@@ -206,16 +212,29 @@ def evaluate(
 
 
 def predict(model: Any, x: Any, batch_size: int | None = 256) -> np.ndarray:
-    """Outputs of ``model`` for inputs ``x`` (array or Tensor), in eval mode without grads."""
+    """Outputs of ``model`` for inputs ``x`` (array or Tensor), in eval mode without grads.
+
+    ``batch_size`` is a positive int (samples per forward pass) or None (all at once).
+    With no samples the model still runs once, on the empty batch, so the result has the
+    output's shape with 0 rows, e.g. ``(0, classes)``.
+    """
     arr = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
-    size = len(arr) if batch_size is None else int(batch_size)
+    if arr.ndim == 0:
+        msg = f"predict: `x` must hold samples along its first axis, got a 0-d {type(x).__name__}"
+        raise ValueError(msg)
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+            msg = f"predict: `batch_size` must be a positive int or None, got {batch_size!r}"
+            raise TypeError(msg)
+        if batch_size < 1:
+            msg = f"predict: `batch_size` must be a positive int or None, got {batch_size}"
+            raise ValueError(msg)
+    size = max(len(arr), 1) if batch_size is None else int(batch_size)
     outs = []
     with _eval_mode(model), no_grad():
-        for i in range(0, len(arr), max(size, 1)):
+        for i in range(0, max(len(arr), 1), size):
             out = model(_as_input(arr[i : i + size], model))
             outs.append(np.asarray(out.numpy() if isinstance(out, Tensor) else out))
-    if not outs:
-        return np.empty((0,), dtype=np.float32)
     return np.concatenate(outs, axis=0)
 
 

@@ -83,7 +83,12 @@ def _as_array(value: Any) -> np.ndarray:
 
 
 def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> IncompatibleKeys:
-    """Check ``state_dict`` against ``module`` completely, then copy it in place."""
+    """Check ``state_dict`` against ``module`` completely, then copy it in place.
+
+    Every value is converted to its target's dtype before the first copy, so a bad value
+    (wrong shape, a string or complex array, a NaN for an integer buffer ...) raises
+    with the module untouched.
+    """
     if not isinstance(state_dict, Mapping):
         msg = f"`state_dict` must be a mapping, got {type(state_dict).__name__}"
         raise TypeError(msg)
@@ -94,14 +99,22 @@ def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> I
     for key, target in own.items():
         if key not in state_dict:
             continue
-        value = _as_array(state_dict[key])
+        try:
+            value = _as_array(state_dict[key])
+        except (TypeError, ValueError) as exc:  # numpy cannot read it: a bad entry
+            errors.append(f"cannot read the value for {key} as an array: {exc}")
+            continue
         if value.shape != target.shape:
             errors.append(
                 f"size mismatch for {key}: copying a value of shape {shape_str(value.shape)} "
                 f"into a tensor of shape {shape_str(target.shape)}"
             )
+            continue
+        converted, problem = _cast(value, target.dtype)
+        if problem:
+            errors.append(f"bad value for {key}: {problem}")
         else:
-            pairs.append((target, value))
+            pairs.append((target, converted))
     if strict:
         if unexpected:
             errors.insert(0, "unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
@@ -111,6 +124,28 @@ def load_state(module: Module, state_dict: Mapping[str, Any], strict: bool) -> I
         msg = f"error(s) in loading state_dict for {module._get_name()}:\n\t" + "\n\t".join(errors)
         raise StateDictError(msg)
     for target, value in pairs:
-        np.copyto(target.numpy(), value, casting="unsafe")
+        np.copyto(target.numpy(), value)
         target._bump_version()
     return IncompatibleKeys(missing, unexpected)
+
+
+def _cast(value: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, str]:
+    """``value`` as ``dtype`` (a copy only when the dtypes differ), or a reason it can't be.
+
+    Real numbers convert as in PyTorch's ``copy_`` (float64 -> float32 may round to inf);
+    an integer target refuses NaN, infinities and values outside its range instead of
+    wrapping them.
+    """
+    if value.dtype.kind not in "biuf":
+        return value, f"expected a real number array, got dtype {value.dtype}"
+    if value.dtype == dtype:
+        return value, ""
+    if dtype.kind in "iu" and value.size:
+        info = np.iinfo(dtype)
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            return value, f"NaN or infinity cannot be stored in a tensor of dtype {dtype}"
+        lo, hi = value.min(), value.max()
+        if lo < info.min or hi > info.max:
+            return value, f"values in [{lo}, {hi}] do not fit a tensor of dtype {dtype}"
+    with np.errstate(all="ignore"):
+        return value.astype(dtype), ""

@@ -3,11 +3,14 @@
 Shapes come from each layer's ``output_shape(input_shape)`` when it has one (no kernel
 runs, so a VGG16 summary is instant); ``Sequential`` and ``Residual`` are walked child by
 child; any other module falls back to one real forward on a zeros batch of size 1 under
-``no_grad``, with forward hooks recording the shapes inside it.
+``no_grad``, with forward hooks recording the shapes inside it. That zeros batch is capped
+at ``MAX_FORWARD_ELEMENTS`` (a shape read from a hostile model file must not make
+``python -m dlx summary`` allocate gigabytes).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +21,7 @@ from dlx._validation import as_int
 if TYPE_CHECKING:
     from dlx.nn.modules.module import Module
 
+MAX_FORWARD_ELEMENTS = 1 << 26  # 256 MB of float32 for the one-sample zeros batch
 Row = tuple[str, str, Any, int]  # (name, type, output shape, own parameter count)
 
 
@@ -36,6 +40,14 @@ def _forward_rows(
 ) -> tuple[Any, list[Row]]:
     """Real forward on zeros; every module that holds parameters or has no children is a row."""
     from dlx.tensor import Tensor
+
+    if math.prod(shape) > MAX_FORWARD_ELEMENTS:
+        msg = (
+            f"summary: {type(module).__name__} has no output_shape(), so the summary would run "
+            f"it on a zeros input of shape {shape}, more than {MAX_FORWARD_ELEMENTS} elements; "
+            "pass a smaller input shape"
+        )
+        raise ValueError(msg)
 
     rows: list[tuple[int, Row]] = []
     handles = []
