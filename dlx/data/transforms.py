@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from dlx.data import _random
 from dlx.data._random import SeedLike, as_generator, rng_state, set_rng_state
 
 __all__ = [
@@ -70,10 +72,35 @@ class Compose:
 
 
 class _Random:
-    """Base of the random transforms: owns a Generator and exposes its state."""
+    """Base of the random transforms: owns a Generator and exposes its state.
+
+    Inside a DataLoader worker the Generator is replaced at every epoch start by one
+    derived from the loader's seed, the epoch and the worker id (and this transform's
+    own seed, when it was given one), so workers draw independent, reproducible streams;
+    see :class:`dlx.data._random.WorkerStream`.
+    """
 
     def __init__(self, generator: SeedLike) -> None:
-        self.rng = as_generator(generator, "generator", type(self).__name__)
+        self._rng = as_generator(generator, "generator", type(self).__name__)
+        # A fingerprint of the seed the user gave (None: OS entropy), mixed into the
+        # per-worker streams so that different transform seeds still differ there.
+        self._fingerprint = (
+            None if generator is None else int(copy.deepcopy(self._rng).integers(2**63))
+        )
+        self._generation = 0
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The Generator this transform draws from (per worker and epoch inside workers)."""
+        stream = _random.worker_stream
+        if stream is not None and stream.generation != self._generation:
+            self._rng = stream.derive(self._fingerprint)
+            self._generation = stream.generation
+        return self._rng
+
+    @rng.setter
+    def rng(self, value: np.random.Generator) -> None:
+        self._rng = value
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": rng_state(self.rng)}
