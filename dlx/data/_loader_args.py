@@ -3,40 +3,27 @@
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 import numpy as np
+
+from dlx.data import _checks
 
 _FN = "DataLoader"
 
 
 def flag(value: object, name: str) -> bool:
-    """A bool (None, 0 and 1 accepted); anything else is a TypeError naming ``name``."""
-    if value is None or isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer) and value in (0, 1):
-        return bool(value)
+    """A bool (None counts as False, as PyTorch's ``shuffle=None``)."""
+    if value is None:
+        return False
     hint = ""
     if name in ("shuffle", "drop_last") and hasattr(value, "__iter__"):
         hint = " (pass samplers by keyword: sampler=..., batch_sampler=...)"
-    msg = f"{_FN}: `{name}` must be a bool, got {type(value).__name__}{hint}"
-    raise TypeError(msg)
+    return _checks.flag(value, name, _FN, hint)
 
 
 def int_at_least(value: object, name: str, minimum: int, rule: str) -> int:
-    """``value`` as an int >= ``minimum`` (TypeError for non-ints, ValueError below it)."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        msg = f"{_FN}: `{name}` must be {rule}, got {value!r}"
-        raise TypeError(msg) from None
-    if v < minimum:
-        msg = f"{_FN}: `{name}` must be {rule}, got {v}"
-        raise ValueError(msg)
-    return v
+    return _checks.int_arg(value, name, _FN, minimum, rule)
 
 
 def batch_size(value: object) -> int | None:

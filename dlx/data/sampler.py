@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dlx.data._checks import flag, int_arg
 from dlx.data._random import SeedLike, check_seed, draw_seed, epoch_rng
 
 __all__ = [
@@ -102,9 +103,9 @@ class RandomSampler(Sampler):
         generator: SeedLike = None,
     ) -> None:
         self.data_source = data_source
-        self.replacement = _bool(replacement, "replacement", "RandomSampler")
+        self.replacement = flag(replacement, "replacement", "RandomSampler")
         self._num_samples = (
-            None if num_samples is None else _count(num_samples, "num_samples", "RandomSampler")
+            None if num_samples is None else int_arg(num_samples, "num_samples", "RandomSampler", 0)
         )
         self.seed = draw_seed(generator, "generator", "RandomSampler")
         self.epoch = 0
@@ -181,8 +182,8 @@ class WeightedRandomSampler(Sampler):
             msg = f"{cls}: `weights` must contain at least one positive weight"
             raise ValueError(msg)
         self.weights = w
-        self.num_samples = _count(num_samples, "num_samples", cls)
-        self.replacement = _bool(replacement, "replacement", cls)
+        self.num_samples = int_arg(num_samples, "num_samples", cls, 0)
+        self.replacement = flag(replacement, "replacement", cls)
         positive = int(np.count_nonzero(w))
         if not self.replacement and self.num_samples > positive:
             msg = (
@@ -217,8 +218,8 @@ class BatchSampler:
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
         self.sampler = sampler
-        self.batch_size = _count(batch_size, "batch_size", "BatchSampler", minimum=1)
-        self.drop_last = _bool(drop_last, "drop_last", "BatchSampler")
+        self.batch_size = int_arg(batch_size, "batch_size", "BatchSampler", 1)
+        self.drop_last = flag(drop_last, "drop_last", "BatchSampler")
 
     def __iter__(self) -> Iterator[list[int]]:
         batch: list[int] = []
@@ -310,16 +311,16 @@ class DistributedSampler(Sampler):
         _check_rank(rank, num_replicas)
         if isinstance(dataset, int | np.integer) and not isinstance(dataset, bool):
             self.dataset: Any = None
-            self.dataset_size = _count(dataset, "dataset", "DistributedSampler")
+            self.dataset_size = int_arg(dataset, "dataset", "DistributedSampler", 0)
         elif hasattr(dataset, "__len__"):
             self.dataset, self.dataset_size = dataset, len(dataset)
         else:
             msg = f"DistributedSampler: `dataset` must be a sized dataset or its length, got {type(dataset).__name__}"
             raise TypeError(msg)
         self.num_replicas, self.rank = int(num_replicas), int(rank)
-        self.shuffle = _bool(shuffle, "shuffle", "DistributedSampler")
+        self.shuffle = flag(shuffle, "shuffle", "DistributedSampler")
         self.seed = check_seed(seed, "seed", "DistributedSampler")
-        self.drop_last = _bool(drop_last, "drop_last", "DistributedSampler")
+        self.drop_last = flag(drop_last, "drop_last", "DistributedSampler")
         self.epoch = 0
 
     @property
@@ -363,31 +364,6 @@ def _check_rank(rank: Any, world_size: Any) -> None:
     if not (isinstance(rank, int | np.integer) and 0 <= rank < world_size):
         msg = f"`rank` must be an int in [0, {world_size}), got {rank!r}"
         raise ValueError(msg)
-
-
-def _bool(value: object, name: str, cls: str) -> bool:
-    if isinstance(value, bool | np.bool_) or (
-        isinstance(value, int | np.integer) and value in (0, 1)
-    ):
-        return bool(value)
-    msg = f"{cls}: `{name}` must be a bool, got {type(value).__name__} {value!r}"
-    raise TypeError(msg)
-
-
-def _count(value: object, name: str, cls: str, minimum: int = 0) -> int:
-    """``value`` as an int >= minimum (TypeError for non-ints, ValueError when smaller)."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        msg = f"{cls}: `{name}` must be an int, got {type(value).__name__} {value!r}"
-        raise TypeError(msg) from None
-    if v < minimum:
-        rule = "positive" if minimum == 1 else f">= {minimum}"
-        msg = f"{cls}: `{name}` must be {rule}, got {v}"
-        raise ValueError(msg)
-    return v
 
 
 def _index_array(indices: Any, name: str, cls: str) -> np.ndarray:

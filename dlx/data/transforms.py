@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dlx.data import _random
+from dlx.data._checks import int_arg
 from dlx.data._random import SeedLike, as_generator, rng_state, set_rng_state
 
 __all__ = [
@@ -130,29 +130,13 @@ def _image_batch(x: Any, cls: str) -> np.ndarray:
     return x
 
 
-def _int_arg(value: object, name: str, cls: str, minimum: int) -> int:
-    """``value`` as an int >= minimum; TypeError for non-ints, ValueError when too small."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        msg = f"{cls}: `{name}` must be an int, got {value!r}"
-        raise TypeError(msg) from None
-    if v < minimum:
-        rule = "positive" if minimum == 1 else f">= {minimum}"
-        msg = f"{cls}: `{name}` must be {rule}, got {v}"
-        raise ValueError(msg)
-    return v
-
-
 def _pair(value: int | Sequence[int], name: str, cls: str, minimum: int) -> tuple[int, int]:
     """An int or (h, w) pair of ints, each >= minimum."""
     items = tuple(value) if isinstance(value, Sequence) else (value, value)
     if len(items) != 2:
         msg = f"{cls}: `{name}` must be an int or an (h, w) pair, got {value!r}"
         raise ValueError(msg)
-    h, w = (_int_arg(v, name, cls, minimum) for v in items)
+    h, w = (int_arg(v, name, cls, minimum) for v in items)
     return h, w
 
 
@@ -224,7 +208,7 @@ class OneHot:
     """
 
     def __init__(self, num_classes: int, dtype: Any = np.float32) -> None:
-        self.num_classes = _int_arg(num_classes, "num_classes", "OneHot", 1)
+        self.num_classes = int_arg(num_classes, "num_classes", "OneHot", 1)
         self.dtype = np.dtype(dtype)
 
     def __call__(self, labels: Any) -> np.ndarray:
