@@ -407,6 +407,9 @@ class ParallelIter:
         return self
 
     def __len__(self) -> int:
+        if self._count < 0:
+            msg = "DataLoader: this epoch's batch_sampler has no len()"
+            raise TypeError(msg)
         return self._count
 
     def _submit_next(self) -> None:
