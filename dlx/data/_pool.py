@@ -163,7 +163,7 @@ class WorkerPool:
             self.shutdown(abort=True)
             msg = (
                 "DataLoader: with num_workers > 0 the dataset, collate_fn, transforms and "
-                "worker_init_fn are pickled for the worker processes (spawn), and this failed: "
+                "worker_init_fn are pickled for the worker processes, and this failed: "
                 f"{type(exc).__name__}: {exc}. Define them at module level (no lambdas or "
                 "local classes)."
             )
