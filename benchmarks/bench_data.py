@@ -16,12 +16,17 @@ Implementations (each call is one epoch; the time reported is per training step)
   same augmentation as vectorised batch transforms, in the main process.
 
 The note gives the speed-up of 2 workers over 0, the step-time ratio of 2 workers to
-pre-augmented, and how long the training loop waited for data per step at 2 workers
-(near zero: the data stage is not the bottleneck).
+pre-augmented, how long the training loop waited for data per step (near zero at 2
+workers: the data stage is not the bottleneck) and the CPU time per step of the main
+process and of the workers (from /proc; far less disturbed by a busy machine than wall
+time when the main process runs one thread: it shows what the data stage costs and
+whether a spare core can hide it).
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
 
 import numpy as np
@@ -78,18 +83,37 @@ def _model() -> tuple[nn.Module, dlx.optim.Optimizer]:
     return model, dlx.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
 
+def _cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of process ``pid`` (Linux /proc)."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class _Trainer:
-    """Runs one epoch over a batch source and records step time and data wait per step."""
+    """Runs one epoch over a batch source; records per step the loop's wait for data, the
+    main process's CPU time and the workers' CPU time (the data stage's cost)."""
 
     def __init__(self) -> None:
         self.model, self.opt = _model()
         self.loss = nn.CrossEntropyLoss()
         self.waits: list[float] = []
+        self.main_cpu: list[float] = []
+        self.worker_cpu: list[float] = []
 
     def epoch(self, source) -> float:
         steps, wait = 0, 0.0
+        it = iter(source)
+        pids = getattr(it, "worker_pids", [])
+        cpu0, wcpu0 = _cpu_seconds(), sum(_cpu_seconds(p) for p in pids)
         start = last = time.perf_counter()
-        for xb, yb in source:
+        for xb, yb in it:
             wait += time.perf_counter() - last
             self.opt.zero_grad()
             self.loss(self.model(dlx.from_numpy(xb)), dlx.from_numpy(yb)).backward()
@@ -97,6 +121,8 @@ class _Trainer:
             steps += 1
             last = time.perf_counter()
         self.waits.append(wait / steps)
+        self.main_cpu.append((_cpu_seconds() - cpu0) / steps)
+        self.worker_cpu.append((sum(_cpu_seconds(p) for p in pids) - wcpu0) / steps)
         return (last - start) / steps
 
 
@@ -140,14 +166,19 @@ def cases(size: str):
 
     def finalize(c: Case) -> None:
         r = c.results
-        wait = min(trainers["dlx"].waits[1:] or trainers["dlx"].waits)  # skip the warm-up epoch
-        wait0 = min(trainers["0 workers"].waits[1:] or trainers["0 workers"].waits)
+
+        def ms(name: str, field: str) -> str:  # median over the timed epochs (not the warm-up)
+            values = getattr(trainers[name], field)
+            return f"{statistics.median(values[1:] or values) * 1e3:.1f}"
+
         c.note = (
             "dlx = 2 workers (persistent); time per training step. "
             f"2 workers vs 0: {r['0 workers'] / r['dlx']:.2f}x faster; "
             f"2 workers / pre-augmented: {r['dlx'] / r['pre-augmented']:.2f} (target <= 1.10); "
-            f"loop waited for data {wait * 1e3:.2f} ms/step at 2 workers, "
-            f"{wait0 * 1e3:.2f} ms/step at 0 (making the batch); "
+            f"loop waited for data {ms('dlx', 'waits')} ms/step at 2 workers, "
+            f"{ms('0 workers', 'waits')} at 0 (making the batch); CPU ms per step: "
+            f"main {ms('pre-augmented', 'main_cpu')} pre-augmented, {ms('0 workers', 'main_cpu')} "
+            f"at 0 workers, {ms('dlx', 'main_cpu')} at 2 (+ workers {ms('dlx', 'worker_cpu')}); "
             f"a fresh 2-worker pool gave its first batch after {startup:.2f} s; "
             f"main process {dlx.get_num_threads()} threads, workers 1 each"
         )
