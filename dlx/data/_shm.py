@@ -54,7 +54,7 @@ def encode(batch: Any, leaves: list[np.ndarray]) -> Any:
         leaves.append(np.ascontiguousarray(batch))
         return ("a", batch.dtype, batch.shape)
     if isinstance(batch, Tensor):
-        arr = np.asarray(batch)
+        arr = batch.numpy()
         leaves.append(np.ascontiguousarray(arr))
         return ("T", arr.dtype, arr.shape)
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
