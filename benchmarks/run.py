@@ -33,6 +33,7 @@ SUITES = [
     "bench_autograd",
     "bench_rnn",
     "bench_training",
+    "bench_data",
     "bench_startup",
 ]
 

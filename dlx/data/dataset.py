@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from dlx.data._random import SeedLike, as_generator
+from dlx.data._random import SeedLike, as_generator, draw_seed, epoch_rng
 
 __all__ = [
     "Dataset",
     "Subset",
     "TensorDataset",
+    "bootstrap",
     "default_collate",
     "random_split",
     "train_val_split",
@@ -187,6 +188,76 @@ def random_split(
     perm = as_generator(seed, "seed", "random_split").permutation(n)
     bounds = np.cumsum([0, *sizes])
     return [Subset(dataset, perm[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def bootstrap(
+    dataset: Any,
+    n_bags: int,
+    num_samples: float | None = None,
+    seed: SeedLike = 0,
+) -> list[tuple[Subset, Subset]]:
+    """Bootstrap resamples of ``dataset`` for a bagging ensemble, with their out-of-bag parts.
+
+    Bag ``b`` draws ``num_samples`` indices uniformly with replacement from
+    ``numpy.random.default_rng([seed, b])``, so each bag depends only on the seed and its
+    number (asking for more bags keeps the first ones). Train model ``b`` on the in-bag
+    subset and, if wanted, estimate its error on the out-of-bag one (the samples it never
+    saw: about 36.8% of them for ``num_samples = len(dataset)``); average the models'
+    predictions.
+
+    Parameters
+    ----------
+    dataset : Dataset or sized, indexable object
+        The samples.
+    n_bags : int
+        Number of resamples (models), positive.
+    num_samples : int or float, optional
+        In-bag size: a count, or a fraction in (0, 1] of the dataset size (default: the
+        dataset size).
+    seed : int, SeedSequence, Generator or None
+        Randomness of the bags (default 0). A Generator or SeedSequence is consumed once.
+
+    Returns
+    -------
+    list of (Subset, Subset)
+        ``(in_bag, out_of_bag)`` per bag; ``in_bag`` may repeat samples, ``out_of_bag``
+        holds each remaining sample once, in index order.
+
+    Examples
+    --------
+    >>> bags = bootstrap(TensorDataset(x, y), n_bags=5, seed=0)  # doctest: +SKIP
+    >>> models = [fit(make_model(), loss, opt, in_bag, validation_data=oob) for in_bag, oob in bags]  # doctest: +SKIP
+    """
+    n = len(dataset)
+    if isinstance(n_bags, bool) or not isinstance(n_bags, int | np.integer) or n_bags < 1:
+        msg = f"bootstrap: `n_bags` must be a positive int, got {n_bags!r}"
+        raise ValueError(msg)
+    k = _bag_size(num_samples, n)
+    base = draw_seed(seed, "seed", "bootstrap")
+    bags = []
+    for b in range(int(n_bags)):
+        picks = epoch_rng(base, b).integers(0, n, size=k)
+        seen = np.zeros(n, dtype=bool)
+        seen[picks] = True
+        bags.append((Subset(dataset, picks), Subset(dataset, np.flatnonzero(~seen))))
+    return bags
+
+
+def _bag_size(num_samples: float | None, n: int) -> int:
+    if n == 0:
+        msg = "bootstrap: cannot resample an empty dataset"
+        raise ValueError(msg)
+    if num_samples is None:
+        return n
+    if isinstance(num_samples, int | np.integer) and not isinstance(num_samples, bool):
+        if num_samples < 1:
+            msg = f"bootstrap: `num_samples` must be a positive count or a fraction in (0, 1], got {num_samples}"
+            raise ValueError(msg)
+        return int(num_samples)
+    if isinstance(num_samples, float | np.floating) and 0.0 < num_samples <= 1.0:
+        return max(1, round(float(num_samples) * n))
+    msg = f"bootstrap: `num_samples` must be a positive count or a fraction in (0, 1], got {num_samples!r}"
+    raise ValueError(msg)
 
 
 def train_val_split(

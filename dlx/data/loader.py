@@ -1,27 +1,29 @@
-"""DataLoader: batches from a dataset, with reproducible per-epoch shuffling."""
+"""DataLoader: batches from a dataset, with reproducible per-epoch shuffling and workers."""
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from dlx.data._random import SeedLike, check_seed
-from dlx.data.dataset import gather
+from dlx.data import _loader_args as check
+from dlx.data._fetch import fetch
+from dlx.data._random import SeedLike, check_seed, draw_seed
+from dlx.data.sampler import RandomSampler, SequentialSampler, epoch_indices
 
 __all__ = ["DataLoader"]
 
 
 class DataLoader:
-    """Iterate over a dataset in batches.
+    """Iterate over a dataset in batches, in the main process or in worker processes.
 
     Each batch is gathered with one ``dataset.get_batch(indices)`` call when the dataset
     has that method (:class:`~dlx.data.TensorDataset` and :class:`~dlx.data.Subset` of
     one: a fancy index per array, no per-sample Python loop), otherwise from
-    ``dataset[i]`` per sample stacked by ``collate``. Batches mirror the samples: a
-    tuple of arrays (e.g. ``(x, y)``) for tuple samples, one array for array samples.
+    ``dataset[i]`` per sample, stacked by ``collate_fn``. Batches mirror the samples: a
+    tuple of arrays (e.g. ``(x, y)``) for tuple samples, a dict for dict samples, one
+    array for array samples.
 
     Shuffling is reproducible and epoch-based: epoch ``e`` uses the permutation drawn
     from ``numpy.random.default_rng([seed, e])``. Every ``iter(loader)`` (every ``for``
@@ -30,30 +32,59 @@ class DataLoader:
     processes in step). The order of epoch ``e`` therefore depends only on ``seed`` and
     ``e``, never on how many batches earlier epochs consumed.
 
+    With ``num_workers > 0`` batches are produced by that many processes (started with
+    ``spawn``; never ``fork``, which hangs GNU OpenMP) and come back through shared memory,
+    in exactly the order of ``num_workers=0``. Each worker reseeds at every epoch from
+    (seed, epoch, worker id), so random transforms are reproducible for a given seed and
+    worker count, and runs one OpenMP/BLAS thread so the main process keeps the cores.
+
     Parameters
     ----------
     dataset : Dataset or sized, indexable object
-        The samples.
+        The samples. Must be picklable when ``num_workers > 0``.
     batch_size : int or None
-        Samples per batch (positive). None puts the whole dataset in one batch
-        (full-batch gradient descent).
+        Samples per batch (positive, default 1). None puts the whole epoch in one batch
+        (full-batch gradient descent; PyTorch's None, "no batching", does not exist here).
     shuffle : bool
         Visit the samples in a new random order each epoch (default: in order).
     drop_last : bool
         Skip the final batch when it is smaller than ``batch_size``.
     generator : int, SeedSequence, Generator or None
-        The shuffling seed. An int is used directly; a Generator or SeedSequence is
-        consumed once, here, to draw the seed; None draws it from OS entropy (not
-        reproducible). Ignored when ``shuffle`` is False.
-    transform : callable, optional
-        Applied to each batch's first field (the inputs), e.g. a
-        :class:`~dlx.data.transforms.Compose` of transforms; to the whole batch when
-        batches are single arrays.
-    target_transform : callable, optional
-        Applied to each batch's second field (the targets), e.g. ``OneHot(10)``.
+        The seed of the shuffle and of the workers. An int is used directly; a Generator or
+        SeedSequence is consumed once, here, to draw it; None draws it from OS entropy (not
+        reproducible).
+    transform, target_transform : callable, optional
+        Applied to each batch's first field (the inputs; the whole batch when batches are
+        single arrays) and second field (the targets), in the worker when there are workers.
     collate : callable, optional
-        Turns a list of samples into a batch. Giving one switches to the per-sample
-        path; the default :func:`~dlx.data.default_collate` stacks fields.
+        The same as ``collate_fn`` (dlx's older name).
+    sampler : Sampler or iterable of int, optional
+        The indices of each epoch (exclusive with ``shuffle=True``), grouped into batches of
+        ``batch_size``; see :mod:`dlx.data.sampler`.
+    batch_sampler : iterable of lists of int, optional
+        The batches' indices directly (exclusive with ``batch_size``, ``shuffle``,
+        ``sampler`` and ``drop_last``), e.g. a :class:`~dlx.data.BatchSampler`.
+    num_workers : int
+        Worker processes (default 0: batches are made in the main process).
+    collate_fn : callable, optional
+        Turns a list of samples into a batch; giving one switches to the per-sample path.
+        The default :func:`~dlx.data.default_collate` stacks fields.
+    pin_memory : bool
+        Accepted for PyTorch compatibility; dlx computes on the CPU, there is nothing to pin.
+    timeout : float
+        Seconds to wait for each batch from the workers before raising RuntimeError
+        (default 0: no limit; a worker that dies is detected at once either way). Worker
+        start-up (importing, loading the dataset) is allowed at least 120 s.
+    worker_init_fn : callable, optional
+        Called as ``worker_init_fn(worker_id)`` in each worker after it is seeded, before
+        its first batch (e.g. to call ``dlx.set_num_threads``).
+    multiprocessing_context : {"spawn", "forkserver"} or context, optional
+        How workers start (default spawn). "fork" is refused: see the module docs.
+    prefetch_factor : int, optional
+        Batches in flight per worker (default 2 with workers).
+    persistent_workers : bool
+        Keep the workers (and the dataset shared with them) across epochs instead of
+        starting new ones for every epoch.
 
     Examples
     --------
@@ -66,48 +97,86 @@ class DataLoader:
         self,
         dataset: Any,
         batch_size: int | None = 1,
-        shuffle: bool = False,
+        shuffle: bool | None = False,
         drop_last: bool = False,
         generator: SeedLike = None,
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         collate: Callable[[list[Any]], Any] | None = None,
+        *,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        pin_memory: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Callable[[int], Any] | None = None,
+        multiprocessing_context: Any = None,
+        prefetch_factor: int | None = None,
+        persistent_workers: bool = False,
     ) -> None:
+        from dlx.data._pool import get_context
+
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             msg = f"DataLoader: `dataset` must support len() and indexing, got {type(dataset).__name__}"
             raise TypeError(msg)
-        if batch_size is not None:
-            batch_size = _positive_int(batch_size)
-        for name, fn in (
-            ("transform", transform),
-            ("target_transform", target_transform),
-            ("collate", collate),
-        ):
-            if fn is not None and not callable(fn):
-                msg = f"DataLoader: `{name}` must be callable or None, got {type(fn).__name__}"
-                raise TypeError(msg)
+        self.batch_size = check.batch_size(batch_size)
+        self.shuffle = check.flag(shuffle, "shuffle")
+        self.drop_last = check.flag(drop_last, "drop_last")
+        for name, fn in (("transform", transform), ("target_transform", target_transform)):
+            check.callable_or_none(fn, name)
+        if collate is not None and collate_fn is not None:
+            msg = "DataLoader: got both `collate` and `collate_fn`; they are the same argument"
+            raise ValueError(msg)
+        self.collate = check.callable_or_none(
+            collate if collate is not None else collate_fn, "collate_fn"
+        )
+        check.iterable_or_none(sampler, "sampler")
+        check.iterable_or_none(batch_sampler, "batch_sampler")
+        check.combinations(self.batch_size, self.shuffle, self.drop_last, sampler, batch_sampler)
+        self.num_workers, self.prefetch_factor, self.persistent_workers = check.workers(
+            num_workers, prefetch_factor, persistent_workers
+        )
+        self.timeout = check.timeout(timeout)
+        self.worker_init_fn = check.callable_or_none(worker_init_fn, "worker_init_fn")
+        get_context(multiprocessing_context)  # refuses "fork" and unknown methods now
+        self.multiprocessing_context = multiprocessing_context
+        self.pin_memory = check.flag(pin_memory, "pin_memory")
         self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
         self.transform = transform
         self.target_transform = target_transform
-        self.collate = collate
-        if isinstance(generator, np.random.Generator):
-            self.seed = int(generator.integers(2**63))
-        elif generator is None or isinstance(generator, np.random.SeedSequence):
-            self.seed = int(np.random.default_rng(generator).integers(2**63))
-        else:
-            self.seed = check_seed(generator, "generator", "DataLoader")
+        self.seed = draw_seed(generator, "generator", "DataLoader")
         self.epoch = 0
+        self.batch_sampler = batch_sampler
+        self._own_sampler = sampler is None
+        if sampler is None:
+            sampler = (
+                RandomSampler(dataset, generator=self.seed)
+                if self.shuffle
+                else SequentialSampler(dataset)
+            )
+        self.sampler = sampler
+        self._pool: Any = None  # the persistent workers, once started
+
+    @property
+    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
+        """The collate function (PyTorch's name for ``collate``)."""
+        return self.collate
 
     def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration use epoch ``epoch``'s order (then advance from there)."""
+        """Make the next iteration use epoch ``epoch``'s order (then advance from there).
+
+        Forwarded to a ``sampler`` / ``batch_sampler`` that has ``set_epoch``.
+        """
         self.epoch = check_seed(epoch, "epoch", "DataLoader.set_epoch")
+        targets = [self.batch_sampler] if self._own_sampler else [self.sampler, self.batch_sampler]
+        for target in targets:
+            if hasattr(target, "set_epoch"):
+                target.set_epoch(self.epoch)
 
     def _num_samples(self) -> int:
         """Samples one epoch draws from (a distributed loader's shard overrides this)."""
-        return len(self.dataset)
+        return len(self.sampler)
 
     def _size(self) -> int:
         """The batch size in effect (None means all the epoch's samples)."""
@@ -115,6 +184,8 @@ class DataLoader:
 
     def __len__(self) -> int:
         """The number of batches one epoch yields."""
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n, b = self._num_samples(), self._size()
         return n // b if self.drop_last else -(-n // b)
 
@@ -122,45 +193,67 @@ class DataLoader:
         """The indices this loader takes from the epoch's order (all of them here)."""
         return order
 
+    def _plan(self, epoch: int) -> tuple[Iterator[np.ndarray], int]:
+        """The epoch's batches as index arrays (lazily), and how many there are."""
+        if self.batch_sampler is not None:
+            bs = self.batch_sampler
+            count = len(bs) if hasattr(bs, "__len__") else -1
+            return (np.asarray(b, dtype=np.intp).reshape(-1) for b in bs), count
+        if self._own_sampler:
+            if isinstance(self.sampler, RandomSampler):
+                self.sampler.seed = self.seed  # load_state_dict may have changed it
+            self.sampler.set_epoch(epoch)
+        order = self._epoch_indices(epoch_indices(self.sampler))
+        n = len(order)
+        size = self.batch_size if self.batch_size is not None else max(n, 1)
+        count = n // size if self.drop_last else -(-n // size)
+        return (order[k * size : (k + 1) * size] for k in range(count)), count
+
     def __iter__(self) -> Iterator[Any]:
-        n = len(self.dataset)
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
-        else:
-            order = np.arange(n)
+        epoch = self.epoch
         self.epoch += 1
-        return self._batches(self._epoch_indices(order), self._size(), len(self))
+        batches, count = self._plan(epoch)
+        if self.num_workers == 0 or count == 0:
+            return self._serial(batches)
+        return self._parallel(batches, count, epoch)
 
-    def _batches(self, order: np.ndarray, size: int, count: int) -> Iterator[Any]:
-        for k in range(count):
-            batch = gather(self.dataset, order[k * size : (k + 1) * size], self.collate)
-            yield self._apply_transforms(batch)
+    def _serial(self, batches: Iterator[np.ndarray]) -> Iterator[Any]:
+        for indices in batches:
+            yield fetch(self.dataset, indices, self.collate, self.transform, self.target_transform)
 
-    def _apply_transforms(self, batch: Any) -> Any:
-        if self.transform is None and self.target_transform is None:
-            return batch
-        if not isinstance(batch, tuple):
-            if self.target_transform is not None:
-                msg = (
-                    "DataLoader: `target_transform` needs batches of (inputs, targets, ...) tuples"
-                )
-                raise ValueError(msg)
-            return self.transform(batch) if self.transform is not None else batch
-        fields = list(batch)
-        if self.transform is not None:
-            fields[0] = self.transform(fields[0])
-        if self.target_transform is not None:
-            if len(fields) < 2:
-                msg = "DataLoader: `target_transform` needs batches with a second (target) field"
-                raise ValueError(msg)
-            fields[1] = self.target_transform(fields[1])
-        return tuple(fields)
+    def _parallel(self, batches: Iterator[np.ndarray], count: int, epoch: int) -> Iterator[Any]:
+        from dlx.data._pool import ParallelIter, WorkerPool, get_context
+
+        pool = self._pool
+        if pool is None or pool.closed:
+            payload = {
+                "dataset": self.dataset,
+                "collate": self.collate,
+                "transform": self.transform,
+                "target_transform": self.target_transform,
+                "worker_init_fn": self.worker_init_fn,
+            }
+            ctx = get_context(self.multiprocessing_context)
+            pool = WorkerPool(payload, self.num_workers, self.prefetch_factor, ctx, self.timeout)
+            self._pool = pool if self.persistent_workers else None
+        return ParallelIter(pool, batches, count, epoch, self.seed, self.persistent_workers)
+
+    def _shutdown_workers(self) -> None:
+        """Stop persistent workers now (they also stop when the loader is collected)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies and pickles never share the persistent workers.
+        return {**self.__dict__, "_pool": None}
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable state: the seed, the next epoch and any transform state.
 
         Restoring it with :meth:`load_state_dict` (on a loader built the same way)
-        reproduces the batches of every following epoch, random transforms included.
+        reproduces the batches of every following epoch, random transforms included
+        (with workers, their streams follow from the seed and the epoch).
         """
         state: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch}
         for name in ("transform", "target_transform"):
@@ -178,21 +271,8 @@ class DataLoader:
                 getattr(self, name).load_state_dict(state[name])
 
     def __repr__(self) -> str:
+        workers = f", num_workers={self.num_workers}" if self.num_workers else ""
         return (
             f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-            f"drop_last={self.drop_last})"
+            f"drop_last={self.drop_last}{workers})"
         )
-
-
-def _positive_int(value: object) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        b = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        msg = f"DataLoader: `batch_size` must be a positive int or None, got {value!r}"
-        raise TypeError(msg) from None
-    if b <= 0:
-        msg = f"DataLoader: `batch_size` must be a positive int or None, got {b}"
-        raise ValueError(msg)
-    return b

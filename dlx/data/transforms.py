@@ -15,14 +15,16 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from dlx.data import _random
+from dlx.data._checks import int_arg
 from dlx.data._random import SeedLike, as_generator, rng_state, set_rng_state
 
 __all__ = [
@@ -70,10 +72,35 @@ class Compose:
 
 
 class _Random:
-    """Base of the random transforms: owns a Generator and exposes its state."""
+    """Base of the random transforms: owns a Generator and exposes its state.
+
+    Inside a DataLoader worker the Generator is replaced at every epoch start by one
+    derived from the loader's seed, the epoch and the worker id (and this transform's
+    own seed, when it was given one), so workers draw independent, reproducible streams;
+    see :class:`dlx.data._random.WorkerStream`.
+    """
 
     def __init__(self, generator: SeedLike) -> None:
-        self.rng = as_generator(generator, "generator", type(self).__name__)
+        self._rng = as_generator(generator, "generator", type(self).__name__)
+        # A fingerprint of the seed the user gave (None: OS entropy), mixed into the
+        # per-worker streams so that different transform seeds still differ there.
+        self._fingerprint = (
+            None if generator is None else int(copy.deepcopy(self._rng).integers(2**63))
+        )
+        self._generation = 0
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The Generator this transform draws from (per worker and epoch inside workers)."""
+        stream = _random.worker_stream
+        if stream is not None and stream.generation != self._generation:
+            self._rng = stream.derive(self._fingerprint)
+            self._generation = stream.generation
+        return self._rng
+
+    @rng.setter
+    def rng(self, value: np.random.Generator) -> None:
+        self._rng = value
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": rng_state(self.rng)}
@@ -103,29 +130,13 @@ def _image_batch(x: Any, cls: str) -> np.ndarray:
     return x
 
 
-def _int_arg(value: object, name: str, cls: str, minimum: int) -> int:
-    """``value`` as an int >= minimum; TypeError for non-ints, ValueError when too small."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        msg = f"{cls}: `{name}` must be an int, got {value!r}"
-        raise TypeError(msg) from None
-    if v < minimum:
-        rule = "positive" if minimum == 1 else f">= {minimum}"
-        msg = f"{cls}: `{name}` must be {rule}, got {v}"
-        raise ValueError(msg)
-    return v
-
-
 def _pair(value: int | Sequence[int], name: str, cls: str, minimum: int) -> tuple[int, int]:
     """An int or (h, w) pair of ints, each >= minimum."""
     items = tuple(value) if isinstance(value, Sequence) else (value, value)
     if len(items) != 2:
         msg = f"{cls}: `{name}` must be an int or an (h, w) pair, got {value!r}"
         raise ValueError(msg)
-    h, w = (_int_arg(v, name, cls, minimum) for v in items)
+    h, w = (int_arg(v, name, cls, minimum) for v in items)
     return h, w
 
 
@@ -197,7 +208,7 @@ class OneHot:
     """
 
     def __init__(self, num_classes: int, dtype: Any = np.float32) -> None:
-        self.num_classes = _int_arg(num_classes, "num_classes", "OneHot", 1)
+        self.num_classes = int_arg(num_classes, "num_classes", "OneHot", 1)
         self.dtype = np.dtype(dtype)
 
     def __call__(self, labels: Any) -> np.ndarray:

@@ -1,5 +1,9 @@
 """Sharding each epoch's sample order across ranks (pure NumPy; no MPI needed).
 
+:class:`DistributedSampler` (PyTorch's interface, for ``DataLoader(ds, sampler=...)``)
+and :func:`shard_indices` live in :mod:`dlx.data.sampler` and are re-exported here;
+:class:`DistributedLoader` is a DataLoader that shards by itself.
+
 Every rank draws the SAME permutation as :class:`dlx.data.DataLoader` would (from
 ``numpy.random.default_rng([seed, epoch])``), makes its length a multiple of the world
 size (padding by wrapping around to the start of the order, or dropping the tail with
@@ -13,85 +17,14 @@ size: 2 ranks x batch 32 see the same samples per step as 1 process x batch 64.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from dlx.data.loader import DataLoader
+from dlx.data.sampler import DistributedSampler, _check_rank, shard_indices
 
 __all__ = ["DistributedLoader", "DistributedSampler", "shard_indices", "shard_loader"]
-
-
-def shard_indices(order: np.ndarray, rank: int, world_size: int, drop_last: bool) -> np.ndarray:
-    """Rank ``rank``'s strided shard of ``order``, padded by wrapping (or truncated) to ``W | len``."""
-    _check_rank(rank, world_size)
-    n = len(order)
-    if drop_last:
-        total = (n // world_size) * world_size
-        order = order[:total]
-    else:
-        total = -(-n // world_size) * world_size
-        if total > n:  # n >= 1 here; wrap around (repeatedly if n < world_size)
-            order = np.resize(order, total)
-    return order[rank:total:world_size]
-
-
-class DistributedSampler:
-    """The indices rank ``rank`` visits in each epoch (see the module docstring).
-
-    Parameters
-    ----------
-    num_samples : int
-        Dataset length.
-    num_replicas, rank : int, optional
-        World size and this rank (default: from :mod:`dlx.distributed`, initialising it).
-    shuffle : bool
-        Draw a new permutation each epoch (the same on every rank).
-    seed : int
-        Shuffling seed; must be equal on every rank.
-    drop_last : bool
-        Drop the tail that does not divide evenly instead of padding by wrapping around.
-    """
-
-    def __init__(
-        self,
-        num_samples: int,
-        num_replicas: int | None = None,
-        rank: int | None = None,
-        shuffle: bool = True,
-        seed: int = 0,
-        drop_last: bool = False,
-    ) -> None:
-        if num_replicas is None or rank is None:
-            from dlx.distributed._mpi import init
-
-            r, w = init()
-            rank = r if rank is None else rank
-            num_replicas = w if num_replicas is None else num_replicas
-        _check_rank(rank, num_replicas)
-        self.num_samples, self.num_replicas, self.rank = int(num_samples), num_replicas, rank
-        self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use epoch ``epoch``'s permutation for the next iteration (call on every rank)."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        n, w = self.num_samples, self.num_replicas
-        return n // w if self.drop_last else -(-n // w)
-
-    def indices(self) -> np.ndarray:
-        """This rank's indices for the current epoch."""
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.num_samples)
-        else:
-            order = np.arange(self.num_samples)
-        return shard_indices(order, self.rank, self.num_replicas, self.drop_last)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices().tolist())
 
 
 class DistributedLoader(DataLoader):
@@ -137,7 +70,7 @@ class DistributedLoader(DataLoader):
 
     def _num_samples(self) -> int:
         """This rank's shard of the epoch (equal on every rank; see ``shard_indices``)."""
-        n, w = len(self.dataset), self.world_size
+        n, w = super()._num_samples(), self.world_size
         return n // w if self.drop_last else -(-n // w)
 
     def _epoch_indices(self, order: np.ndarray) -> np.ndarray:
@@ -178,13 +111,3 @@ def shard_loader(
     out.__class__ = DistributedLoader
     out._set_group(rank, world_size)  # type: ignore[attr-defined]
     return out  # type: ignore[return-value]
-
-
-def _check_rank(rank: Any, world_size: Any) -> None:
-    ok = isinstance(world_size, int | np.integer) and world_size >= 1
-    if not ok:
-        msg = f"`world_size` must be a positive int, got {world_size!r}"
-        raise ValueError(msg)
-    if not (isinstance(rank, int | np.integer) and 0 <= rank < world_size):
-        msg = f"`rank` must be an int in [0, {world_size}), got {rank!r}"
-        raise ValueError(msg)
