@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dlx.distributed._mpi import (
     abort,
+    allreduce_,
     barrier,
     get_rank,
     get_world_size,
@@ -50,6 +51,7 @@ __all__ = [
     "DistributedLoader",
     "DistributedSampler",
     "abort",
+    "allreduce_",
     "allreduce_gradients",
     "barrier",
     "broadcast_parameters",

@@ -91,8 +91,10 @@ def load_checkpoint(
     """Restore what :func:`save_checkpoint` wrote into the given objects.
 
     Returns the metadata dict (``epoch``, ``step``, ``extra`` ...). Raises
-    :class:`dlx.io.SafetensorsError` (a ValueError) for a damaged file and ValueError
-    for a file that is not a dlx checkpoint or does not match the objects.
+    :class:`dlx.io.SafetensorsError` (a ValueError) for a damaged file, ValueError for a
+    file that is not a dlx checkpoint or does not match the optimiser, scheduler or loader,
+    and :class:`dlx.nn.StateDictError` (a RuntimeError, as PyTorch's ``load_state_dict``)
+    naming the keys when the model's parameters differ.
     """
     meta_raw = read_metadata(path).get(FORMAT)
     if meta_raw is None:
