@@ -95,16 +95,16 @@ def plot_misclassified(
     wrong = np.flatnonzero(t != p)
     shown = [i for i in wrong[:max_samples] if _as_image(np.asarray(x[i])) is not None]
     cols = 4
-    rows = max(1, -(-len(shown) // cols))
+    rows = max(1, -(-max_samples // cols))  # a fixed grid: few mistakes stay at the top
     grid = spec.subgridspec(rows + 1, cols, height_ratios=[0.25] + [1] * rows)
     head = fig.add_subplot(grid[0, :])
     head.axis("off")
-    what = f"Misclassified test samples: {len(wrong)} of {len(t)}"
-    if len(wrong) > len(shown):
+    what = f"Misclassified test samples: {len(wrong) or 'none'} of {len(t)}"
+    if len(wrong) and not shown:
+        what += " (the inputs are not images)"
+    elif len(wrong) > len(shown):
         what += f" (first {len(shown)} shown)"
     head.text(0.5, 0.2, what, ha="center", va="bottom", size=12)
-    if not shown:
-        head.text(0.5, -1.0, "none" if not len(wrong) else "(not images)", ha="center", size=11)
     names = list(class_names) if class_names is not None else None
     for k, i in enumerate(shown):
         ax = fig.add_subplot(grid[1 + k // cols, k % cols])
