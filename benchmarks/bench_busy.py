@@ -1,22 +1,25 @@
 """Training on a busy machine: how much slower dlx and torch get when another process
-keeps a core busy, against the same machine idle.
+keeps a core busy, against the same machine without it.
 
 python benchmarks/bench_busy.py [--size small|full] [--rounds 5] [--threads N] [--busy K]
 
-Each workload is a training step of ``bench_training`` (same architecture, same initial
-weights in both libraries) plus the CLI's digits CNN at batch 32 (the ``dlx train``
-demo). Rounds alternate idle and busy phases; in a busy phase ``--busy`` competing
-processes (default 1: one core of a 2-core machine) spin in a pure-Python loop, and in
-every phase dlx and torch are timed one after the other, so drift hits both alike. The
-slowdown is the median busy time over the median idle time of the same library.
+Workloads: the ``dlx train`` demo's model (the digits CNN, batch 32) and the training steps
+of ``bench_training`` (same architectures in both libraries). Each library runs in its own
+worker process: one process holds one libgomp, and torch's bundled ``libgomp.so.1`` and the
+system one share a SONAME, so whichever library loads first sets the OpenMP wait policy for
+both; separate workers give each library its own defaults (the torch worker imports torch
+first). Rounds alternate a quiet phase and a busy phase; in a busy phase ``--busy``
+competing processes (default 1: one core of a 2-core machine) spin in a pure-Python loop,
+and the two workers are timed one after the other in every phase, so drift hits both. The
+slowdown is the median busy time over the median quiet time of the same library.
 
-With OpenMP, a team of N threads waits at every barrier for its slowest member; a worker
-that shares a core with the competitor runs at half speed, so the floor is about the
-single-thread time (about 2x the idle 2-thread time). Workers that *spin* while they wait
-also steal the competitor's core and can be far worse than that. dlx bounds libgomp's spin
-(``dlx/_native.py``) unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set; run this
-script with ``GOMP_SPINCOUNT=300000`` (libgomp's own default) for the unbounded numbers.
-The JSON (``--json``, default ``benchmarks/results/busy.json``) has every sample.
+An OpenMP team waits at every barrier for its slowest thread; a thread sharing a core with
+the competitor runs at about half speed, so the floor is about the 1-thread time (about 2x
+the quiet 2-thread time). Workers that *spin* while they wait also take the core the
+others need and do far worse. dlx bounds libgomp's spin (``dlx/_import_env.py``) unless
+``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set: run with ``GOMP_SPINCOUNT=300000``
+(libgomp's own default) for the unbounded numbers. JSON with every sample:
+``--json`` (default ``benchmarks/results/busy.json``).
 """
 
 from __future__ import annotations
@@ -31,16 +34,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import bench_training
-import numpy as np
-from harness import torch_or_none
-
-import dlx
-import dlx.optim
-from dlx import nn
-
+BUSY_LOOP = "while True: pass"
 # The CLI's default model on the 8x8 digits (dlx.train._cli.build_model("cnn", ...)).
 DIGITS = [
     ("conv", 1, 16, 3, 1),
@@ -53,56 +47,53 @@ DIGITS = [
     ("dropout", 0.25),
     ("linear", 32 * 2 * 2, 10),
 ]
-BUSY_LOOP = "while True: pass"
 
 
 def workloads(size: str) -> list[tuple[str, list, tuple[int, ...], int, str]]:
     """(name, layer spec, input shape, batch, optimiser) per training workload."""
+    import bench_training as bt
+
     out = [("digits cnn b32 (dlx train demo)", DIGITS, (1, 8, 8), 32, "adam")]
     names = ("mlp", "lenet") if size == "small" else ("mlp", "lenet", "vgg", "cifar")
     for name in names:
-        batch = bench_training.BATCH[name] if size == "full" else 32
-        out.append(
-            (
-                f"train {name} b{batch} ({bench_training.OPTIM[name]})",
-                bench_training.SPECS[name],
-                bench_training.INPUT[name],
-                batch,
-                bench_training.OPTIM[name],
-            )
-        )
+        batch = bt.BATCH[name] if size == "full" else 32
+        out.append((f"train {name} b{batch} ({bt.OPTIM[name]})", bt.SPECS[name], bt.INPUT[name],
+                    batch, bt.OPTIM[name]))  # fmt: skip
     return out
 
 
-def steps(spec, shape, batch, optim, torch):
-    """``{"dlx": step, "torch": step}``: one training step each, identical weights."""
+# -- worker: one library per process ---------------------------------------------------------
+def _step(lib: str, spec, shape, batch, optim):
+    """One training step of ``spec`` in ``lib`` ("dlx" or "torch") on fixed random data."""
+    import numpy as np
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *shape), dtype=np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)
-    dmodel = bench_training.build(nn, spec)
-    impls = {}
-    if torch is not None:
+    import bench_training as bt
+
+    if lib == "torch":
+        import torch
+
         torch.manual_seed(0)
-        tmodel = bench_training.build(torch.nn, spec)
-        dmodel.load_state_dict({k: v.detach().numpy() for k, v in tmodel.state_dict().items()})
-        topt = bench_training.make_optimizer(torch, tmodel.parameters(), optim)
-        tloss, tx, ty = torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)
+        model = bt.build(torch.nn, spec)
+        opt = bt.make_optimizer(torch, model.parameters(), optim)
+        loss_fn, tx, ty = torch.nn.CrossEntropyLoss(), torch.from_numpy(x), torch.from_numpy(y)
+    else:
+        import dlx
+        import dlx.optim
 
-        def torch_step():
-            topt.zero_grad()
-            tloss(tmodel(tx), ty).backward()
-            topt.step()
+        dlx.manual_seed(0)
+        model = bt.build(dlx.nn, spec)
+        opt = bt.make_optimizer(dlx, model.parameters(), optim)
+        loss_fn, tx, ty = dlx.nn.CrossEntropyLoss(), dlx.from_numpy(x), dlx.from_numpy(y)
 
-        impls["torch"] = torch_step
-    dopt = bench_training.make_optimizer(dlx, dmodel.parameters(), optim)
-    dloss, dx, dy = nn.CrossEntropyLoss(), dlx.from_numpy(x), dlx.from_numpy(y)
+    def step():
+        opt.zero_grad()
+        loss_fn(model(tx), ty).backward()
+        opt.step()
 
-    def dlx_step():
-        dopt.zero_grad()
-        dloss(dmodel(dx), dy).backward()
-        dopt.step()
-
-    return {"dlx": dlx_step, **impls}
+    return step
 
 
 def per_step(fn, min_time: float) -> float:
@@ -118,88 +109,107 @@ def per_step(fn, min_time: float) -> float:
             return elapsed / calls
 
 
-def start_busy(n: int) -> list[subprocess.Popen]:
-    # -P: never import anything from the current directory (the checkout).
-    return [subprocess.Popen([sys.executable, "-P", "-c", BUSY_LOOP]) for _ in range(n)]
+def worker(lib: str, size: str, threads: int | None) -> None:
+    """Serve ``<index> <min_time>`` lines on stdin with one JSON time per line on stdout."""
+    if lib == "torch":
+        import torch  # first: torch's libgomp, at its own defaults
+
+        if threads:
+            torch.set_num_threads(threads)
+        info = f"torch {torch.__version__} threads {torch.get_num_threads()}"
+    else:
+        import dlx
+
+        if threads:
+            dlx.set_num_threads(threads)
+        info = f"dlx threads {dlx.get_num_threads()}"
+    steps = [_step(lib, *w[1:]) for w in workloads(size)]
+    print(json.dumps({"info": info}), flush=True)
+    for line in sys.stdin:
+        index, min_time = line.split()
+        print(json.dumps(per_step(steps[int(index)], float(min_time))), flush=True)
 
 
-def stop_busy(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        p.kill()
-    for p in procs:
-        p.wait()
+# -- parent ----------------------------------------------------------------------------------
+def _start(lib: str, args: argparse.Namespace) -> subprocess.Popen:
+    cmd = [sys.executable, "-P", __file__, "--worker", lib, "--size", args.size]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _ask(proc: subprocess.Popen, index: int, min_time: float) -> float:
+    proc.stdin.write(f"{index} {min_time}\n")
+    proc.stdin.flush()
+    return float(json.loads(proc.stdout.readline()))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=("small", "full"), default="full")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None, help="dlx and torch threads")
+    ap.add_argument("--threads", type=int, default=None, help="threads for both libraries")
     ap.add_argument("--busy", type=int, default=1, help="competing busy processes")
     ap.add_argument("--min-time", type=float, default=0.4, help="seconds per sample")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "busy.json")
+    ap.add_argument("--worker", choices=("dlx", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    torch = torch_or_none()
-    if args.threads is not None:
-        dlx.set_num_threads(args.threads)
-        if torch is not None:
-            torch.set_num_threads(args.threads)
+    sys.path.insert(0, str(HERE))
+    if args.worker:
+        worker(args.worker, args.size, args.threads)
+        return 0
+    import importlib.util
+
+    libs = ["dlx"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    procs = {lib: _start(lib, args) for lib in libs}
+    infos = {lib: json.loads(p.stdout.readline())["info"] for lib, p in procs.items()}
     env = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}
-    print(
-        f"dlx threads {dlx.get_num_threads()}"
-        + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else "")
-        + f", {args.busy} busy process(es), {os.cpu_count()} cores, env {env or 'default'}",
-        flush=True,
-    )
+    print(f"{', '.join(infos.values())}; {args.busy} busy process(es), {os.cpu_count()} cores, "
+          f"env {env or 'default'}", flush=True)  # fmt: skip
     results = []
     try:
-        for name, spec, shape, batch, optim in workloads(args.size):
-            impls = steps(spec, shape, batch, optim, torch)
-            samples: dict[str, dict[str, list[float]]] = {
-                k: {"idle": [], "busy": []} for k in impls
-            }
+        for index, (name, *_rest) in enumerate(workloads(args.size)):
+            samples = {lib: {"quiet": [], "busy": []} for lib in libs}
             for _ in range(args.rounds):
-                for phase in ("idle", "busy"):
-                    procs = start_busy(args.busy) if phase == "busy" else []
+                for phase in ("quiet", "busy"):
+                    busy = [
+                        subprocess.Popen([sys.executable, "-P", "-c", BUSY_LOOP])
+                        for _ in range(args.busy if phase == "busy" else 0)
+                    ]
                     try:
-                        time.sleep(0.3)  # let the competitor start / pools settle
-                        for key, fn in impls.items():
-                            samples[key][phase].append(per_step(fn, args.min_time))
+                        time.sleep(0.3)  # the competitor starts; the pools go to sleep
+                        for lib, proc in procs.items():
+                            samples[lib][phase].append(_ask(proc, index, args.min_time))
                     finally:
-                        stop_busy(procs)
-            row = {"name": name, "samples_s": samples}
-            line = [name]
-            for key, s in samples.items():
-                idle, busy = statistics.median(s["idle"]), statistics.median(s["busy"])
-                row[key] = {"idle_s": idle, "busy_s": busy, "slowdown": busy / idle}
-                line.append(f"{key} {idle * 1e3:.2f} -> {busy * 1e3:.2f} ms ({busy / idle:.2f}x)")
+                        for b in busy:
+                            b.kill()
+                            b.wait()
+            row: dict = {"name": name, "samples_s": samples}
+            for lib, s in samples.items():
+                quiet, busy_t = statistics.median(s["quiet"]), statistics.median(s["busy"])
+                row[lib] = {"quiet_s": quiet, "busy_s": busy_t, "slowdown": busy_t / quiet}
             results.append(row)
-            print("  " + "; ".join(line), flush=True)
+            print("  " + name + ": " + "; ".join(
+                f"{lib} {row[lib]['quiet_s'] * 1e3:.2f} -> {row[lib]['busy_s'] * 1e3:.2f} ms "
+                f"({row[lib]['slowdown']:.2f}x)" for lib in libs), flush=True)  # fmt: skip
     finally:
+        for proc in procs.values():
+            proc.stdin.close()
+            proc.wait()
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "threads": dlx.get_num_threads(),
-                    "busy": args.busy,
-                    "env": env,
-                    "cases": results,
-                },
-                indent=2,
-            )
-        )
-    print(format_table(results))
+        args.json.write_text(json.dumps(
+            {"libs": infos, "busy": args.busy, "env": env, "cases": results}, indent=2))  # fmt: skip
+    print(format_table(results, libs))
     return 0
 
 
-def format_table(results: list[dict]) -> str:
-    """Markdown: idle and busy ms and the slowdown per library."""
-    libs = [k for k in ("dlx", "torch") if results and k in results[0]]
-    head = ["workload"] + [f"{k} idle / busy ms (slowdown)" for k in libs]
+def format_table(results: list[dict], libs: list[str]) -> str:
+    """Markdown: quiet and busy ms and the slowdown per library."""
+    head = ["workload"] + [f"{lib} quiet / busy ms (slowdown)" for lib in libs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         cells = [
-            f"{r[k]['idle_s'] * 1e3:.2f} / {r[k]['busy_s'] * 1e3:.2f} ({r[k]['slowdown']:.2f}x)"
+            f"{r[k]['quiet_s'] * 1e3:.2f} / {r[k]['busy_s'] * 1e3:.2f} ({r[k]['slowdown']:.2f}x)"
             for k in libs
         ]
         lines.append("| " + " | ".join([r["name"], *cells]) + " |")

@@ -1,6 +1,7 @@
 """Run the C++ vs NumPy (vs PyTorch) kernel benchmarks and print a ratio table.
 
-Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--threads N]
+Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--suite SUBSTRING]
+                                [--threads N]
                                 [--rounds R] [--stat median|min] [--json PATH] [--plot PATH]
 """
 
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", choices=["small", "full"], default="full")
     ap.add_argument("--only", default="", help="run cases whose name contains this")
+    ap.add_argument(
+        "--suite", default="", help="load only suites (bench_*.py) whose name contains this"
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument(
         "--threads",
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[dict[str, str]] = []  # a failing case is reported, the others still run
     try:
         for name in SUITES:
-            if (HERE / f"{name}.py").exists():
+            if args.suite in name and (HERE / f"{name}.py").exists():
                 _run_suite(name, args, done, failed)
     finally:
         _write_json(args, done, failed, numpy_threads, torch)

@@ -93,7 +93,8 @@ def plot_misclassified(
     SubplotSpec of ``fig``), each titled true -> predicted. Returns how many were wrong."""
     t, p = np.asarray(targets).reshape(-1), np.asarray(predictions).reshape(-1)
     wrong = np.flatnonzero(t != p)
-    shown = [i for i in wrong[:max_samples] if _as_image(np.asarray(x[i])) is not None]
+    images = [(int(i), _as_image(np.asarray(x[i]))) for i in wrong[:max_samples]]
+    shown = [(i, img) for i, img in images if img is not None]
     cols = 4
     rows = max(1, -(-max_samples // cols))  # a fixed grid: few mistakes stay at the top
     grid = spec.subgridspec(rows + 1, cols, height_ratios=[0.25] + [1] * rows)
@@ -106,9 +107,8 @@ def plot_misclassified(
         what += f" (first {len(shown)} shown)"
     head.text(0.5, 0.2, what, ha="center", va="bottom", size=12)
     names = list(class_names) if class_names is not None else None
-    for k, i in enumerate(shown):
+    for k, (i, img) in enumerate(shown):
         ax = fig.add_subplot(grid[1 + k // cols, k % cols])
-        img = _as_image(np.asarray(x[i]))
         ax.imshow(img, cmap="gray_r" if img.ndim == 2 else None, interpolation="nearest")
         true, pred = int(t[i]), int(p[i])
         if names is not None:
