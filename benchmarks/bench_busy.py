@@ -98,15 +98,11 @@ def _step(lib: str, spec, shape, batch, optim):
 
 def per_step(fn, min_time: float) -> float:
     """Seconds per call over at least ``min_time`` (after two untimed calls)."""
+    from harness import _time_once
+
     fn()
     fn()
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / calls
+    return _time_once(fn, min_time)
 
 
 def worker(lib: str, size: str, threads: int | None) -> None:
