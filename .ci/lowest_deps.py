@@ -1,6 +1,7 @@
 """Print pip constraints pinning every dependency in pyproject.toml to its lower bound.
 
     python .ci/lowest_deps.py [pyproject.toml] [extra ...]  > lowest.txt
+    python .ci/lowest_deps.py --build-requires [pyproject.toml]   # names, for pip install
 
 Covers the build requirements, the runtime dependencies and the named extras (default:
 test, mpi, tensorboard). Every requirement must have a ``>=`` lower bound: one without
@@ -42,7 +43,22 @@ def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", v))
 
 
+def build_requirement_names(pyproject: Path) -> list[str]:
+    """The names in ``[build-system] requires`` (to install before a no-isolation build)."""
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    names = []
+    for req in data["build-system"]["requires"]:
+        match = REQ.match(req.split(";")[0])
+        if match is not None:
+            names.append(match.group(1))
+    return names
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--build-requires"]:
+        path = Path(argv[1]) if len(argv) > 1 else Path("pyproject.toml")
+        print(" ".join(build_requirement_names(path)))
+        return 0
     path = Path(argv[0]) if argv else Path("pyproject.toml")
     extras = tuple(argv[1:]) or EXTRAS
     for name, version in sorted(lower_bounds(path, extras).items()):
