@@ -79,7 +79,9 @@ def worker(steps: int, warmup: int) -> None:
 def launch(ranks: int, steps: int, warmup: int, bind: bool = True) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    cmd = [sys.executable, __file__, "--worker", "--steps", str(steps), "--warmup", str(warmup)]
+    # -P: the workers must import the installed dlx, never a checkout's source tree.
+    cmd = [sys.executable, "-P", __file__, "--worker", "--steps", str(steps)]
+    cmd += ["--warmup", str(warmup)]
     if ranks > 1:
         bindir = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         mpirun = shutil.which("mpirun", path=bindir)

@@ -32,7 +32,8 @@ print(json.dumps([dt, rss]))
 def _measure(stmt: str, rss: list[float]):
     def run() -> float:
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD.format(stmt=stmt)],
+            # -P: never import the checkout's dlx/ (no compiled _core) from the cwd.
+            [sys.executable, "-P", "-c", _CHILD.format(stmt=stmt)],
             check=True,
             capture_output=True,
             text=True,

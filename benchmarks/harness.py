@@ -49,7 +49,8 @@ def _time_once(fn: Callable[[], object], min_time: float) -> float:
 
 
 # OpenBLAS and OpenMP workers spin for about 0.1 s after a call; timing one library
-# while another's pool still spins makes it look 2-10x slower (shared/BUILD-NOTES.md §4).
+# while another's pool still spins makes it look 2-10x slower (an OpenMP kernel timed within
+# 0.1 s of a threaded OpenBLAS call ran 5-10x slower than on its own).
 # On a loaded shared machine 0.15 s was not enough after torch ran (its intra-op pool and
 # dlx's are two different OpenMP runtimes): settle longer, run two untimed warm-up calls
 # after the pause, interleave more rounds, and keep the minimum next to the median.

@@ -1,6 +1,7 @@
 """Run the C++ vs NumPy (vs PyTorch) kernel benchmarks and print a ratio table.
 
-Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--threads N]
+Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--suite SUBSTRING]
+                                [--threads N]
                                 [--rounds R] [--stat median|min] [--json PATH] [--plot PATH]
 """
 
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", choices=["small", "full"], default="full")
     ap.add_argument("--only", default="", help="run cases whose name contains this")
+    ap.add_argument(
+        "--suite", default="", help="load only suites (bench_*.py) whose name contains this"
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument(
         "--threads",
@@ -83,21 +87,51 @@ def main(argv: list[str] | None = None) -> int:
             numpy_threads = str(args.threads)
         dlx.set_num_threads(args.threads)  # threadpoolctl also reached dlx's own OpenBLAS
 
-    modules = []
-    for name in SUITES:
-        if (HERE / f"{name}.py").exists():
-            modules.append(importlib.import_module(name))
-    done = []
-    for case in harness.iter_cases(modules, args.size):
-        if args.only and args.only not in case.name:
-            continue
-        harness.run_case(case, rounds=args.rounds, stat=args.stat)
-        done.append(case)
-        print(
-            f"  {case.name}: "
-            + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in case.results.items()),
-            flush=True,
-        )
+    done: list[harness.Case] = []
+    failed: list[dict[str, str]] = []  # a failing case is reported, the others still run
+    try:
+        for name in SUITES:
+            if args.suite in name and (HERE / f"{name}.py").exists():
+                _run_suite(name, args, done, failed)
+    finally:
+        _write_json(args, done, failed, numpy_threads, torch)
+    print(harness.format_table(done))
+    for f in failed:
+        print(f"FAILED {f['name']}: {f['error']}")
+    if args.plot is not None:
+        print(harness.plot_ratios(done, args.plot))
+    return 1 if failed else 0
+
+
+def _run_suite(name: str, args, done: list, failed: list) -> None:
+    """Time every selected case of one suite module; record failures instead of stopping."""
+    try:
+        for case in harness.iter_cases([importlib.import_module(name)], args.size):
+            if args.only and args.only not in case.name:
+                continue
+            try:
+                harness.run_case(case, rounds=args.rounds, stat=args.stat)
+            except Exception as exc:  # noqa: BLE001 - reported; the other cases still run
+                _failed(failed, case.name, exc)
+                continue
+            done.append(case)
+            print(
+                f"  {case.name}: "
+                + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in case.results.items()),
+                flush=True,
+            )
+    except Exception as exc:  # noqa: BLE001 - the suite failed to import or build a case
+        _failed(failed, name, exc)
+
+
+def _failed(failed: list, name: str, exc: Exception) -> None:
+    failed.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
+    print(f"  {name}: FAILED ({type(exc).__name__}: {exc})", flush=True)
+
+
+def _write_json(args, done: list, failed: list, numpy_threads: str, torch) -> None:
+    import dlx
+
     machine = (
         f"{_cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}, "
         f"numpy {np.__version__}, "
@@ -106,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
         + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else "")
     )
     print(f"\nmachine: {machine}\n")
-    print(harness.format_table(done))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
@@ -114,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": machine,
                 "stat": args.stat,
                 "rounds": args.rounds,
+                "failed": failed,
                 "cases": [
                     {
                         "name": c.name,
@@ -130,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             indent=2,
         )
     )
-    if args.plot is not None:
-        print(harness.plot_ratios(done, args.plot))
-    return 0
+    print(f"results written to {args.json}")
 
 
 def _cpu_model() -> str:

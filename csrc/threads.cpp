@@ -52,11 +52,15 @@ void blas_set(int n) {
 #endif
 }
 
+// The job type spelled out: the scipy-openblas headers renamed its typedef between
+// releases (scipy_openblas_dojob_callback before 0.3.34.481, openblas_dojob_callback now).
+using DojobFn = void (*)(int thread_num, void* jobdata, int dojob_data);
+
 // Runs OpenBLAS's jobs on the OpenMP pool. All jobs must be live at once (level-3 jobs
 // wait on each other), so when OpenMP cannot give numjobs threads (nested region or a
 // smaller team) the jobs go to std::threads instead; a nested team of one would
 // deadlock (OpenBLAS issue #4770).
-void omp_threads_callback(int /*sync*/, openblas_dojob_callback dojob, int numjobs, size_t elsize,
+void omp_threads_callback(int /*sync*/, DojobFn dojob, int numjobs, size_t elsize,
                           void* jobdata, int dojob_data) {
   char* base = static_cast<char*>(jobdata);
   if (numjobs <= 1) {

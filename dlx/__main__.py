@@ -1,17 +1,21 @@
-"""Command line: ``python -m dlx <command>``.
+"""Command line: ``dlx <command>`` (the console script) or ``python -m dlx <command>``.
 
 Commands
 --------
 info
     Show the dlx version, the BLAS it is linked against and the thread count, then run a
-    quick self-check (GEMM and the dense layer against their NumPy references) and time it.
+    quick self-check (GEMM against its NumPy reference) and time it.
 train
-    Train a small model (default: on the embedded 8x8 digits, 80/20 split, seed 0), print
-    its test accuracy and save it (``--output``, default ``dlx-digits.safetensors``).
+    Train a small model (default: a CNN on the embedded 8x8 digits, 80/20 split, seed 0),
+    print its test accuracy and save it (``--output``, default ``dlx-digits.safetensors``;
+    an existing file is kept unless ``--overwrite``).
 evaluate MODEL
-    Test accuracy and loss of a saved model (``--dataset``, ``--data``).
+    Test accuracy and loss of a saved model, on the split it was trained with.
 summary MODEL
     Print the architecture of a saved model.
+
+User mistakes (bad arguments, missing files, unwritable directories) end with one line
+``dlx <command>: error: ...`` on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+
+from dlx._cli_args import CLIParser, int_range
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -50,23 +56,42 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dlx", description="dlx command line")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_info = sub.add_parser("info", help="show build, BLAS and threads; run a self-check")
-    p_info.add_argument("--size", type=int, default=1024, help="self-check GEMM size")
+def build_parser() -> argparse.ArgumentParser:
+    """The ``dlx`` argument parser with its four sub-commands."""
+    parser = CLIParser(
+        prog="dlx",
+        description="dlx command line (also: python -m dlx)",
+        epilog="dlx COMMAND --help describes each command and its defaults.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p_info = sub.add_parser(
+        "info",
+        help="show build, BLAS and threads; run a self-check",
+        description="Show the build, BLAS and thread count; check and time one GEMM.",
+    )
+    p_info.add_argument(
+        "--size", type=int_range(1, 4096), default=1024, help="self-check GEMM size (1-4096)"
+    )
     p_info.set_defaults(func=_cmd_info)
     from dlx.train._cli import add_commands
 
     add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "info":
-        return args.func(args)
     try:
-        return args.func(args)
-    except (OSError, ValueError, RuntimeError) as exc:  # missing files, bad model files
-        print(f"error: {exc}", file=sys.stderr)
+        return int(args.func(args))
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:  # user mistakes, bad files
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"dlx {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"dlx {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 
+from dlx._import_env import bounded_spin, missing_core_error
+
 try:
-    from dlx import _core
+    with bounded_spin():  # libgomp reads its wait policy when the extension loads it
+        from dlx import _core
 except ImportError as exc:  # pragma: no cover - depends on the install layout
+    hint = missing_core_error()
+    if hint is not None:  # no compiled _core at all: usually the checkout shadows the install
+        raise hint from None
     # The extension finds libscipy_openblas.so through its RUNPATH in a normal install.
     # Layouts such as `pip install --target` break that; importing the wheel's package
     # loads the library globally, after which the extension resolves it by SONAME.
@@ -14,7 +20,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install layout
         raise
     import scipy_openblas32  # type: ignore[import-untyped]  # noqa: F401
 
-    from dlx import _core
+    with bounded_spin():
+        from dlx import _core
 
 # libgomp cannot run a parallel region in a forked child once the parent used OpenMP,
 # and the BLAS threads callback runs BLAS on that pool; give BLAS its own pool back.

@@ -10,7 +10,7 @@ matplotlib is installed.
 from __future__ import annotations
 
 import numpy as np
-from _common import out_path, parser, pyplot
+from _common import parser, pyplot, save
 
 import dlx
 import dlx.optim
@@ -25,19 +25,22 @@ def autoencoder(code: int) -> tuple[nn.Sequential, nn.Sequential]:
     return encoder, decoder
 
 
-def show(plt, rows: list[np.ndarray], labels: list[str], path: str) -> None:
-    """A grid of 8x8 images: one row per entry of ``rows``."""
+def show(plt, rows: list[np.ndarray], labels: list[str], out: str | None, name: str, title: str):
+    """A grid of 8x8 images: one row per entry of ``rows``, labelled on the left."""
     n = min(10, len(rows[0]))
-    fig, axes = plt.subplots(len(rows), n, figsize=(n, 1.1 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), n, figsize=(n + 1.5, 1.2 * len(rows) + 0.8), squeeze=False, layout="constrained"
+    )
     for r, (imgs, label) in enumerate(zip(rows, labels, strict=True)):
         for c in range(n):
             axes[r, c].imshow(imgs[c].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-            axes[r, c].axis("off")
-        axes[r, 0].set_title(label, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print(f"images saved to {path}")
+            axes[r, c].set_xticks([])
+            axes[r, c].set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
+    for c in range(n):
+        axes[0, c].set_title(f"test {c + 1}", fontsize=8)
+    fig.suptitle(title + " (8x8 pixels, ink 0-1)")
+    save(plt, fig, out, name)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -83,7 +86,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             plt,
             [x_te, recon],
             ["original", "reconstruction"],
-            out_path(args.out, "autoencoder_digits.png"),
+            args.out,
+            "autoencoder_digits.png",
+            f"Dense autoencoder, {args.code}-unit code: test MSE {mse:.4f} "
+            f"(mean image {baseline:.4f})",
         )
     return {"mse": mse, "baseline": baseline}
 

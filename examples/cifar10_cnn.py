@@ -5,7 +5,7 @@ python examples/cifar10_cnn.py --data ~/data/cifar-10-batches-bin --epochs 10 --
 
 from __future__ import annotations
 
-from _common import add_limit, parser
+from _common import add_limit, load, parser
 
 import dlx
 import dlx.optim
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p = add_limit(parser(__doc__.splitlines()[0], epochs=10, data=True))
     p.add_argument("--width", type=int, default=32, help="channels of the first block")
     args = p.parse_args(argv)
-    x, y = load_cifar10(args.data, train=True)
-    x_te, y_te = load_cifar10(args.data, train=False)
+    x, y = load(load_cifar10, args.data, train=True)
+    x_te, y_te = load(load_cifar10, args.data, train=False)
     n = 16 if args.quick else args.limit
     if n:
         x, y, x_te, y_te = x[:n], y[:n], x_te[:n], y_te[:n]

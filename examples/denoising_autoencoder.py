@@ -7,7 +7,7 @@ the clean digit. Reports the clean-target MSE of the noisy input and of the reco
 from __future__ import annotations
 
 import numpy as np
-from _common import out_path, parser, pyplot
+from _common import parser, pyplot
 
 import dlx
 import dlx.optim
@@ -88,7 +88,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         from autoencoder_digits import show
 
         labels = ["clean", "gaussian noise", "denoised", "masking noise", "denoised"]
-        show(plt, rows, labels, out_path(args.out, "denoising_autoencoder.png"))
+        show(
+            plt,
+            rows,
+            labels,
+            args.out,
+            "denoising_autoencoder.png",
+            "Denoising autoencoder: noisy test digits and what it makes of them",
+        )
     return results
 
 

@@ -1,17 +1,21 @@
 """Classification: a small CNN on the 8x8 digits (about 98-99% test accuracy).
 
+Saves ``digits_cnn_evaluation.png`` (confusion matrix and the misclassified test digits)
+with matplotlib.
+
 python examples/digits_cnn.py --epochs 20
 """
 
 from __future__ import annotations
 
-from _common import parser
+from _common import out_path, parser, pyplot
 
 import dlx
 import dlx.optim
 from dlx import nn
 from dlx.data import load_digits, train_val_split
-from dlx.train import evaluate, fit
+from dlx.train import evaluate, fit, predict
+from dlx.train.plots import save_evaluation_figure
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -45,6 +49,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"epochs {epochs}: train loss {hist['loss'][-1]:.4f}, train acc {hist['accuracy'][-1]:.4f}"
     )
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")
+    plt = pyplot()
+    if plt is not None and (args.out or not args.quick):
+        pred = predict(model, x_te).argmax(axis=1)
+        path = out_path(args.out, "digits_cnn_evaluation.png")
+        title = f"Digits CNN after {epochs} epochs: {len(x_te)} test digits"
+        save_evaluation_figure(path, x_te, y_te, pred, title=title)  # confusion + mistakes
+        print(f"plot saved to {path}")
     return test
 
 

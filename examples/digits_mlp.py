@@ -1,11 +1,13 @@
 """Classification: an MLP on the 8x8 digits that ship with dlx (about 98-99% test accuracy).
 
+Saves ``digits_mlp_history.png`` (learning curves from ``History.plot()``) with matplotlib.
+
 python examples/digits_mlp.py --epochs 30
 """
 
 from __future__ import annotations
 
-from _common import parser
+from _common import parser, pyplot, save
 
 import dlx
 import dlx.optim
@@ -44,6 +46,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"epochs {epochs}: train acc {hist['accuracy'][-1]:.4f}, val acc {hist['val_accuracy'][-1]:.4f}"
     )
     print(f"test loss {test['loss']:.4f}, test accuracy {test['accuracy']:.4f}")
+    plt = pyplot()
+    if plt is not None and (args.out or not args.quick):
+        axes = hist.plot()  # learning curves: loss and accuracy, training vs validation
+        fig = axes[0].figure
+        fig.suptitle(f"Digits MLP: test accuracy {test['accuracy']:.1%} after {epochs} epochs")
+        save(plt, fig, args.out, "digits_mlp_history.png")
     return test
 
 

@@ -13,7 +13,7 @@ matplotlib is installed.
 from __future__ import annotations
 
 import numpy as np
-from _common import out_path, parser, pyplot
+from _common import parser, positive_int, pyplot, save
 
 import dlx
 from dlx import nn
@@ -44,8 +44,8 @@ def activations(init, activation: str, depth: int, width: int, x: np.ndarray) ->
 def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     p = parser(__doc__.splitlines()[0], epochs=0)
     p.add_argument("--activation", choices=["tanh", "relu"], default="tanh")
-    p.add_argument("--depth", type=int, default=10)
-    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--depth", type=positive_int, default=10, help="layers (default 10)")
+    p.add_argument("--width", type=positive_int, default=256, help="units per layer (default 256)")
     args = p.parse_args(argv)
     depth, width = (4, 32) if args.quick else (args.depth, args.width)
     x = np.random.default_rng(args.seed).standard_normal((500, width)).astype(np.float32)
@@ -64,25 +64,35 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
         fig, axes = plt.subplots(
-            len(acts), depth, figsize=(1.6 * depth, 1.5 * len(acts)), sharey="row", squeeze=False
+            len(acts),
+            depth,
+            figsize=(1.5 * depth + 1.5, 1.45 * len(acts) + 1.2),
+            sharex=True,
+            sharey="row",
+            squeeze=False,
+            layout="constrained",
         )
-        lim = 1.0 if args.activation == "tanh" else 3.0
+        low, high = (-1.0, 1.0) if args.activation == "tanh" else (0.0, 3.0)
         for r, (name, layers) in enumerate(acts.items()):
             for c, a in enumerate(layers):
                 ax = axes[r, c]
-                ax.hist(a.ravel(), bins=40, range=(-lim if args.activation == "tanh" else 0, lim))
-                ax.set_xticks([])
+                ax.hist(a.ravel(), bins=40, range=(low, high), density=True, color=f"C{r}")
                 ax.set_yticks([])
+                ax.set_xticks([low, (low + high) / 2, high])
+                ax.tick_params(labelsize=7)
+                ax.text(0.97, 0.9, f"std {a.std():.2g}", transform=ax.transAxes,
+                        ha="right", va="top", fontsize=6)  # fmt: skip
                 if r == 0:
-                    ax.set_title(f"layer {c + 1}", fontsize=8)
+                    ax.set_title(f"layer {c + 1}", fontsize=9)
                 if c == 0:
-                    ax.set_ylabel(name, fontsize=7)
-        fig.suptitle(f"{args.activation} activations per layer")
-        fig.tight_layout()
-        path = out_path(args.out, f"init_histograms_{args.activation}.png")
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        print(f"plot saved to {path}")
+                    ax.set_ylabel(name, fontsize=8)
+        fig.supxlabel(f"{args.activation} activation value (unitless; bins of {high - low:g}/40)")
+        fig.supylabel("density of units (per row's scale)")
+        fig.suptitle(
+            f"Activations of a {depth}-layer {args.activation} MLP ({width} units, 500 Gaussian "
+            "inputs) under five initialisations"
+        )
+        save(plt, fig, args.out, f"init_histograms_{args.activation}.png")
     return stds
 
 

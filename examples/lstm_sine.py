@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _common import out_path, parser, pyplot
+from _common import parser, pyplot, save
 
 import dlx
 import dlx.optim
@@ -100,18 +100,27 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True, layout="constrained")
         t = np.arange(args.window + 1)
         for ax, i in zip(axes, range(3), strict=True):
-            ax.plot(t[:-1], x_te[i, :, 0], "k.-", label="window (noisy)")
-            ax.plot(t[-1], y_te[i, 0], "ko", label="true next")
-            ax.plot(t[-1], preds["lstm"][i, 0], "rs", label="LSTM")
-            ax.plot(t[-1], preds["mlp"][i, 0], "b^", label="MLP")
-        axes[0].legend(fontsize=7)
-        path = out_path(args.out, "lstm_sine.png")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        print(f"plot saved to {path}")
+            ax.plot(t[:-1], x_te[i, :, 0], "k.-", lw=1, label="input window (noisy)")
+            ax.plot(t[-1], y_te[i, 0], "o", color="k", ms=11, mfc="none", mew=2,
+                    label="true next value")  # fmt: skip
+            ax.plot(t[-1], preds["lstm"][i, 0], "s", color="C3", ms=7, label="LSTM prediction")
+            ax.plot(t[-1], preds["mlp"][i, 0], "^", color="C0", ms=7, label="MLP prediction")
+            err = {k: abs(float(preds[k][i, 0] - y_te[i, 0])) for k in ("lstm", "mlp")}
+            ax.set_title(
+                f"test window {i + 1}: error LSTM {err['lstm']:.3f}, MLP {err['mlp']:.3f}",
+                fontsize=10,
+            )
+            ax.set_xlabel("time step")
+        axes[0].set_ylabel("signal value")
+        axes[0].legend(fontsize=8, loc="lower left")
+        fig.suptitle(
+            f"Next value of a noisy sine from {args.window} steps: test MSE LSTM "
+            f"{results['lstm_mse']:.4f}, MLP {results['mlp_mse']:.4f}"
+        )
+        save(plt, fig, args.out, "lstm_sine.png")
     return results
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _common import out_path, parser, pyplot
+from _common import parser, pyplot, save
 
 import dlx
 import dlx.optim
@@ -110,17 +110,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        ax.scatter(x[:, 0], y[:, 0], s=3, alpha=0.25, c="gray", label="data")
-        ax.plot(x_grid[:, 0], grid_mean, "b", lw=2, label="MSE net (conditional mean)")
-        ax.plot(x_grid[:, 0], mode, "r.", ms=4, label="MDN most probable component")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.legend(fontsize=8)
-        path = out_path(args.out, "mdn_inverted_sine.png")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        print(f"plot saved to {path}")
+        fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+        ax.scatter(x[:, 0], y[:, 0], s=3, alpha=0.25, c="gray", label="training data")
+        ax.plot(x_grid[:, 0], grid_mean, "C0-", lw=2, label="MSE net (conditional mean)")
+        ax.plot(x_grid[:, 0], mode, "C3.", ms=4, label="MDN most probable component")
+        ax.set(
+            title="Inverted sine: one output vs a 5-component mixture density network",
+            xlabel="x (network input)",
+            ylabel="y (target)",
+        )
+        ax.legend(fontsize=8, loc="upper left")
+        save(plt, fig, args.out, "mdn_inverted_sine.png")
     return res
 
 

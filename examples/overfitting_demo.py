@@ -6,7 +6,7 @@ vs early stopping. Prints final train/validation accuracy and the gap; plots the
 
 from __future__ import annotations
 
-from _common import out_path, parser, pyplot
+from _common import parser, plain_log_axis, positive_int, pyplot, save
 
 import dlx
 import dlx.optim
@@ -36,7 +36,9 @@ VARIANTS = {
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     p = parser(__doc__.splitlines()[0], epochs=150)
-    p.add_argument("--train-size", type=int, default=150, help="training samples (default 150)")
+    p.add_argument(
+        "--train-size", type=positive_int, default=150, help="training samples (default 150)"
+    )
     args = p.parse_args(argv)
     x, y = load_digits()
     (x_tr, y_tr), (x_va, y_va) = train_val_split(x, y, val_fraction=0.3, seed=args.seed)
@@ -93,18 +95,20 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
     plt = pyplot()
     if plt is not None and (args.out or not args.quick):
-        fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.5), sharey=True)
+        fig, axes = plt.subplots(
+            1, len(histories), figsize=(4 * len(histories), 4), sharey=True, layout="constrained"
+        )
         for ax, (name, h) in zip(axes, histories.items(), strict=True):
-            ax.plot(h["loss"], label="train")
-            ax.plot(h["val_loss"], label="validation")
-            ax.set(title=name, xlabel="epoch", yscale="log")
-        axes[0].set_ylabel("cross-entropy")
+            epochs_run = range(1, len(h["loss"]) + 1)
+            ax.plot(epochs_run, h["loss"], "C0-", lw=1.5, label="train")
+            ax.plot(epochs_run, h["val_loss"], "C1--", lw=1.5, label="validation")
+            gap = results[name]["gap"]
+            ax.set(title=f"{name} (accuracy gap {gap:.2f})", xlabel="epoch")
+            plain_log_axis(ax)
+        axes[0].set_ylabel("cross-entropy loss (log scale)")
         axes[0].legend()
-        fig.tight_layout()
-        path = out_path(args.out, "overfitting_demo.png")
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        print(f"plot saved to {path}")
+        fig.suptitle(f"Overfitting {n} training digits: train vs validation loss per regulariser")
+        save(plt, fig, args.out, "overfitting_demo.png")
     return results
 
 

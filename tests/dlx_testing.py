@@ -48,16 +48,17 @@ def check_grad(
 
 
 def run_python(code: str, cwd, check: bool = False, **kwargs):
-    """Run ``python -c code`` in a fresh process started in ``cwd`` (a temporary directory).
+    """Run ``python -P -c code`` in a fresh process started in ``cwd`` (a temporary directory).
 
-    Never start it in the checkout: Python would put the source tree (which has no built
-    ``_core``) first on ``sys.path`` and import it instead of the installed package.
+    ``-P`` keeps the working directory off ``sys.path``: started in the checkout, Python
+    would otherwise import the source tree (which has no built ``_core``) instead of the
+    installed package.
     """
     import subprocess
     import sys
 
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-P", "-c", code],
         check=check,
         cwd=cwd,
         capture_output=True,

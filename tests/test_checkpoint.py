@@ -141,5 +141,5 @@ def test_checkpoint_shape_mismatch_names_key(tmp_path):
     path = tmp_path / "c.safetensors"
     save_checkpoint(path, model, opt)
     other = dlx.nn.Sequential(dlx.nn.Linear(64, 8), dlx.nn.Linear(8, 10))
-    with pytest.raises(ValueError, match=r"0.weight"):
+    with pytest.raises(dlx.nn.StateDictError, match=r"0.weight"):
         load_checkpoint(path, other)

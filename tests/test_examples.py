@@ -80,9 +80,11 @@ def test_mnist_examples_run_on_idx_files(example, mnist_dir, name, capsys):
     assert "test accuracy" in capsys.readouterr().out
 
 
-def test_mnist_example_needs_data_dir(example, tmp_path):
-    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+def test_mnist_example_needs_data_dir(example, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:  # one line naming the file, not a traceback
         example("mnist_logistic").main(["--quick", "--data", str(tmp_path)])
+    assert info.value.code == 2
+    assert "train-images-idx3-ubyte" in capsys.readouterr().err
 
 
 def test_cifar10_cnn_runs_on_binary_batches(example, cifar_dir, capsys):

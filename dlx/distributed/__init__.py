@@ -2,7 +2,8 @@
 
 Install with ``pip install "dlx[mpi]"`` and launch with ``mpirun -n 2 python train.py``.
 Importing this package does not import mpi4py; :func:`init` (or the first function that
-needs MPI) does, and raises an ImportError naming the extra when it is missing::
+needs MPI) does. Without mpi4py a plain process is a world of one; only a process started by
+an MPI launcher raises the ImportError naming the extra::
 
     import dlx.distributed as dist
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from dlx.distributed._mpi import (
     abort,
+    allreduce_,
     barrier,
     get_rank,
     get_world_size,
@@ -50,6 +52,7 @@ __all__ = [
     "DistributedLoader",
     "DistributedSampler",
     "abort",
+    "allreduce_",
     "allreduce_gradients",
     "barrier",
     "broadcast_parameters",

@@ -65,7 +65,9 @@ def init(timeout: float | None = None) -> tuple[int, int]:
     """Join the MPI job (or a singleton one without ``mpirun``); return ``(rank, world_size)``.
 
     Idempotent. Under ``mpirun -n N`` each process gets its rank in ``0 .. N-1``; a plain
-    ``python script.py`` is a world of size 1.
+    ``python script.py`` is a world of size 1, with or without mpi4py installed (without
+    it, only a process started by an MPI launcher raises the ImportError naming the
+    ``dlx[mpi]`` extra).
 
     Parameters
     ----------
@@ -80,7 +82,13 @@ def init(timeout: float | None = None) -> tuple[int, int]:
         _group.timeout = _check_timeout(timeout)
     if _group.comm is not None:
         return _group.rank, _group.size
-    MPI = _mpi()
+    try:
+        MPI = _mpi()
+    except ImportError:
+        if _launched_size() > 1:  # under mpirun: training alone on every rank would be wrong
+            raise
+        _group.comm, _group.rank, _group.size = _WorldOfOne(), 0, 1
+        return 0, 1
     comm = MPI.COMM_WORLD
     comm.Set_errhandler(MPI.ERRORS_ARE_FATAL)
     _group.rank, _group.size = comm.Get_rank(), comm.Get_size()
@@ -88,6 +96,23 @@ def init(timeout: float | None = None) -> tuple[int, int]:
     if _group.size > 1 and not _group.hook_installed:
         _install_abort_hook()
     return _group.rank, _group.size
+
+
+class _WorldOfOne:
+    """Stands in for the communicator when mpi4py is absent and no launcher started us."""
+
+
+_LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+
+
+def _launched_size() -> int:
+    """The world size an MPI launcher announced in the environment (1 when none did)."""
+    for name in _LAUNCHER_SIZE_VARS:
+        try:
+            return max(int(os.environ[name]), 1)
+        except (KeyError, ValueError):
+            continue
+    return 1
 
 
 def get_rank() -> int:

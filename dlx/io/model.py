@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,15 +36,25 @@ MAX_MODULES = 100_000
 
 
 def save(
-    model: Any, path: str | os.PathLike[str], input_shape: tuple[int, ...] | None = None
+    model: Any,
+    path: str | os.PathLike[str],
+    input_shape: tuple[int, ...] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> None:
     """Save ``model`` (architecture and weights) to a safetensors file, atomically.
 
     Every module must be a dlx class with ``get_config()``; for other models save the
     weights alone with ``dlx.io.save_file(model.state_dict(), path)`` and load them with
     :func:`load_state_dict_file`. ``input_shape`` (per sample, without the batch) is
-    stored for ``python -m dlx summary``.
+    stored for ``dlx summary``. ``metadata`` adds string entries to the file's safetensors
+    metadata (read them with :func:`dlx.io.read_metadata`); the key ``"dlx"`` is reserved.
     """
+    extra = dict(metadata or {})
+    if META_KEY in extra or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
+    ):
+        msg = f"`metadata` must map str to str without the reserved key {META_KEY!r}"
+        raise ValueError(msg)
     arch = _arch(model, "model", 0)
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "arch": arch}
     if input_shape is not None:
@@ -53,7 +64,7 @@ def save(
             raise ValueError(msg)
         meta["input_shape"] = shape
     tensors = {k: np.asarray(v) for k, v in model.state_dict().items()}
-    save_file(tensors, path, metadata={META_KEY: json.dumps(meta)})
+    save_file(tensors, path, metadata={**extra, META_KEY: json.dumps(meta)})
 
 
 def load(path: str | os.PathLike[str]) -> Any:
@@ -93,15 +104,20 @@ def load(path: str | os.PathLike[str]) -> Any:
     floats = {a.dtype for a in tensors.values() if a.dtype.kind == "f"}
     if floats == {np.dtype(np.float64)}:
         model.double()
-    model.load_state_dict(tensors, strict=True)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:  # StateDictError: the file's weights and architecture differ
+        msg = f"{os.fspath(path)!r}: the weights do not match the stored architecture: {exc}"
+        raise ValueError(msg) from None
     return model
 
 
 def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any:
     """Read a safetensors state dict (e.g. from ``safetensors.torch.save_file``).
 
-    With ``model``, load it into the model (strict: keys and shapes must match) and
-    return the model; without, return the ``{key: ndarray}`` dict.
+    With ``model``, load it into the model (strict: keys and shapes must match, else
+    :class:`dlx.nn.StateDictError`, a RuntimeError as in PyTorch) and return the model;
+    without, return the ``{key: ndarray}`` dict.
     """
     tensors = load_file(path)
     if model is None:

@@ -1,7 +1,8 @@
 """Argument checks for dlx.optim: every constructor and add_param_group goes through here.
 
 Messages name the argument in backticks, state the rule, then show what was received.
-Bad values raise ValueError, bad types TypeError.
+Bad values raise ValueError, bad types TypeError; a parameter that is not float32/float64
+raises ParamDTypeError (a RuntimeError, as in PyTorch).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dlx._autograd import TensorBase
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class ParamDTypeError(TypeError, ValueError):
-    """A parameter whose data is not float32/float64: a TypeError that is also a ValueError."""
+class ParamDTypeError(RuntimeError):
+    """A parameter whose data is not float32/float64 (a RuntimeError, as PyTorch's fused
+    optimisers raise for parameters that are not floating point)."""
 
 
 def real(value: Any, name: str) -> float:

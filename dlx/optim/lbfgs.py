@@ -8,7 +8,7 @@ the buffers' dtype, as PyTorch's do, so float32 runs round like torch's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -154,6 +154,8 @@ class LBFGS(Optimizer):
         Number of curvature pairs kept.
     line_search_fn : {None, "strong_wolfe"}, default None
     """
+
+    needs_closure: ClassVar[bool] = True
 
     def __init__(
         self,

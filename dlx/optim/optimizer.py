@@ -52,6 +52,9 @@ class Optimizer:
 
     # Per-parameter scalars a rule keeps (with initial values) and those it publishes in
     # state_dict(). "step" > 0 means the parameter has state.
+    #: Whether ``step`` must be given a closure that re-evaluates the loss (L-BFGS);
+    #: ``dlx.train.fit`` passes one when this is True.
+    needs_closure: ClassVar[bool] = False
     _scalar_state: ClassVar[dict[str, float]] = {"step": 0}
     _public_scalars: ClassVar[tuple[str, ...]] = ("step",)
 

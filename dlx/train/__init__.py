@@ -21,7 +21,8 @@ from dlx.train.callbacks import (
 from dlx.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from dlx.train.history import History
 from dlx.train.loop import evaluate, fit, predict
-from dlx.train.metrics import accuracy, get_metric, register_metric
+from dlx.train.metrics import accuracy, confusion_matrix, get_metric, register_metric
+from dlx.train.tensorboard import TensorBoardLogger
 
 __all__ = [
     "CSVLogger",
@@ -31,8 +32,10 @@ __all__ = [
     "History",
     "LRSchedulerCallback",
     "ModelCheckpoint",
+    "TensorBoardLogger",
     "TrainState",
     "accuracy",
+    "confusion_matrix",
     "evaluate",
     "fit",
     "get_metric",

@@ -11,9 +11,10 @@ import copy
 import csv
 import math
 import os
+import sys
 from typing import Any
 
-from dlx.distributed._mpi import _is_main_process  # never imports MPI
+from dlx.train._distributed import is_main_process as _is_main_process  # no MPI import
 
 
 class TrainState:
@@ -31,6 +32,7 @@ class TrainState:
         self.step = 0  # optimiser steps taken so far in the whole run
         self.stop_training = False
         self.callbacks: list[Callback] = []
+        self.verbose = 0  # fit's verbosity on this process (0 on ranks other than 0)
 
 
 class Callback:
@@ -114,6 +116,10 @@ class EarlyStopping(Callback):
         Whether lower or higher is better ("auto": max for accuracy-like keys).
     restore_best_weights : bool
         Copy the best epoch's weights back into the model when training ends.
+    verbose : int, optional
+        At 1 or more, say on stderr when and why training stopped (epoch, monitored value,
+        best epoch) and which weights were restored. None (default) follows ``fit``'s
+        ``verbose``.
     """
 
     def __init__(
@@ -123,10 +129,15 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         mode: str = "auto",
         restore_best_weights: bool = False,
+        verbose: int | None = None,
     ) -> None:
         if not isinstance(patience, int) or patience < 0:
             msg = f"`patience` must be a non-negative int, got {patience!r}"
             raise ValueError(msg)
+        if verbose is not None and (isinstance(verbose, bool) or not isinstance(verbose, int)):
+            msg = f"`verbose` must be an int or None, got {verbose!r}"
+            raise TypeError(msg)
+        self.verbose = verbose
         self._m = _Monitor(monitor, mode, min_delta)
         self.monitor, self.patience = monitor, patience
         self.restore_best_weights = restore_best_weights
@@ -150,10 +161,25 @@ class EarlyStopping(Callback):
         if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
             self.state.stop_training = True
+            self._say(
+                f"EarlyStopping: stopped after epoch {epoch + 1}: {self.monitor} = {value:.6g} "
+                f"has not improved on {self._m.best:.6g} (epoch {self.best_epoch + 1}) for "
+                f"{self.wait} epoch{'s' if self.wait > 1 else ''} (patience {self.patience})"
+            )
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.state.model.load_state_dict(self.best_weights)
+            self._say(
+                f"EarlyStopping: restored the weights of epoch {self.best_epoch + 1} "
+                f"({self.monitor} = {self._m.best:.6g})"
+            )
+
+    def _say(self, message: str) -> None:
+        level = self.verbose if self.verbose is not None else self.state.verbose
+        if level >= 1 and _is_main_process():
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
 
     def state_dict(self) -> dict[str, Any]:
         return {"wait": self.wait, "best": self._m.best, "best_epoch": self.best_epoch}

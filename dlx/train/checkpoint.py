@@ -106,8 +106,10 @@ def load_checkpoint(
     constructor's checks (a NaN or negative ``lr`` is refused) unless
     ``validate_hparams=False``, for deliberate overrides.
 
-    Raises :class:`dlx.io.SafetensorsError` for a damaged file and ValueError for a file
-    that is not a dlx checkpoint.
+    Raises :class:`dlx.io.SafetensorsError` (a ValueError) for a damaged file, ValueError
+    for a file that is not a dlx checkpoint, and :class:`dlx.nn.StateDictError` (a
+    RuntimeError, as PyTorch's ``load_state_dict``) naming the keys when the model's
+    parameters differ.
     """
     meta_raw = read_metadata(path).get(FORMAT)
     if meta_raw is None:

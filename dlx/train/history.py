@@ -68,22 +68,39 @@ class History:
             msg = "History.plot needs matplotlib, which is not installed: pip install matplotlib"
             raise ImportError(msg) from None
         keys = [k for k in self.history if k != "lr"] if keys is None else list(keys)
+        missing = [k for k in keys if k not in self.history]
+        if missing:
+            msg = f"History.plot: no series {missing}; recorded: {sorted(self.history)}"
+            raise KeyError(msg)
         losses = [k for k in keys if k.endswith("loss")]
         others = [k for k in keys if not k.endswith("loss")]
         axes: list[Any]
         if ax is None:
             ncols = 2 if losses and others else 1
-            _, grid = plt.subplots(1, ncols, figsize=(5 * ncols, 3.5), squeeze=False)
+            _, grid = plt.subplots(
+                1, ncols, figsize=(5.5 * ncols, 4), squeeze=False, layout="constrained"
+            )
             axes = list(grid[0])
         else:
             axes = [ax, ax]
         epochs = [e + 1 for e in self.epoch]
-        for a, group, label in ((axes[0], losses, "loss"), (axes[-1], others, "metric")):
+        panels = ((axes[0], losses, "loss"), (axes[-1], others, _metric_label(others)))
+        for a, group, label in panels:
             for k in group:
-                a.plot(epochs, self.history[k], marker=".", label=k)
+                val = k.startswith("val_")  # validation dashed with squares, training solid
+                a.plot(
+                    epochs,
+                    self.history[k],
+                    marker="s" if val else "o",
+                    markersize=4,
+                    linestyle="--" if val else "-",
+                    label=k,
+                )
             if group:
                 a.set_xlabel("epoch")
                 a.set_ylabel(label)
+                a.set_title(f"{label.split(' (')[0].capitalize()} per epoch")
+                a.xaxis.get_major_locator().set_params(integer=True)
                 a.legend()
         return axes[0] if len(axes) == 1 or ax is not None else axes
 
@@ -91,3 +108,10 @@ class History:
         last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
         flag = ", interrupted" if self.interrupted else ""
         return f"History(epochs={len(self.epoch)}{flag}, last={last})"
+
+
+def _metric_label(keys: list[str]) -> str:
+    """The y-axis label for metric series: accuracy-like ones are fractions."""
+    if keys and all("acc" in k for k in keys):
+        return "accuracy (fraction correct)"
+    return "metric value"

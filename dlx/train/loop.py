@@ -14,6 +14,7 @@ import numpy as np
 from dlx._grad_mode import no_grad
 from dlx.data import DataLoader, Dataset, TensorDataset, random_split, train_val_split
 from dlx.tensor import Tensor
+from dlx.train._distributed import context
 from dlx.train.callbacks import Callback, TrainState, step_scheduler
 from dlx.train.history import History
 from dlx.train.metrics import Metric, get_metric
@@ -120,9 +121,7 @@ def fit(
     if len(loader) == 0:
         msg = "fit: `train_data` holds no samples (or its DataLoader yields no batch)"
         raise ValueError(msg)
-    from dlx.distributed._fit import context  # does not import MPI
-
-    dist = context(distributed, model, optimizer)
+    dist = context(distributed, model, optimizer)  # never imports MPI unless distributed
     if dist is not None:
         loader = dist.shard(loader)
         verbose = verbose if dist.main else 0
@@ -130,6 +129,7 @@ def fit(
     history = History()
     state = TrainState(model, optimizer, scheduler, history)
     state.loader = loader
+    state.verbose = verbose
     state.callbacks = list(callbacks)
     start = 0
     if resume_from is not None:
@@ -250,7 +250,7 @@ def _train_epoch(
     clip: _Clip | None = None,
 ) -> dict[str, float]:
     model, optimizer = state.model, state.optimizer
-    needs_closure = type(optimizer).__name__ == "LBFGS"
+    needs_closure = getattr(optimizer, "needs_closure", False)
     model.train()
     totals = dict.fromkeys(["loss"] + [name for name, _ in named], 0.0)
     norms: list[float] = []  # gradient norms before clipping, one per backward

@@ -61,3 +61,37 @@ def get_metric(metric: str | Metric) -> tuple[str, Metric]:
         return getattr(metric, "__name__", type(metric).__name__), metric
     msg = f"a metric must be a name or a callable, got {type(metric).__name__}"
     raise TypeError(msg)
+
+
+def confusion_matrix(targets: Any, predictions: Any, num_classes: int | None = None) -> np.ndarray:
+    """Counts ``cm[i, j]`` of samples of true class ``i`` predicted as class ``j``.
+
+    Parameters
+    ----------
+    targets, predictions : array-like of int, shape (N,)
+        Class indices in ``[0, num_classes)``.
+    num_classes : int, optional
+        Number of classes (default: one more than the largest index seen).
+
+    Returns
+    -------
+    ndarray of int64, shape (num_classes, num_classes)
+        Rows are true classes, columns predicted classes (scikit-learn's layout).
+    """
+    t = np.asarray(targets).reshape(-1)
+    p = np.asarray(predictions).reshape(-1)
+    if t.shape != p.shape:
+        msg = f"`targets` and `predictions` must have the same length, got {t.size} and {p.size}"
+        raise ValueError(msg)
+    for name, a in (("targets", t), ("predictions", p)):
+        if a.size and (a.dtype.kind not in "iub" or a.min() < 0):
+            msg = f"`{name}` must hold non-negative class indices, got dtype {a.dtype}"
+            raise ValueError(msg)
+    seen = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
+    n = seen if num_classes is None else int(num_classes)
+    if n < seen:
+        msg = f"`num_classes`={num_classes} is too small for class index {seen - 1}"
+        raise ValueError(msg)
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (t.astype(np.int64), p.astype(np.int64)), 1)
+    return cm

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from dlx.nn.modules.module import Module
 
 
-class StateDictError(ValueError, RuntimeError):
-    """A state dict does not match the module (ValueError; RuntimeError as in PyTorch)."""
+class StateDictError(RuntimeError):
+    """A state dict does not match the module (a RuntimeError, as in PyTorch)."""
 
 
 class IncompatibleKeys(NamedTuple):

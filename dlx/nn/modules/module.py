@@ -419,8 +419,8 @@ class Module:
         """Copy values into the existing parameter and buffer arrays (in place).
 
         Everything is checked before anything is copied: missing or unexpected keys (with
-        ``strict``) and shape mismatches raise :class:`StateDictError` (a ValueError and a
-        RuntimeError) naming every offending key. Values may be arrays, dlx tensors or
+        ``strict``) and shape mismatches raise :class:`StateDictError` (a RuntimeError, as
+        in PyTorch) naming every offending key. Values may be arrays, dlx tensors or
         anything ``numpy.asarray`` accepts (e.g. CPU torch tensors); dtypes are cast.
         """
         return load_state(self, state_dict, strict)

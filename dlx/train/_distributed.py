@@ -1,4 +1,4 @@
-"""What ``dlx.train.fit`` does differently under MPI (kept here so loop.py stays small).
+"""What ``dlx.train.fit`` does differently under MPI, over ``dlx.distributed``'s public API.
 
 * the training loader is sharded per rank (:func:`~dlx.distributed.shard_loader`);
 * rank 0's weights and buffers are broadcast before training;
@@ -19,9 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from dlx.distributed import _mpi
-from dlx.distributed.ddp import allreduce_gradients, broadcast_parameters, sync_buffers
-from dlx.distributed.sampler import shard_loader
+import dlx.distributed as dist
+from dlx.data import DataLoader, Subset, TensorDataset
+from dlx.train.metrics import get_metric
+
+
+def is_main_process() -> bool:
+    """True unless a process group is initialised and this is not rank 0 (no MPI import)."""
+    return not dist.is_initialized() or dist.get_rank() == 0
 
 
 def context(distributed: bool | None, model: Any, optimizer: Any) -> FitContext | None:
@@ -31,12 +36,15 @@ def context(distributed: bool | None, model: Any, optimizer: Any) -> FitContext 
     more than one process. ``True`` initialises MPI (a world of 1 works too).
     """
     if distributed is None:
-        distributed = _mpi._active()
+        distributed = dist.is_initialized() and dist.get_world_size() > 1
     if not distributed:
         return None
-    _mpi.init()
-    if type(optimizer).__name__ == "LBFGS":
-        msg = "fit: L-BFGS is not supported with distributed training (its line search is per rank)"
+    dist.init()
+    if getattr(optimizer, "needs_closure", False):
+        msg = (
+            f"fit: {type(optimizer).__name__} needs a closure (a line search per rank), which "
+            "distributed training does not support"
+        )
         raise ValueError(msg)
     return FitContext(model, optimizer)
 
@@ -46,33 +54,31 @@ class FitContext:
 
     def __init__(self, model: Any, optimizer: Any) -> None:
         self.model, self.optimizer = model, optimizer
-        self.rank, self.world = _mpi.get_rank(), _mpi.get_world_size()
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.main = self.rank == 0
-        broadcast_parameters(model, 0)
+        dist.broadcast_parameters(model, 0)
 
     def shard(self, loader: Any) -> Any:
-        return shard_loader(loader, self.rank, self.world)
+        return dist.shard_loader(loader, self.rank, self.world)
 
     def sync_gradients(self) -> None:
-        allreduce_gradients(self.optimizer)
+        dist.allreduce_gradients(self.optimizer)
 
     def reduce_totals(self, totals: dict[str, float], n: int) -> tuple[dict[str, float], int]:
         """Sum per-rank sample-weighted totals and sample counts over the ranks."""
         keys = list(totals)
         buf = np.array([*(totals[k] for k in keys), float(n)], dtype=np.float64)
-        _mpi.allreduce_([buf], "sum")
+        dist.allreduce_([buf], "sum")
         return dict(zip(keys, buf[:-1].tolist(), strict=True)), int(buf[-1])
 
     def end_epoch(self) -> None:
-        sync_buffers(self.model)
+        dist.sync_buffers(self.model)
 
     def evaluate(
         self, loss_fn: Any, data: Any, batch_size: int | None, metrics: Sequence[Any]
     ) -> dict[str, float]:
         """``evaluate`` on this rank's contiguous part of ``data``, reduced over the ranks."""
-        from dlx.data import DataLoader, Subset, TensorDataset
-        from dlx.train.loop import evaluate
-        from dlx.train.metrics import get_metric
+        from dlx.train.loop import evaluate  # loop imports this module
 
         loader = data if isinstance(data, DataLoader) else None
         dataset = data.dataset if loader is not None else data
