@@ -117,7 +117,7 @@ def test_license_file_matches_the_metadata():
 def test_no_reference_to_missing_repository_files():
     """CMakeLists names dlx/*.py files that exist; nothing cites BUILD-NOTES (not in the repo)."""
     cmake = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
-    for name in re.findall(r"dlx/[\w/]+\.py", cmake):
+    for name in re.findall(r"dlx/[\w/]+\.pyx?\b", cmake):
         assert (ROOT / name).is_file(), f"CMakeLists.txt names {name}, which does not exist"
     for path in [*ROOT.glob("*.md"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("csrc/*.h")]:
         assert "BUILD-NOTES" not in path.read_text(encoding="utf-8"), path.name

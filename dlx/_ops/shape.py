@@ -80,6 +80,7 @@ class Permute(Function):
 
 class Expand(Function):
     """Broadcast to a larger shape (a view); the adjoint of :class:`SumTo`."""
+
     __slots__ = ("in_shape",)
 
     _view_of = 0
@@ -97,6 +98,7 @@ class Expand(Function):
 
 class SumTo(Function):
     """Sum over broadcast axes down to ``shape``; the adjoint of :class:`Expand`."""
+
     __slots__ = ("in_shape",)
 
     double_backward = True
@@ -155,6 +157,7 @@ class Stack(Function):
 
 class Index(Function):
     """``x[key]``: basic keys give a view; integer-array keys scatter-add in backward."""
+
     __slots__ = ("in_shape", "key", "scatter")
 
     _view_of = 0
@@ -172,6 +175,7 @@ class Index(Function):
 
 class IndexBackward(Function):
     """Zeros of ``shape`` with ``g`` added at ``key`` (the adjoint of :class:`Index`)."""
+
     __slots__ = ("key", "scatter")
 
     double_backward = True

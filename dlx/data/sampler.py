@@ -255,6 +255,32 @@ def shard_indices(order: np.ndarray, rank: int, world_size: int, drop_last: bool
     return order[rank:total:world_size]
 
 
+# Rank and world size as MPI launchers (Open MPI, MPICH/PMI, PMIx) export them.
+_LAUNCHER_ENV = (
+    ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+    ("PMIX_RANK", "PMIX_SIZE"),
+    ("PMI_RANK", "PMI_SIZE"),
+)
+
+
+def _default_world() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process when the caller gives none: the process
+    group's when ``dlx.distributed`` has initialised one, else the MPI launcher's
+    environment, else a world of one. (dlx.data sits below dlx.distributed, so it reads
+    the group without importing it.)"""
+    import os
+    import sys
+
+    mpi = sys.modules.get("dlx.distributed._mpi")
+    if mpi is not None and mpi.is_initialized():
+        return mpi.get_rank(), mpi.get_world_size()
+    for rank_var, size_var in _LAUNCHER_ENV:
+        rank, size = os.environ.get(rank_var), os.environ.get(size_var)
+        if rank is not None and size is not None and rank.isdigit() and size.isdigit():
+            return int(rank), int(size)
+    return 0, 1
+
+
 class DistributedSampler(Sampler):
     """The indices rank ``rank`` of ``num_replicas`` visits in each epoch (PyTorch's interface).
 
@@ -271,7 +297,8 @@ class DistributedSampler(Sampler):
     dataset : sized or int
         The dataset (only its length is used), or that length.
     num_replicas, rank : int, optional
-        World size and this rank (default: from :mod:`dlx.distributed`, initialising MPI).
+        World size and this rank (default: the group `dlx.distributed.init()` joined, else
+        the MPI launcher's environment variables, else a world of one).
     shuffle : bool
         A new permutation each epoch (the same on every rank).
     seed : int
@@ -303,9 +330,7 @@ class DistributedSampler(Sampler):
         drop_last: bool = False,
     ) -> None:
         if num_replicas is None or rank is None:
-            from dlx.distributed._mpi import init
-
-            r, w = init()
+            r, w = _default_world()
             rank = r if rank is None else rank
             num_replicas = w if num_replicas is None else num_replicas
         _check_rank(rank, num_replicas)

@@ -244,9 +244,8 @@ def _expected_state(node: _Node, prefix: str) -> Shapes:
 
 
 def _check_shapes(expected: Shapes, index: Index) -> None:
-    """The architecture's parameters must be exactly the file's tensors, shape for shape."""
-    from dlx.nn.modules._module_utils import StateDictError
-
+    """The architecture's parameters must be exactly the file's tensors, shape for shape
+    (a ValueError otherwise: the file contradicts itself)."""
     errors = []
     missing = [k for k in expected if k not in index]
     unexpected = [k for k in index if k not in expected]
@@ -258,7 +257,7 @@ def _check_shapes(expected: Shapes, index: Index) -> None:
     errors += [f"{k}: the architecture needs shape {s}, the file holds {f}" for k, s, f in bad[:20]]
     if errors:
         msg = "model file does not match its architecture:\n\t" + "\n\t".join(errors)
-        raise StateDictError(msg)
+        raise ValueError(msg)
 
 
 def _build(node: _Node) -> Any:
