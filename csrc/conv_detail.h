@@ -170,7 +170,8 @@ bool use_implicit(const Conv2dShape& s, const Dims& d) {
     return false;
   } else {
     return s.groups == 1 && !d.direct && s.win.stride_h == 1 && s.win.stride_w == 1 &&
-           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled();
+           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled() &&
+           conv_implicit_available();
   }
 }
 

@@ -2,19 +2,19 @@
 #include "rnn.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "blas.h"
+#include "rnn_cell_kernels.h"
 #include "rnn_detail.h"
 #include "threads.h"
 #include "vmath.h"
 
-#if defined(__AVX512F__)
-#include "avx512_util.h"
-#include "vmath512.h"
-#endif
-
 namespace dlx {
+
+KernelFamily<RnnCellKernels> rnn_cell_kernels{"lstm_cell"};
+
 namespace {
 
 using rnn_detail::kParallelWork;
@@ -41,37 +41,20 @@ inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restric
   }
 }
 
-#if defined(__AVX512F__)
-// float32 row by hand: 16 units per step with vmath512.h (GCC's vectorisation of the scalar
-// row above keeps two branches of every tanh and a division per sigmoid).
-inline void lstm_row(int64_t H, float* __restrict gi, float* __restrict gf, float* __restrict gg,
-                     float* __restrict go, float* __restrict c, const float* __restrict c_prev,
-                     float* __restrict h, const float* __restrict b) {
-  for (int64_t j = 0; j < H; j += 16) {
-    const __mmask16 m = avx512::lane_mask(H - j);
-    auto ld = [&](const float* p) { return _mm512_maskz_loadu_ps(m, p + j); };
-    const __m512 i = v512::sigmoid(_mm512_add_ps(ld(gi), ld(b)));
-    const __m512 f = v512::sigmoid(_mm512_add_ps(ld(gf), ld(b + H)));
-    const __m512 g = v512::tanh(_mm512_add_ps(ld(gg), ld(b + 2 * H)));
-    const __m512 o = v512::sigmoid(_mm512_add_ps(ld(go), ld(b + 3 * H)));
-    const __m512 cj = _mm512_fmadd_ps(f, ld(c_prev), _mm512_mul_ps(i, g));
-    _mm512_mask_storeu_ps(gi + j, m, i);
-    _mm512_mask_storeu_ps(gf + j, m, f);
-    _mm512_mask_storeu_ps(gg + j, m, g);
-    _mm512_mask_storeu_ps(go + j, m, o);
-    _mm512_mask_storeu_ps(c + j, m, cj);
-    _mm512_mask_storeu_ps(h + j, m, _mm512_mul_ps(o, v512::tanh(cj)));
-  }
-}
-#endif
-
 template <typename T>
 void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h,
                const T* b, bool par) {
+  const RnnCellKernels* k = std::is_same_v<T, float> ? rnn_cell_kernels.get() : nullptr;
 #pragma omp parallel for num_threads(num_threads()) \
     schedule(static) if (par && n_rows * H > kParallelWork)
   for (int64_t n = 0; n < n_rows; ++n) {
     T* g = p + n * ld;
+    if constexpr (std::is_same_v<T, float>) {
+      if (k != nullptr) {
+        k->lstm_row(H, g, cp + n * ldc, h + n * H, b);
+        continue;
+      }
+    }
     lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H, b);
   }
 }

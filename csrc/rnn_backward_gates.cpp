@@ -1,18 +1,15 @@
 // Backpropagation through time for the cells whose one gate gradient feeds both weights
 // (RNN tanh / relu, LSTM); rnn_backward (rnn_backward.cpp) calls backward_shared_gates.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "blas.h"
 #include "rnn.h"
+#include "rnn_cell_kernels.h"
 #include "rnn_detail.h"
 #include "threads.h"
 #include "vmath.h"
-
-#if defined(__AVX512F__)
-#include "avx512_util.h"
-#include "vmath512.h"
-#endif
 
 namespace dlx::rnn_detail {
 namespace {
@@ -36,47 +33,24 @@ inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __rest
   }
 }
 
-#if defined(__AVX512F__)
-// float32 row by hand, 16 units per step (the tanh of c through vmath512.h).
-inline void lstm_row_backward(int64_t H, const float* __restrict ws, const float* __restrict c_prev,
-                              const float* __restrict gy, const float* __restrict dh,
-                              float* __restrict dc, float* __restrict dg, int64_t ldc) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (int64_t j = 0; j < H; j += 16) {
-    const __mmask16 m = avx512::lane_mask(H - j);
-    auto ld = [&](const float* p) { return _mm512_maskz_loadu_ps(m, p + j); };
-    for (int64_t q = 0; q < 5; ++q)
-      _mm_prefetch(reinterpret_cast<const char*>(ws + 10 * H + q * H + j), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c_prev + 2 * ldc + j), _MM_HINT_T0);
-    const __m512 i = ld(ws), f = ld(ws + H), gg = ld(ws + 2 * H), og = ld(ws + 3 * H);
-    const __m512 tc = v512::tanh(ld(ws + 4 * H));
-    const __m512 dht = _mm512_add_ps(ld(dh), ld(gy));
-    const __m512 dct =
-        _mm512_fmadd_ps(_mm512_mul_ps(dht, og), _mm512_fnmadd_ps(tc, tc, one), ld(dc));
-    _mm512_mask_storeu_ps(
-        dg + j, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, gg), i), _mm512_sub_ps(one, i)));
-    _mm512_mask_storeu_ps(
-        dg + H + j, m,
-        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, ld(c_prev)), f), _mm512_sub_ps(one, f)));
-    _mm512_mask_storeu_ps(dg + 2 * H + j, m,
-                          _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one)));
-    _mm512_mask_storeu_ps(
-        dg + 3 * H + j, m,
-        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dht, tc), og), _mm512_sub_ps(one, og)));
-    _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
-  }
-}
-#endif
-
 // dh: row stride ldd; dg: row stride 4H.
 template <typename T>
 void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
                         const T* gy, const T* dh, int64_t ldd, T* dc, T* dg, bool par) {
+  const RnnCellKernels* k = std::is_same_v<T, float> ? rnn_cell_kernels.get() : nullptr;
 #pragma omp parallel for num_threads(num_threads()) \
     schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n)
+  for (int64_t n = 0; n < n_rows; ++n) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (k != nullptr) {
+        k->lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
+                             dg + n * 4 * H, ldc);
+        continue;
+      }
+    }
     lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
                       dg + n * 4 * H, ldc);
+  }
 }
 
 // dh: row stride ldd; h, gy and dg: row stride H.

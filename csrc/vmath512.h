@@ -67,7 +67,8 @@ inline __m512 tanh(__m512 x) {
   const __m512 r = _mm512_rcp14_ps(q);  // relative error < 2^-14
   const __m512 xp = _mm512_mul_ps(xc, p);
   const __m512 t = _mm512_mul_ps(xp, r);
-  const __m512 y = _mm512_fmadd_ps(_mm512_fnmadd_ps(t, q, xp), r, t);  // error ~2^-28 before rounding
+  const __m512 y =
+      _mm512_fmadd_ps(_mm512_fnmadd_ps(t, q, xp), r, t);  // error ~2^-28 before rounding
   return _mm512_max_ps(_mm512_set1_ps(-1.0f), _mm512_min_ps(one, y));
 }
 

@@ -20,6 +20,7 @@ from dlx._factory import (
     zeros_like,
 )
 from dlx._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from dlx._isa import cpu_info
 from dlx._ops.elementwise import maximum, minimum, where
 from dlx._ops.linalg import matmul
 from dlx._ops.reduce import amax, amin, argmax, argmin, mean, std, sum, var
@@ -91,6 +92,7 @@ __all__ = [
     "clamp",
     "clip",
     "concatenate",
+    "cpu_info",
     "empty",
     "enable_grad",
     "exp",

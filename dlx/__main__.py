@@ -3,8 +3,9 @@
 Commands
 --------
 info
-    Show the dlx version, the BLAS it is linked against and the thread count, then run a
-    quick self-check (GEMM and the dense layer against their NumPy references) and time it.
+    Show the dlx version, the CPU, the ISA level of the kernels, the cache sizes, the GEMM
+    and the BLAS in use and the thread count, then run a quick self-check (GEMM against its
+    NumPy reference) and time it.
 train
     Train a small model (default: on the embedded 8x8 digits, 80/20 split, seed 0), print
     its test accuracy and save it (``--output``, default ``dlx-digits.safetensors``).
@@ -26,11 +27,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     import dlx
     from dlx import _core, reference
+    from dlx._isa import format_cpu_info
 
     info = dlx.blas_info()
     print(f"dlx {dlx.__version__}  numpy {np.__version__}  python {sys.version.split()[0]}")
-    print(f"BLAS: {info['config']}")
-    print(f"float32 GEMM: {info['gemm']} (dlx.set_gemm_backend / DLX_GEMM=blas)")
+    print(format_cpu_info())
+    print(f"BLAS: {info['config']} (float32 GEMM choice: dlx.set_gemm_backend / DLX_GEMM=blas)")
     print(f"threads: {dlx.get_num_threads()} (dlx.set_num_threads / OMP_NUM_THREADS)")
     rng = np.random.default_rng(0)
     n = args.size
@@ -53,7 +55,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlx", description="dlx command line")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_info = sub.add_parser("info", help="show build, BLAS and threads; run a self-check")
+    p_info = sub.add_parser(
+        "info", help="show CPU, ISA level, GEMM, BLAS and threads; run a self-check"
+    )
     p_info.add_argument("--size", type=int, default=1024, help="self-check GEMM size")
     p_info.set_defaults(func=_cmd_info)
     from dlx.train._cli import add_commands
