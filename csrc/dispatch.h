@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace dlx {
 
@@ -70,6 +71,20 @@ class KernelFamily : public KernelFamilyBase {
   // The active level's table, or nullptr: callers then take their portable path.
   const Table* get() const { return static_cast<const Table*>(active_); }
   void provide(Isa level, const Table* table) { add(static_cast<int>(level), table); }
+};
+
+// A family of templated kernels: one table per floating type (the types of DLX_INSTANTIATE).
+template <template <typename> class Fns>
+struct PerType {
+  Fns<float> f32;
+  Fns<double> f64;
+  template <typename T>
+  const Fns<T>& of() const {
+    if constexpr (std::is_same_v<T, float>)
+      return f32;
+    else
+      return f64;
+  }
 };
 
 }  // namespace dlx

@@ -1,75 +1,16 @@
 // Backpropagation through time for the cells whose one gate gradient feeds both weights
 // (RNN tanh / relu, LSTM); rnn_backward (rnn_backward.cpp) calls backward_shared_gates.
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 #include "blas.h"
 #include "rnn.h"
-#include "rnn_cell_kernels.h"
+#include "rnn_cells.h"
 #include "rnn_detail.h"
 #include "threads.h"
-#include "vmath.h"
 
 namespace dlx::rnn_detail {
 namespace {
-
-// One batch row of the LSTM backward: ws = [i, f, g, o, c] (row stride 5H); d = dh + gy is
-// the gradient of h_t; dc becomes dL/dc_{t-1}; dg = pre-activation gate grads (4H).
-template <typename T>
-inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __restrict c_prev,
-                              const T* __restrict gy, const T* __restrict dh, T* __restrict dc,
-                              T* __restrict dg, int64_t) {
-  for (int64_t j = 0; j < H; ++j) {
-    const T i = ws[j], f = ws[H + j], gg = ws[2 * H + j], og = ws[3 * H + j];
-    const T tc = vtanh(ws[4 * H + j]);
-    const T dht = dh[j] + gy[j];
-    const T dct = dc[j] + dht * og * (T(1) - tc * tc);
-    dg[j] = dct * gg * i * (T(1) - i);
-    dg[H + j] = dct * c_prev[j] * f * (T(1) - f);
-    dg[2 * H + j] = dct * i * (T(1) - gg * gg);
-    dg[3 * H + j] = dht * tc * og * (T(1) - og);
-    dc[j] = dct * f;
-  }
-}
-
-// dh: row stride ldd; dg: row stride 4H.
-template <typename T>
-void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
-                        const T* gy, const T* dh, int64_t ldd, T* dc, T* dg, bool par) {
-  const RnnCellKernels* k = std::is_same_v<T, float> ? rnn_cell_kernels.get() : nullptr;
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (k != nullptr) {
-        k->lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
-                             dg + n * 4 * H, ldc);
-        continue;
-      }
-    }
-    lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
-                      dg + n * 4 * H, ldc);
-  }
-}
-
-// dh: row stride ldd; h, gy and dg: row stride H.
-template <typename T>
-void simple_cell_backward(int64_t n_rows, int64_t H, bool relu, const T* h, const T* gy,
-                          const T* dh, int64_t ldd, T* dg, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    const T* __restrict hn = h + n * H;
-    const T* __restrict gyn = gy + n * H;
-    const T* __restrict dhn = dh + n * ldd;
-    T* __restrict dgn = dg + n * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T d = dhn[j] + gyn[j];
-      dgn[j] = relu ? (hn[j] > T(0) ? d : T(0)) : d * (T(1) - hn[j] * hn[j]);
-    }
-  }
-}
 
 // Rows of gate gradients per chunk of the weight-gradient accumulation (1 MB of float32
 // at 4H = 1024): the chunk is consumed while it is still in cache instead of going through
@@ -105,6 +46,7 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
     std::copy_n(w_ih + g * I, I, wcat.get() + g * HI + H);
   }
   const GemmFixedB<T> times_wcat(false, GH, HI, wcat.get(), HI);
+  const RnnCellFns<T>& cells = rnn_cells<T>();
   // dhx[n] = [dh | gx_t]: the gradient reaching h from later steps, then the GEMM's output.
   AlignedArray<T> dhx = aligned_array<T>(N * HI);
   for (int64_t n = 0; n < N; ++n) {
@@ -135,11 +77,11 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
       T* dgt = dg_c + (row0 + n0) * GH;
       if (lstm) {
         const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
-        lstm_cell_backward(m, H, ws + t * N * W + n0 * W, cp, s == 0 ? H : W, gyt, dhm, HI,
-                           gc0 + n0 * H, dgt, par);
+        cells.lstm_backward(m, H, ws + t * N * W + n0 * W, cp, s == 0 ? H : W, gyt, dhm, HI,
+                            gc0 + n0 * H, dgt, par);
       } else {
-        simple_cell_backward(m, H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, HI, dgt,
-                             par);
+        cells.simple_backward(m, H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, HI, dgt,
+                              par);
       }
       // The cell has consumed dh: [dL/dh_{t-1} | gx_t] = dg_t @ [W_hh | W_ih].
       times_wcat(false, m, T(1), dgt, GH, T(0), dhm, HI);

@@ -55,6 +55,12 @@ struct SgemmBlocking {
   int64_t mc, kc, nc;
 };
 SgemmBlocking sgemm_blocking();
+// Fixes the blocking (all > 0) or returns it to the cache-derived one (all 0). For tuning
+// experiments only: never while a GEMM runs.
+void set_sgemm_blocking(int64_t mc, int64_t kc, int64_t nc);
+// The blocking for tiles of mr x nr and the given cache sizes in bytes (per core; l3 the
+// instance the core sees).
+SgemmBlocking sgemm_blocking_for(int64_t mr, int64_t nr, int64_t l1d, int64_t l2, int64_t l3);
 
 // K cut into ceil(k / kc_max) blocks of (almost) equal size: K = 288 runs as 144 + 144, not
 // 256 + 32 (a thin last block costs a full read-modify-write of C for little work).

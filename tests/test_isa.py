@@ -258,3 +258,41 @@ def test_same_bits_for_any_thread_count_within_a_level(level):
                 results.append(_everything(np.random.default_rng(3)))
     for (name, a, _), (_, b, _) in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b, err_msg=f"{level}: {name}")
+
+
+def _ulp_error(got, ref):
+    ref32 = ref.astype(np.float32)
+    spacing = np.spacing(np.abs(ref32)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - ref) / spacing
+
+
+@pytest.mark.parametrize("level", AVAILABLE)
+def test_vector_tanh_of_each_level_is_accurate(level):
+    # A one-step tanh RNN with W_ih = 1 (one input, one unit) and no bias is exactly the
+    # cell's tanh: the level's vector tanh (vmath_simd.h) at avx2 / avx512.
+    v = np.linspace(-11, 11, 200_001, dtype=np.float32)
+    v = np.concatenate([v, [0.0, -0.0, 1e-30, -1e-30, 20.0, -20.0]]).astype(np.float32)
+    x = v.reshape(1, -1, 1)
+    w_ih = np.ones((1, 1), np.float32)
+    w_hh = np.zeros((1, 1), np.float32)
+    with at_level(level):
+        y = _core.rnn_forward("rnn_tanh", x, w_ih, w_hh)[0].reshape(-1)
+    ulp = _ulp_error(y, np.tanh(v.astype(np.float64)))
+    assert ulp.max() <= 6.0, f"{level}: {ulp.max():.1f} ulp at x = {v[ulp.argmax()]}"
+    assert np.all(np.abs(y) <= 1.0)
+    with at_level(level):
+        nan = _core.rnn_forward("rnn_tanh", np.full((1, 3, 1), np.nan, np.float32), w_ih, w_hh)[0]
+    assert np.isnan(nan).all()
+
+
+@pytest.mark.parametrize("level", AVAILABLE)
+@pytest.mark.parametrize("w", [2, 16, 17, 34, 70])
+def test_max_pool_2x2_rows_of_each_level_keep_the_tie_and_nan_rules(rng, level, w):
+    x = rng.integers(-3, 3, size=(2, 3, 6, w)).astype(np.float32)  # many ties
+    x[0, 0, 1, ::5] = np.nan
+    x[1, 2, :, 3 % w] = -np.inf
+    with at_level(level):
+        y, idx = _core.max_pool2d_forward(x, 2)
+    ry, ridx = reference.max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(idx, ridx)

@@ -42,9 +42,13 @@ def _reference(a, b, ta, tb, alpha=1.0, beta=0.0, c=None):
     return out
 
 
-# Shapes around every blocking edge: 14-row tiles (and balanced splits), 32-column
-# panels, K blocks of 256, M blocks of 224, N blocks of 3072.
+# Shapes around every blocking edge of both levels: 14 x 32 (AVX-512) and 6 x 16 (AVX2)
+# tiles and balanced splits of them, K blocks (256 / 512 here), M blocks (224 / 114 here,
+# from the cache sizes), N blocks of 3072.
 SHAPES = [
+    (6, 16, 8),
+    (7, 31, 520),
+    (120, 40, 1030),
     (2, 16, 1),
     (3, 17, 5),
     (14, 32, 16),

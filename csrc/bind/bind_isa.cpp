@@ -8,6 +8,7 @@
 #include "common.h"
 #include "cpu.h"
 #include "dispatch.h"
+#include "fma_peak.h"
 #include "sgemm.h"
 
 namespace dlx::bind {
@@ -82,6 +83,31 @@ void bind_isa(py::module_& m) {
       py::arg("name"),
       "Use the kernels of level `name`, capped at the best the CPU supports; returns the level "
       "in use. Import-time only (dlx reads DLX_CPU_CAPABILITY); never while kernels run.");
+  m.def(
+      "_set_gemm_blocking",
+      [](int64_t mc, int64_t kc, int64_t nc) {
+        const bool reset = mc == 0 && kc == 0 && nc == 0;
+        const SgemmKernels* k = sgemm_kernels.get();
+        DLX_CHECK(reset || (k != nullptr && mc > 0 && kc >= 8 && nc >= k->nr && mc % k->mr_max == 0 &&
+                            nc % k->nr == 0),
+                  "_set_gemm_blocking: needs dlx's own GEMM, mc a multiple of mr, kc >= 8 and nc "
+                  "a multiple of nr (or all three 0 for the automatic blocking), got mc=",
+                  mc, " kc=", kc, " nc=", nc);
+        set_sgemm_blocking(mc, kc, nc);
+      },
+      py::arg("mc"), py::arg("kc"), py::arg("nc"),
+      "Fix the GEMM blocking for a tuning experiment; 0, 0, 0 restores the cache-derived one.");
+  m.def(
+      "_fma_peak_gflops",
+      [](int threads, double seconds) {
+        DLX_CHECK(threads >= 1, "_fma_peak_gflops: `threads` must be >= 1, got ", threads);
+        DLX_CHECK(seconds > 0 && seconds <= 60,
+                  "_fma_peak_gflops: `seconds` must be in (0, 60], got ", seconds);
+        py::gil_scoped_release release;
+        return fma_peak_gflops(threads, seconds);
+      },
+      py::arg("threads") = 1, py::arg("seconds") = 0.2,
+      "GFLOP/s of independent vector FMA chains at the active ISA level (0 at the baseline).");
 }
 
 }  // namespace dlx::bind
