@@ -8,6 +8,7 @@
 
 #include "avx512_util.h"
 #include "conv_implicit.h"
+#include "conv_implicit_taps.h"
 
 namespace dlx::DLX_ISA_NS {
 namespace {
@@ -37,28 +38,19 @@ struct Lanes {
   }
 };
 
-// Where row p = (ci, i, j) of the column matrix reads: the plane and the tap offsets.
-struct Tap {
-  const float* plane;
-  int32_t off_h, off_w;
-};
-inline Tap tap_of(const ConvCols& g, int64_t p) {
-  const int64_t taps = g.kh * g.kw, ci = p / taps, i = (p % taps) / g.kw, j = p % g.kw;
-  return {g.img + ci * g.h * g.w, static_cast<int32_t>(i * g.dil_h - g.pad_h),
-          static_cast<int32_t>(j * g.dil_w - g.pad_w)};
-}
+using conv_taps::at;
+using conv_taps::Tap;
+using conv_taps::tap_of;
 
 // Lanes masked off are never read: the address may lie outside the plane.
 inline __m512 load_taps(const Tap& t, int64_t l0, int64_t w, __mmask16 m) {
   const std::ptrdiff_t off = l0 + static_cast<std::ptrdiff_t>(t.off_h) * w + t.off_w;
-  return _mm512_maskz_loadu_ps(
-      m, reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(t.plane) +
-                                        static_cast<std::uintptr_t>(off * 4)));
+  return _mm512_maskz_loadu_ps(m, at(t.plane, off));
 }
 
 // Masks and offsets of every kernel tap (i, j) for one group of 16 positions.
 struct TapTable {
-  static constexpr int kMax = 64;  // kh * kw up to 8x8; larger kernels compute on the fly
+  static constexpr int kMax = conv_taps::kMaxTableTaps;  // larger kernels: on the fly
   __mmask16 mask[kMax];
   std::ptrdiff_t off[kMax];
 };
@@ -98,10 +90,6 @@ void pack_rows(const ConvCols& g, int64_t p0, int64_t kc, int64_t j0, int64_t nj
       b[k].off[q] = (img + 1) * g.image_stride + (l - hw) + off;
     }
   }
-  auto at = [](const float* plane, std::ptrdiff_t off) {
-    return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(plane) +
-                                          static_cast<std::uintptr_t>(off * 4));
-  };
   int64_t ci = p0 / taps, q = p0 % taps;
   const float* plane = g.img + ci * hw;
   for (int64_t r = 0; r < kc; ++r, dst += 32) {

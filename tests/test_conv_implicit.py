@@ -35,6 +35,8 @@ CASES = [
     (16, 12, 24, 24, 3, 1, 1),
     (8, 16, 23, 25, 5, 2, 1),
     (12, 5, 26, 20, 3, 2, 2),
+    # more than 64 taps: the packers compute the tap masks row by row
+    (2, 3, 12, 12, 9, 4, 1),
 ]
 
 
