@@ -55,7 +55,7 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
       return;
     }
   }
-  const int64_t chunk = images_per_gemm(d, s.n), chunks = (s.n + chunk - 1) / chunk;
+  const int64_t chunk = images_per_gemm<T>(d, s), chunks = (s.n + chunk - 1) / chunk;
   // Workspace: the column matrix of `chunk` images, then (chunk > 1) their GEMM output.
   const int64_t scratch = checked_mul(d.col_size, chunk, "conv2d") +
                           (chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") : 0);

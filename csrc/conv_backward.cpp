@@ -37,7 +37,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   }
   const bool implicit = use_implicit<T>(s, d);
   // Several images per implicit GEMM need the channels-last weight gradient (c % 16 == 0).
-  const int64_t chunk = !implicit       ? images_per_gemm(d, s.n)
+  const int64_t chunk = !implicit       ? images_per_gemm<T>(d, s)
                         : s.c % 16 == 0 ? implicit_images(d, s)
                                         : 1;
   const int64_t chunks = (s.n + chunk - 1) / chunk;

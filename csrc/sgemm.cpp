@@ -49,13 +49,15 @@ const char* own_sgemm_name() {
   return k != nullptr ? k->name : nullptr;
 }
 
-SgemmBlocking sgemm_blocking_for(int64_t mr, int64_t nr, int64_t l1d, int64_t l2, int64_t l3) {
-  // kc: a kc x nr panel of B fills L1 (the A tiles stream from L2 next to it); mc: the
-  // mc x kc block of A takes about a fifth of L2 (whole tiles); nc: the kc x nc block of B
-  // a quarter of L3, at most 3072 columns. On a Zen 4 core (32 KiB L1d, 1 MiB L2, 32 MiB L3)
-  // with 14 x 32 tiles this gives the measured best: kc 256, mc 224, nc 3072.
-  const int64_t kc = std::clamp<int64_t>(l1d / (nr * 4) / 16 * 16, 128, 512);
-  const int64_t mc = std::max<int64_t>(l2 * 9 / 40 / (kc * 4) / mr, 1) * mr;
+SgemmBlocking sgemm_blocking_for(const SgemmKernels& k, int64_t l1d, int64_t l2, int64_t l3) {
+  // kc: the B panel takes the level's share of L1 (a multiple of 16 rows); mc: the A block
+  // its share of L2, in whole tiles; nc: the kc x nc block of B a quarter of L3, at most 3072
+  // columns. Shares measured on a Zen 4 core (32 KiB L1d, 1 MiB L2, 32 MiB L3): 14 x 32
+  // tiles kc 256, mc 224; 6 x 16 tiles kc 256, mc 120.
+  const int64_t nr = k.nr, mr = k.mr_max;
+  const auto share = [](int64_t bytes, double f) { return static_cast<int64_t>(bytes * f); };
+  const int64_t kc = std::clamp<int64_t>(share(l1d, k.l1_share_b) / (nr * 4) / 16 * 16, 64, 768);
+  const int64_t mc = std::max<int64_t>(share(l2, k.l2_share_a) / (kc * 4) / mr, 1) * mr;
   const int64_t nc = std::clamp<int64_t>(l3 / 4 / (kc * 4) / nr * nr, 4 * nr, 3072 / nr * nr);
   return SgemmBlocking{mc, kc, nc};
 }
@@ -76,8 +78,7 @@ SgemmBlocking sgemm_blocking() {
   const SgemmKernels* k = sgemm_kernels.get();
   const CacheSizes& c = cpu_info().cache;
   const int64_t l3 = c.l3 > 0 ? c.l3 : 8 * c.l2;
-  return k == nullptr ? SgemmBlocking{224, 256, 3072}
-                      : sgemm_blocking_for(k->mr_max, k->nr, c.l1d, c.l2, l3);
+  return k == nullptr ? SgemmBlocking{224, 256, 3072} : sgemm_blocking_for(*k, c.l1d, c.l2, l3);
 }
 
 namespace sgemm_detail {

@@ -175,7 +175,8 @@ void gemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda, 
   }
 }
 
-const SgemmKernels kSgemm = {"dlx-avx2", kMRMax, kNR, &micro, &pack_b_panel, &pack_a_block, &gemv};
+const SgemmKernels kSgemm = {"dlx-avx2", kMRMax,        kNR,           0.5,  0.12,
+                             &micro,     &pack_b_panel, &pack_a_block, &gemv};
 
 }  // namespace
 

@@ -172,8 +172,8 @@ void gemv(int64_t rows, int64_t cols, float alpha, const float* a, int64_t lda, 
   }
 }
 
-const SgemmKernels kSgemm = {"dlx-avx512",  kMRMax,        kNR,  &micro,
-                             &pack_b_panel, &pack_a_block, &gemv};
+const SgemmKernels kSgemm = {"dlx-avx512", kMRMax,        kNR,           1.0,  0.225,
+                             &micro,       &pack_b_panel, &pack_a_block, &gemv};
 
 }  // namespace
 

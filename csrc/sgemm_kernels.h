@@ -29,6 +29,9 @@ struct SgemmKernels {
   const char* name;  // the GEMM's name in reports: "dlx-avx512", "dlx-avx2"
   int mr_max;        // rows of the tallest register tile
   int nr;            // panel width; a multiple of 16
+  // Cache blocking (sgemm_blocking): the share of L1d one kc x nr panel of B may fill, and
+  // of L2 for the mc x kc block of A, as measured best for this tile shape.
+  double l1_share_b, l2_share_a;
   // C[0:mr, 0:nc] = alpha * A_tile @ B_panel + beta * C for a packed tile of `mr` rows
   // (1 <= mr <= mr_max) and a packed panel of which the first nc (1..nr) columns are stored
   // in C; columns nc.. of C are never touched, and beta == 0 never reads C.
@@ -50,7 +53,7 @@ extern KernelFamily<SgemmKernels> sgemm_kernels;
 
 // Cache blocking of the active level (BLIS order): a kc x nr panel of B stays in L1 while
 // the tiles of an mc x kc block of A (in L2) stream past it; the kc x nc block of B sits in
-// L3. Chosen from the cache sizes when the level is resolved (sgemm.cpp).
+// L3. Chosen from the cache sizes of the CPU and the level's shares (sgemm.cpp).
 struct SgemmBlocking {
   int64_t mc, kc, nc;
 };
@@ -58,9 +61,9 @@ SgemmBlocking sgemm_blocking();
 // Fixes the blocking (all > 0) or returns it to the cache-derived one (all 0). For tuning
 // experiments only: never while a GEMM runs.
 void set_sgemm_blocking(int64_t mc, int64_t kc, int64_t nc);
-// The blocking for tiles of mr x nr and the given cache sizes in bytes (per core; l3 the
+// The blocking for a level's kernels and the given cache sizes in bytes (per core; l3 the
 // instance the core sees).
-SgemmBlocking sgemm_blocking_for(int64_t mr, int64_t nr, int64_t l1d, int64_t l2, int64_t l3);
+SgemmBlocking sgemm_blocking_for(const SgemmKernels& k, int64_t l1d, int64_t l2, int64_t l3);
 
 // K cut into ceil(k / kc_max) blocks of (almost) equal size: K = 288 runs as 144 + 144, not
 // 256 + 32 (a thin last block costs a full read-modify-write of C for little work).

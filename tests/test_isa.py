@@ -296,3 +296,33 @@ def test_max_pool_2x2_rows_of_each_level_keep_the_tie_and_nan_rules(rng, level, 
     ry, ridx = reference.max_pool2d_forward(x, 2)
     np.testing.assert_array_equal(y, ry)
     np.testing.assert_array_equal(idx, ridx)
+
+
+@pytest.mark.parametrize("level", [lv for lv in AVAILABLE if lv != "baseline"])
+def test_gemm_blocking_follows_the_cache_sizes(level):
+    # An Intel core with 48 KiB L1d / 2 MiB L2 and an AMD core with 32 KiB / 1 MiB (or 512
+    # KiB) get blocks sized for their own caches, each within the cache it is meant for.
+    with at_level(level):
+        blk = dlx.cpu_info()["gemm_blocking"]
+        mr, nr = blk["mr"], blk["nr"]
+        sizes = {
+            "intel": (48 << 10, 2 << 20, 105 << 20),
+            "zen4": (32 << 10, 1 << 20, 32 << 20),
+            "zen3": (32 << 10, 512 << 10, 16 << 20),
+        }
+        got = {name: _core._gemm_blocking_for(*c) for name, c in sizes.items()}
+        cache = dlx.cpu_info()["cache"]
+        assert {k: blk[k] for k in ("mc", "kc", "nc")} == _core._gemm_blocking_for(
+            cache["l1d"], cache["l2"], cache["l3"]
+        )
+    for name, (l1d, l2, _) in sizes.items():
+        b = got[name]
+        assert b["mc"] % mr == 0
+        assert b["nc"] % nr == 0
+        assert b["kc"] % 16 == 0
+        assert b["kc"] * nr * 4 <= l1d  # a B panel fits L1
+        assert b["mc"] * b["kc"] * 4 <= l2 // 2  # the A block fits half of L2
+    assert got["intel"]["mc"] * got["intel"]["kc"] > got["zen4"]["mc"] * got["zen4"]["kc"]
+    assert got["zen4"]["mc"] > got["zen3"]["mc"]
+    with pytest.raises(ValueError, match="l2 >= l1d"):
+        _core._gemm_blocking_for(1 << 20, 1 << 10, 0)

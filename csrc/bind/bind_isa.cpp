@@ -88,8 +88,8 @@ void bind_isa(py::module_& m) {
       [](int64_t mc, int64_t kc, int64_t nc) {
         const bool reset = mc == 0 && kc == 0 && nc == 0;
         const SgemmKernels* k = sgemm_kernels.get();
-        DLX_CHECK(reset || (k != nullptr && mc > 0 && kc >= 8 && nc >= k->nr && mc % k->mr_max == 0 &&
-                            nc % k->nr == 0),
+        DLX_CHECK(reset || (k != nullptr && mc > 0 && kc >= 8 && nc >= k->nr &&
+                            mc % k->mr_max == 0 && nc % k->nr == 0),
                   "_set_gemm_blocking: needs dlx's own GEMM, mc a multiple of mr, kc >= 8 and nc "
                   "a multiple of nr (or all three 0 for the automatic blocking), got mc=",
                   mc, " kc=", kc, " nc=", nc);
@@ -97,6 +97,24 @@ void bind_isa(py::module_& m) {
       },
       py::arg("mc"), py::arg("kc"), py::arg("nc"),
       "Fix the GEMM blocking for a tuning experiment; 0, 0, 0 restores the cache-derived one.");
+  m.def(
+      "_gemm_blocking_for",
+      [](int64_t l1d, int64_t l2, int64_t l3) {
+        const SgemmKernels* k = sgemm_kernels.get();
+        DLX_CHECK(k != nullptr, "_gemm_blocking_for: the ", isa_name(isa_active()),
+                  " level has no own GEMM");
+        DLX_CHECK(l1d >= 4096 && l2 >= l1d && l3 >= 0,
+                  "_gemm_blocking_for: needs l1d >= 4096, l2 >= l1d and l3 >= 0 bytes, got ", l1d,
+                  ", ", l2, ", ", l3);
+        const SgemmBlocking b = sgemm_blocking_for(*k, l1d, l2, l3);
+        py::dict d;
+        d["mc"] = b.mc;
+        d["kc"] = b.kc;
+        d["nc"] = b.nc;
+        return d;
+      },
+      py::arg("l1d"), py::arg("l2"), py::arg("l3"),
+      "The active level's GEMM blocking for other cache sizes (bytes), as cpu_info reports it.");
   m.def(
       "_fma_peak_gflops",
       [](int threads, double seconds) {
