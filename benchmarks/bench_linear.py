@@ -5,7 +5,19 @@ from __future__ import annotations
 import numpy as np
 from harness import Case, torch_or_none
 
+import dlx
 from dlx import _core, reference
+
+
+def _against_fma_peak(case: Case) -> None:
+    """Notes dlx's sgemm rate as a share of the FMA peak of the ISA level in use, measured
+    by the FMA microbenchmark (csrc/fma_peak.h) with the same thread count, after timing."""
+    peak = _core._fma_peak_gflops(dlx.get_num_threads(), 0.3)
+    if peak <= 0 or "dlx" not in case.results or case.work is None:
+        return
+    gflops = case.work[0] / case.results["dlx"] / 1e9
+    level = dlx.cpu_info()["capability"]
+    case.extra["dlx"] = f"{gflops / peak:.0%} of the {level} FMA peak ({peak:.0f} GFLOP/s)"
 
 
 def cases(size: str):
@@ -19,7 +31,7 @@ def cases(size: str):
     if torch:
         ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
         impls["torch"] = lambda: torch.matmul(ta, tb, out=tc)
-    yield Case(f"sgemm {n}^3", impls, work=(2.0 * n**3, "FLOP"))
+    yield Case(f"sgemm {n}^3", impls, work=(2.0 * n**3, "FLOP"), finalize=_against_fma_peak)
 
     x = rng.standard_normal((128, 784), dtype=np.float32)
     w = rng.standard_normal((256, 784), dtype=np.float32)

@@ -1,8 +1,13 @@
 """Run the C++ vs NumPy (vs PyTorch) kernel benchmarks and print a ratio table.
 
-Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING] [--suite SUBSTRING]
-                                [--threads N]
-                                [--rounds R] [--stat median|min] [--json PATH] [--plot PATH]
+Usage: python benchmarks/run.py [--size small|full] [--only SUBSTRING[,...]] [--suite SUBSTRING]
+                                [--threads N] [--rounds R] [--stat median|min] [--json PATH]
+                                [--plot PATH] [--capability baseline|avx2|avx512]
+
+``--capability`` reruns the suite in a fresh process with every library held to that
+instruction-set level: dlx through DLX_CPU_CAPABILITY, PyTorch through ATEN_CPU_CAPABILITY,
+ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS, OpenBLAS (NumPy's and dlx's) through
+OPENBLAS_CORETYPE, all set before anything is imported.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +26,26 @@ sys.path.insert(0, str(HERE))
 
 import harness
 import numpy as np
+
+# What holds each library to a level (set in the environment of a fresh process).
+CAPABILITY_ENV = {
+    "avx512": {"DLX_CPU_CAPABILITY": "avx512"},
+    "avx2": {
+        "DLX_CPU_CAPABILITY": "avx2",
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "OPENBLAS_CORETYPE": "Haswell",
+    },
+    "baseline": {
+        "DLX_CPU_CAPABILITY": "baseline",
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+        "OPENBLAS_CORETYPE": "Nehalem",
+    },
+}
+_CHILD = "_DLX_BENCH_CAPABILITY_CHILD"
 
 SUITES = [
     "bench_linear",
@@ -42,7 +68,9 @@ SUITES = [
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", choices=["small", "full"], default="full")
-    ap.add_argument("--only", default="", help="run cases whose name contains this")
+    ap.add_argument(
+        "--only", default="", help="run cases whose name contains this (or one of a,b,...)"
+    )
     ap.add_argument(
         "--suite", default="", help="load only suites (bench_*.py) whose name contains this"
     )
@@ -66,7 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="write a bar chart of the time ratios (needs matplotlib)",
     )
+    ap.add_argument(
+        "--capability",
+        choices=sorted(CAPABILITY_ENV),
+        default=None,
+        help="hold dlx, torch and OpenBLAS to this ISA level (runs in a fresh process)",
+    )
     args = ap.parse_args(argv)
+    if args.capability is not None and os.environ.get(_CHILD) != args.capability:
+        env = {**os.environ, **CAPABILITY_ENV[args.capability], _CHILD: args.capability}
+        cmd = [sys.executable, "-P", str(Path(__file__).resolve()), *(argv or sys.argv[1:])]
+        return subprocess.run(cmd, env=env, check=False).returncode
 
     import dlx
 
@@ -107,7 +145,7 @@ def _run_suite(name: str, args, done: list, failed: list) -> None:
     """Time every selected case of one suite module; record failures instead of stopping."""
     try:
         for case in harness.iter_cases([importlib.import_module(name)], args.size):
-            if args.only and args.only not in case.name:
+            if args.only and not any(part in case.name for part in args.only.split(",")):
                 continue
             try:
                 harness.run_case(case, rounds=args.rounds, stat=args.stat)
@@ -132,12 +170,22 @@ def _failed(failed: list, name: str, exc: Exception) -> None:
 def _write_json(args, done: list, failed: list, numpy_threads: str, torch) -> None:
     import dlx
 
+    cpu = dlx.cpu_info()
+    torch_level = _torch_capability(torch)
+    pinned = {k: os.environ[k] for k in CAPABILITY_ENV["avx2"] if k in os.environ}
     machine = (
-        f"{_cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-        f"numpy {np.__version__}, "
-        f"dlx threads {dlx.get_num_threads()}, float32 GEMM {dlx.blas_info()['gemm']}, "
+        f"{cpu['model']} ({_cpu_model()}), {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"dlx ISA level {cpu['capability']} (best {cpu['best']}), "
+        f"dlx threads {dlx.get_num_threads()}, float32 GEMM {cpu['gemm']}, "
         f"{dlx.blas_info()['config']}, numpy BLAS threads {numpy_threads}"
-        + (f", torch {torch.__version__} threads {torch.get_num_threads()}" if torch else "")
+        + (
+            f", torch {torch.__version__} threads {torch.get_num_threads()} "
+            f"ATen capability {torch_level}"
+            if torch
+            else ""
+        )
+        + (f", environment {pinned}" if pinned else "")
     )
     print(f"\nmachine: {machine}\n")
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +193,12 @@ def _write_json(args, done: list, failed: list, numpy_threads: str, torch) -> No
         json.dumps(
             {
                 "machine": machine,
+                "cpu_model": cpu["model"],
+                "capability": cpu["capability"],
+                "gemm": cpu["gemm"],
+                "cpu_info": cpu,
+                "torch_capability": torch_level,
+                "environment": pinned,
                 "stat": args.stat,
                 "rounds": args.rounds,
                 "failed": failed,
@@ -165,6 +219,16 @@ def _write_json(args, done: list, failed: list, numpy_threads: str, torch) -> No
         )
     )
     print(f"results written to {args.json}")
+
+
+def _torch_capability(torch) -> str | None:
+    """The ISA level torch's own kernels dispatch to ("AVX2", "AVX512", ...), if known."""
+    if torch is None:
+        return None
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except AttributeError:
+        return None
 
 
 def _cpu_model() -> str:

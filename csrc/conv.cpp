@@ -58,7 +58,7 @@ void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv
   // Columns of several images share one GEMM only while they fit the per-thread budget;
   // one image's columns larger than that are made and multiplied a band of rows at a time.
   constexpr int64_t elem = sizeof(T);
-  const int64_t chunk = d.direct ? 1 : im2col_images(images_per_gemm(d, s.n), d.col_size, elem);
+  const int64_t chunk = d.direct ? 1 : im2col_images(images_per_gemm<T>(d, s), d.col_size, elem);
   const int64_t chunks = (s.n + chunk - 1) / chunk;
   const int64_t band = im2col_band_rows(d.k * s.groups, d.h_out, d.w_out, elem);
   // Workspace: one band's column matrix, or the columns of `chunk` images and their output.

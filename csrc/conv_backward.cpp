@@ -75,7 +75,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   // Several images per implicit GEMM need the channels-last weight gradient (c % 16 == 0).
   // Explicit: several images' columns share a GEMM only while they fit the column budget.
   const int64_t chunk = !implicit       ? (d.direct ? 1
-                                                    : im2col_images(images_per_gemm(d, s.n),
+                                                    : im2col_images(images_per_gemm<T>(d, s),
                                                                     d.col_size, elem))
                         : s.c % 16 == 0 ? implicit_images(d, s)
                                         : 1;

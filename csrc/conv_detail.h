@@ -18,6 +18,7 @@
 #include "common.h"
 #include "conv.h"
 #include "conv_implicit.h"
+#include "cpu.h"
 #include "threads.h"
 
 namespace dlx::conv_detail {
@@ -147,19 +148,27 @@ double sum_double(const T* a, int64_t len) {
 }
 
 // Images per GEMM: a small output plane (7x7 = 49 positions) makes thin GEMMs that repack
-// the weights for every image and fill their 32-column panels badly, so such images share
-// one column matrix of at least kMinGemmCols columns. 1 for im2col-free (1x1) convolutions.
+// the weights for every image and fill their panels badly, so such images share one GEMM of
+// at least kMinGemmCols columns. The cache caps that: the GEMM's output block and, for
+// im2col, the column matrix (bytes_per_col per column) stay within half of the core's L2
+// (cpu.h), where im2col writes them and the GEMM's K blocks pass over them again. 1 for
+// im2col-free (1x1) convolutions.
 constexpr int64_t kMinGemmCols = 512;
 // Output planes at least this large use the implicit GEMM (see use_implicit); smaller ones
 // batch several images into one explicit GEMM.
 constexpr int64_t kMinImplicitCols = 32;
 constexpr int64_t kMinImplicitGxChannels = 8;
-// ceil(kMinGemmCols / l) images of l output positions each, at most n.
-inline int64_t planes_for_gemm(int64_t l, int64_t n) {
-  return std::clamp<int64_t>((kMinGemmCols + l - 1) / l, 1, std::max<int64_t>(n, 1));
+// ceil(kMinGemmCols / l) images of l output positions each, capped by the cache, in [1, n].
+inline int64_t planes_for_gemm(int64_t l, int64_t n, int64_t bytes_per_col) {
+  const int64_t want = (kMinGemmCols + l - 1) / l;
+  const int64_t fit = cpu_info().cache.l2 / 2 / std::max<int64_t>(bytes_per_col * l, 1);
+  return std::clamp<int64_t>(std::min(want, fit), 1, std::max<int64_t>(n, 1));
 }
-inline int64_t images_per_gemm(const Dims& d, int64_t n) {
-  return d.direct || d.l >= kMinGemmCols ? 1 : planes_for_gemm(d.l, n);
+// Explicit path: a column holds k * groups im2col rows and o outputs of T.
+template <typename T>
+int64_t images_per_gemm(const Dims& d, const Conv2dShape& s) {
+  const int64_t bytes_per_col = (d.col_size / std::max<int64_t>(d.l, 1) + s.o) * sizeof(T);
+  return d.direct || d.l >= kMinGemmCols ? 1 : planes_for_gemm(d.l, s.n, bytes_per_col);
 }
 
 // float32 stride-1 'same' convolutions run as implicit GEMMs on dlx's own kernel: no
@@ -170,14 +179,18 @@ bool use_implicit(const Conv2dShape& s, const Dims& d) {
     return false;
   } else {
     return s.groups == 1 && !d.direct && s.win.stride_h == 1 && s.win.stride_w == 1 &&
-           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled();
+           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled() &&
+           conv_implicit_available();
   }
 }
 
-// Images per implicit GEMM: small planes side by side (see ConvCols::images).
+// Images per implicit GEMM: small planes side by side (see ConvCols::images); a column holds
+// o outputs (forward) or o output gradients and c input gradients (backward), in float32.
 // Kernels of more than 64 taps pack one image at a time (ConvCols' contract).
 inline int64_t implicit_images(const Dims& d, const Conv2dShape& s) {
-  return d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64 ? 1 : planes_for_gemm(d.l, s.n);
+  return d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64
+             ? 1
+             : planes_for_gemm(d.l, s.n, (s.o + s.c) * int64_t{sizeof(float)});
 }
 
 // Scatters out[rows, nb * l] (images side by side) into nb images of rows x l, plus bias.

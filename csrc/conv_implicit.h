@@ -1,12 +1,14 @@
 // Implicit im2col for float32 stride-1 convolutions whose output plane has the input's size
 // ('same' padding): the GEMM packs its panels of the column matrix straight from the image,
-// so the column matrix is never written out (csrc/sgemm.h, SgemmBSource). Built only when
-// dlx's own AVX-512 GEMM is.
+// so the column matrix is never written out (csrc/sgemm.h, SgemmBSource). The packers are
+// per ISA level (ConvImplicitKernels: conv_implicit_avx512.cpp, conv_implicit_avx2.cpp) and
+// write the panel width of the same level's GEMM; the classes here are generic.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "dispatch.h"
 #include "sgemm.h"
 
 namespace dlx {
@@ -18,8 +20,8 @@ namespace dlx {
 //
 // images > 1 puts that many images side by side (image b at img + b * image_stride): column
 // j is position j % (h * w) of image j / (h * w). Small planes (7x7) then fill the GEMM's
-// 32-column panels. Needs h * w >= 16 and kh * kw <= 64 (pack_rows and the channels-last
-// columns only; pack_cols takes one image).
+// panels. Needs h * w >= 16 and kh * kw <= 64 (pack_rows and the channels-last columns
+// only; pack_cols takes one image).
 struct ConvCols {
   const float* img;
   int64_t c, h, w;
@@ -28,21 +30,38 @@ struct ConvCols {
   int64_t image_stride = 0;
 };
 
+// What one ISA level provides (see the classes below for the layouts; panels are nr wide).
+struct ConvImplicitKernels {
+  int nr;  // panel width written, the same level's SgemmKernels::nr
+  // op(B) rows p0.. (taps), columns j0 .. j0 + nj (positions) of the column matrix.
+  void (*pack_rows)(const ConvCols& g, int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst);
+  // Its transpose: rows l0.. (positions, one image), columns p0 .. p0 + np (taps).
+  void (*pack_cols)(const ConvCols& g, int64_t l0, int64_t kc, int64_t p0, int64_t np, float* dst);
+  // ChannelsLastTapCols::pack.
+  void (*pack_taps_channels_last)(const ConvCols& g, const float* xt, int64_t l0, int64_t kc,
+                                  int64_t j0, int64_t nj, float* dst);
+  void (*rows_direct)(const float* a16, int64_t m, const ConvCols& g, float* c, int64_t ldc,
+                      float beta);
+  void (*to_channels_last)(const float* x, int64_t c, int64_t hw, float* xt);
+};
+extern KernelFamily<ConvImplicitKernels> conv_implicit_kernels;
+
+// True when the active level has these kernels, for the panels of the active GEMM.
+bool conv_implicit_available();
+
 class ImplicitCols final : public SgemmBSource {
  public:
   ImplicitCols(const ConvCols& g, bool transposed) : g_(g), transposed_(transposed) {}
   void pack(int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) const override;
 
  private:
-  void pack_rows(int64_t p0, int64_t kc, int64_t l0, int64_t nl, float* dst) const;
-  void pack_cols(int64_t l0, int64_t kc, int64_t p0, int64_t np, float* dst) const;
   ConvCols g_;
   bool transposed_;
 };
 
 // The weight gradient's columns with the taps outermost, read from the image in
 // channels-last order: op(B)[l, (tap, ci)] = xt[(l + tap offset) * c + ci] (0 outside the
-// plane), so a packed row is two runs of 16 consecutive channels (needs c % 16 == 0).
+// plane), so a packed row is runs of consecutive channels (needs c % 16 == 0).
 // Multiplying gy_b[o, l] by it gives the weight gradient in (o, kh, kw, c) order.
 // With g.images > 1 the channels-last images lie one after another in xt (h * w * c each).
 class ChannelsLastTapCols final : public SgemmBSource {
@@ -56,8 +75,8 @@ class ChannelsLastTapCols final : public SgemmBSource {
 };
 
 // Convolution rows without a GEMM for at most 16 output rows (channels): for every group
-// of 16 positions, 16 accumulators run over all k = c * kh * kw taps, loading each tap's
-// 16 positions straight from the image. For few rows this beats the packed GEMM, whose
+// of positions, one accumulator per row runs over all k = c * kh * kw taps, loading each
+// tap's positions straight from the image. For few rows this beats the packed GEMM, whose
 // panels would be packed for two 8-row tiles only. One image (g.images == 1).
 //   a16: (k, 16) the weights transposed and zero-padded to 16 rows (pack_rows16)
 //   c:   rows [0, m) of (m, h * w), row stride ldc; c = a @ cols + beta * c

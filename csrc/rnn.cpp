@@ -5,112 +5,18 @@
 #include <vector>
 
 #include "blas.h"
+#include "rnn_cells.h"
 #include "rnn_detail.h"
 #include "threads.h"
-#include "vmath.h"
-
-#if defined(__AVX512F__)
-#include "avx512_util.h"
-#include "vmath512.h"
-#endif
 
 namespace dlx {
+
+KernelFamily<RnnCellKernels> rnn_cell_kernels{"rnn_cells"};
+
 namespace {
 
-using rnn_detail::kParallelWork;
 using rnn_detail::prev_time;
 using rnn_detail::step_time;
-
-// One batch row of the LSTM cell; restrict pointers (one per gate) let GCC vectorise.
-// b: the 4H combined biases (b_ih + b_hh) added to the gate pre-activations here, where the
-// gates are read anyway, instead of filling the projection with them first.
-template <typename T>
-inline void lstm_row(int64_t H, T* __restrict gi, T* __restrict gf, T* __restrict gg,
-                     T* __restrict go, T* __restrict c, const T* __restrict c_prev, T* __restrict h,
-                     const T* __restrict b) {
-  for (int64_t j = 0; j < H; ++j) {
-    const T i = vsigmoid(gi[j] + b[j]), f = vsigmoid(gf[j] + b[H + j]);
-    const T g = vtanh(gg[j] + b[2 * H + j]), o = vsigmoid(go[j] + b[3 * H + j]);
-    const T cj = f * c_prev[j] + i * g;
-    gi[j] = i;
-    gf[j] = f;
-    gg[j] = g;
-    go[j] = o;
-    c[j] = cj;
-    h[j] = o * vtanh(cj);
-  }
-}
-
-#if defined(__AVX512F__)
-// float32 row by hand: 16 units per step with vmath512.h (GCC's vectorisation of the scalar
-// row above keeps two branches of every tanh and a division per sigmoid).
-inline void lstm_row(int64_t H, float* __restrict gi, float* __restrict gf, float* __restrict gg,
-                     float* __restrict go, float* __restrict c, const float* __restrict c_prev,
-                     float* __restrict h, const float* __restrict b) {
-  for (int64_t j = 0; j < H; j += 16) {
-    const __mmask16 m = avx512::lane_mask(H - j);
-    auto ld = [&](const float* p) { return _mm512_maskz_loadu_ps(m, p + j); };
-    const __m512 i = v512::sigmoid(_mm512_add_ps(ld(gi), ld(b)));
-    const __m512 f = v512::sigmoid(_mm512_add_ps(ld(gf), ld(b + H)));
-    const __m512 g = v512::tanh(_mm512_add_ps(ld(gg), ld(b + 2 * H)));
-    const __m512 o = v512::sigmoid(_mm512_add_ps(ld(go), ld(b + 3 * H)));
-    const __m512 cj = _mm512_fmadd_ps(f, ld(c_prev), _mm512_mul_ps(i, g));
-    _mm512_mask_storeu_ps(gi + j, m, i);
-    _mm512_mask_storeu_ps(gf + j, m, f);
-    _mm512_mask_storeu_ps(gg + j, m, g);
-    _mm512_mask_storeu_ps(go + j, m, o);
-    _mm512_mask_storeu_ps(c + j, m, cj);
-    _mm512_mask_storeu_ps(h + j, m, _mm512_mul_ps(o, v512::tanh(cj)));
-  }
-}
-#endif
-
-template <typename T>
-void lstm_cell(int64_t n_rows, int64_t H, T* p, int64_t ld, const T* cp, int64_t ldc, T* h,
-               const T* b, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    T* g = p + n * ld;
-    lstm_row(H, g, g + H, g + 2 * H, g + 3 * H, g + 4 * H, cp + n * ldc, h + n * H, b);
-  }
-}
-
-template <typename T>
-inline void gru_row(int64_t H, T* __restrict gr, T* __restrict gz, T* __restrict gn,
-                    T* __restrict glin, const T* __restrict q, const T* __restrict b_hn,
-                    const T* __restrict h_prev, T* __restrict h) {
-  for (int64_t j = 0; j < H; ++j) {
-    const T r = vsigmoid(gr[j] + q[j]), z = vsigmoid(gz[j] + q[H + j]);
-    const T lin = q[2 * H + j] + b_hn[j];
-    const T nn = vtanh(gn[j] + r * lin);
-    gr[j] = r;
-    gz[j] = z;
-    gn[j] = nn;
-    glin[j] = lin;
-    h[j] = (T(1) - z) * nn + z * h_prev[j];
-  }
-}
-
-// b_hn: the n-gate part of bias_hh (zeros when there is no bias).
-template <typename T>
-void gru_cell(int64_t n_rows, int64_t H, T* p, const T* gh, const T* b_hn, const T* hp, T* h,
-              bool par) {
-  const int64_t ld = 4 * H;
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    T* g = p + n * ld;
-    gru_row(H, g, g + H, g + 2 * H, g + 3 * H, gh + n * 3 * H, b_hn, hp + n * H, h + n * H);
-  }
-}
-
-template <typename T>
-void simple_cell(int64_t count, bool relu, T* h, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && count > kParallelWork)
-  for (int64_t k = 0; k < count; ++k) h[k] = relu ? (h[k] > T(0) ? h[k] : T(0)) : vtanh(h[k]);
-}
 
 }  // namespace
 
@@ -149,6 +55,7 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
   if (mode == RnnMode::gru && bias) std::copy(b_hh + 2 * H, b_hh + 3 * H, b_hn.begin());
   const int64_t ldh = std::max<int64_t>(H, 1), ldw = std::max<int64_t>(W, 1);
   const GemmFixedB<T> times_whh_t(true, H, GH, w_hh, ldh);  // h @ W_hh^T at every step
+  const RnnCellFns<T>& cells = rnn_cells<T>();
   rnn_detail::for_batch_slices(N, [&](int64_t n0, int64_t n1, bool par) {
     const int64_t m = n1 - n0;
     if (m == 0) return;
@@ -160,14 +67,14 @@ void rnn_forward(RnnMode mode, const RnnDims& d, const T* x, const T* w_ih, cons
       T* ht = y + t * N * H + n0 * H;
       if (mode == RnnMode::gru) {
         times_whh_t(false, m, T(1), hp, ldh, T(0), ghm, std::max<int64_t>(GH, 1));
-        gru_cell(m, H, pt, ghm, b_hn.data(), hp, ht, par);
+        cells.gru(m, H, pt, ghm, b_hn.data(), hp, ht, par);
       } else {
         times_whh_t(false, m, T(1), hp, ldh, T(1), pt, ldw);
         if (mode == RnnMode::lstm) {
           const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
-          lstm_cell(m, H, pt, W, cp, s == 0 ? H : W, ht, b.data(), par);
+          cells.lstm(m, H, pt, W, cp, s == 0 ? H : W, ht, b.data(), par);
         } else {
-          simple_cell(m * H, mode == RnnMode::relu, ht, par);
+          cells.simple(m * H, mode == RnnMode::relu, ht, par);
         }
       }
     }

@@ -4,48 +4,15 @@
 
 #include "blas.h"
 #include "rnn.h"
+#include "rnn_cells.h"
 #include "rnn_detail.h"
 #include "threads.h"
-#include "vmath.h"
 
 namespace dlx {
 namespace {
 
-using rnn_detail::kParallelWork;
 using rnn_detail::prev_time;
 using rnn_detail::step_time;
-
-// GRU: dgi (3H) input-side and dgh (3H) hidden-side pre-activation grads of one row;
-// dh becomes the direct part z * dh' of dL/dh_prev (the caller's GEMM adds the rest).
-template <typename T>
-inline void gru_row_backward(int64_t H, const T* __restrict ws, const T* __restrict gy,
-                             const T* __restrict h_prev, T* __restrict dh, T* __restrict a,
-                             T* __restrict b) {
-  for (int64_t j = 0; j < H; ++j) {
-    const T r = ws[j], z = ws[H + j], nn = ws[2 * H + j], lin = ws[3 * H + j];
-    const T d = dh[j] + gy[j];
-    const T da_n = d * (T(1) - z) * (T(1) - nn * nn);
-    const T da_z = d * (h_prev[j] - nn) * z * (T(1) - z);
-    const T da_r = da_n * lin * r * (T(1) - r);
-    a[j] = da_r;
-    b[j] = da_r;
-    a[H + j] = da_z;
-    b[H + j] = da_z;
-    a[2 * H + j] = da_n;
-    b[2 * H + j] = da_n * r;
-    dh[j] = d * z;
-  }
-}
-
-template <typename T>
-void gru_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* gy, const T* hp, T* dh,
-                       T* dgi, T* dgh, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n)
-    gru_row_backward(H, ws + n * 4 * H, gy + n * H, hp + n * H, dh + n * H, dgi + n * 3 * H,
-                     dgh + n * 3 * H);
-}
 
 // out[j] = sum over rows of a[:, j], accumulated in double, OpenMP over column blocks.
 template <typename T>
@@ -108,8 +75,8 @@ void rnn_backward(RnnMode mode, const RnnDims& d, const T* gy, const T* gh_n, co
       const int64_t t = step_time(d, s), tp = prev_time(d, t);
       const T* hp = (s == 0 ? h0 : y + tp * NH) + n0 * H;
       T* dght = dgh + (t * N + n0) * GH;
-      gru_cell_backward(m, H, ws + t * N * W + n0 * W, gy + t * NH + n0 * H, hp, dhm,
-                        dgi + (t * N + n0) * GH, dght, par);
+      rnn_cells<T>().gru_backward(m, H, ws + t * N * W + n0 * W, gy + t * NH + n0 * H, hp, dhm,
+                                  dgi + (t * N + n0) * GH, dght, par);
       times_whh(false, m, T(1), dght, ldg, T(1), dhm, ldh);
     }
   });

@@ -5,97 +5,12 @@
 
 #include "blas.h"
 #include "rnn.h"
+#include "rnn_cells.h"
 #include "rnn_detail.h"
 #include "threads.h"
-#include "vmath.h"
-
-#if defined(__AVX512F__)
-#include "avx512_util.h"
-#include "vmath512.h"
-#endif
 
 namespace dlx::rnn_detail {
 namespace {
-
-// One batch row of the LSTM backward: ws = [i, f, g, o, c] (row stride 5H); d = dh + gy is
-// the gradient of h_t; dc becomes dL/dc_{t-1}; dg = pre-activation gate grads (4H).
-template <typename T>
-inline void lstm_row_backward(int64_t H, const T* __restrict ws, const T* __restrict c_prev,
-                              const T* __restrict gy, const T* __restrict dh, T* __restrict dc,
-                              T* __restrict dg, int64_t) {
-  for (int64_t j = 0; j < H; ++j) {
-    const T i = ws[j], f = ws[H + j], gg = ws[2 * H + j], og = ws[3 * H + j];
-    const T tc = vtanh(ws[4 * H + j]);
-    const T dht = dh[j] + gy[j];
-    const T dct = dc[j] + dht * og * (T(1) - tc * tc);
-    dg[j] = dct * gg * i * (T(1) - i);
-    dg[H + j] = dct * c_prev[j] * f * (T(1) - f);
-    dg[2 * H + j] = dct * i * (T(1) - gg * gg);
-    dg[3 * H + j] = dht * tc * og * (T(1) - og);
-    dc[j] = dct * f;
-  }
-}
-
-#if defined(__AVX512F__)
-// float32 row by hand, 16 units per step (the tanh of c through vmath512.h).
-inline void lstm_row_backward(int64_t H, const float* __restrict ws, const float* __restrict c_prev,
-                              const float* __restrict gy, const float* __restrict dh,
-                              float* __restrict dc, float* __restrict dg, int64_t ldc) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  for (int64_t j = 0; j < H; j += 16) {
-    const __mmask16 m = avx512::lane_mask(H - j);
-    auto ld = [&](const float* p) { return _mm512_maskz_loadu_ps(m, p + j); };
-    for (int64_t q = 0; q < 5; ++q)
-      _mm_prefetch(reinterpret_cast<const char*>(ws + 10 * H + q * H + j), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c_prev + 2 * ldc + j), _MM_HINT_T0);
-    const __m512 i = ld(ws), f = ld(ws + H), gg = ld(ws + 2 * H), og = ld(ws + 3 * H);
-    const __m512 tc = v512::tanh(ld(ws + 4 * H));
-    const __m512 dht = _mm512_add_ps(ld(dh), ld(gy));
-    const __m512 dct =
-        _mm512_fmadd_ps(_mm512_mul_ps(dht, og), _mm512_fnmadd_ps(tc, tc, one), ld(dc));
-    _mm512_mask_storeu_ps(
-        dg + j, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, gg), i), _mm512_sub_ps(one, i)));
-    _mm512_mask_storeu_ps(
-        dg + H + j, m,
-        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dct, ld(c_prev)), f), _mm512_sub_ps(one, f)));
-    _mm512_mask_storeu_ps(dg + 2 * H + j, m,
-                          _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one)));
-    _mm512_mask_storeu_ps(
-        dg + 3 * H + j, m,
-        _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(dht, tc), og), _mm512_sub_ps(one, og)));
-    _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
-  }
-}
-#endif
-
-// dh: row stride ldd; dg: row stride 4H.
-template <typename T>
-void lstm_cell_backward(int64_t n_rows, int64_t H, const T* ws, const T* cp, int64_t ldc,
-                        const T* gy, const T* dh, int64_t ldd, T* dc, T* dg, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n)
-    lstm_row_backward(H, ws + n * 5 * H, cp + n * ldc, gy + n * H, dh + n * ldd, dc + n * H,
-                      dg + n * 4 * H, ldc);
-}
-
-// dh: row stride ldd; h, gy and dg: row stride H.
-template <typename T>
-void simple_cell_backward(int64_t n_rows, int64_t H, bool relu, const T* h, const T* gy,
-                          const T* dh, int64_t ldd, T* dg, bool par) {
-#pragma omp parallel for num_threads(num_threads()) \
-    schedule(static) if (par && n_rows * H > kParallelWork)
-  for (int64_t n = 0; n < n_rows; ++n) {
-    const T* __restrict hn = h + n * H;
-    const T* __restrict gyn = gy + n * H;
-    const T* __restrict dhn = dh + n * ldd;
-    T* __restrict dgn = dg + n * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const T d = dhn[j] + gyn[j];
-      dgn[j] = relu ? (hn[j] > T(0) ? d : T(0)) : d * (T(1) - hn[j] * hn[j]);
-    }
-  }
-}
 
 // Rows of gate gradients per chunk of the weight-gradient accumulation (1 MB of float32
 // at 4H = 1024): the chunk is consumed while it is still in cache instead of going through
@@ -131,6 +46,7 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
     std::copy_n(w_ih + g * I, I, wcat.get() + g * HI + H);
   }
   const GemmFixedB<T> times_wcat(false, GH, HI, wcat.get(), HI);
+  const RnnCellFns<T>& cells = rnn_cells<T>();
   // dhx[n] = [dh | gx_t]: the gradient reaching h from later steps, then the GEMM's output.
   AlignedArray<T> dhx = aligned_array<T>(N * HI);
   for (int64_t n = 0; n < N; ++n) {
@@ -161,11 +77,11 @@ void backward_shared_gates(RnnMode mode, const RnnDims& d, const T* gy, const T*
       T* dgt = dg_c + (row0 + n0) * GH;
       if (lstm) {
         const T* cp = s == 0 ? c0 + n0 * H : ws + tp * N * W + n0 * W + 4 * H;
-        lstm_cell_backward(m, H, ws + t * N * W + n0 * W, cp, s == 0 ? H : W, gyt, dhm, HI,
-                           gc0 + n0 * H, dgt, par);
+        cells.lstm_backward(m, H, ws + t * N * W + n0 * W, cp, s == 0 ? H : W, gyt, dhm, HI,
+                            gc0 + n0 * H, dgt, par);
       } else {
-        simple_cell_backward(m, H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, HI, dgt,
-                             par);
+        cells.simple_backward(m, H, mode == RnnMode::relu, y + t * NH + n0 * H, gyt, dhm, HI, dgt,
+                              par);
       }
       // The cell has consumed dh: [dL/dh_{t-1} | gx_t] = dg_t @ [W_hh | W_ih].
       times_wcat(false, m, T(1), dgt, GH, T(0), dhm, HI);

@@ -11,9 +11,6 @@
 
 namespace dlx::rnn_detail {
 
-// Elementwise gate math is ~10 flops per element: worth threads above this many.
-constexpr int64_t kParallelWork = 16384;
-
 // Step order: forward t = 0..S-1, reverse t = S-1..0; prev_time(t) is the step before t.
 inline int64_t step_time(const RnnDims& d, int64_t s) { return d.reverse ? d.steps - 1 - s : s; }
 inline int64_t prev_time(const RnnDims& d, int64_t t) { return d.reverse ? t + 1 : t - 1; }

@@ -18,17 +18,21 @@
 #include <cstdint>
 #include <cstring>
 
+// Forced inline: kernels of every ISA level use these, and an out-of-line copy built for one
+// level must never be shared with code of another (csrc/dispatch.h).
+#define DLX_VMATH_INLINE inline __attribute__((always_inline))
+
 namespace dlx {
 
 namespace detail {
 // 2^k for k in [-126, 127], built from the exponent bits.
-inline float pow2i(int32_t k) {
+DLX_VMATH_INLINE float pow2i(int32_t k) {
   const uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
 }
-inline int32_t float_bits(float f) {
+DLX_VMATH_INLINE int32_t float_bits(float f) {
   int32_t i;
   std::memcpy(&i, &f, sizeof i);
   return i;
@@ -36,7 +40,7 @@ inline int32_t float_bits(float f) {
 }  // namespace detail
 
 // exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln2 / 2, exp(r) by a degree-7 polynomial.
-inline float vexp(float x) {
+DLX_VMATH_INLINE float vexp(float x) {
   // Clamp so n stays in int range; past the clamps the result under/overflows to 0/inf
   // anyway. Comparisons are written so a NaN passes through.
   x = x < -104.0f ? -104.0f : x;
@@ -57,10 +61,10 @@ inline float vexp(float x) {
   const int32_t n1 = ni >> 1;
   return p * detail::pow2i(n1) * detail::pow2i(ni - n1);
 }
-inline double vexp(double x) { return std::exp(x); }
+DLX_VMATH_INLINE double vexp(double x) { return std::exp(x); }
 
 // tanh: odd polynomial for |x| < 0.625, else 1 - 2 / (exp(2|x|) + 1) with the sign of x.
-inline float vtanh(float x) {
+DLX_VMATH_INLINE float vtanh(float x) {
   const float a = std::fabs(x);
   const float s = x * x;
   float small = -5.70498872745e-3f;
@@ -76,7 +80,7 @@ inline float vtanh(float x) {
 // tanh on 1M float64). Cephes tanh.c: for |x| < 0.625, x + x z P(z) / Q(z) with z = x^2;
 // else 1 - 2 / (exp(2|x|) + 1) with |x| clamped to 20 (tanh(20) rounds to 1), exp by
 // Cephes exp.c (Pade form on |r| <= ln2/2, Cody-Waite ln 2 split). <= 2 ulp measured.
-inline double vtanh(double x) {
+DLX_VMATH_INLINE double vtanh(double x) {
   const double a = std::fabs(x);
   const double z = x * x;
   const double p =
@@ -112,7 +116,7 @@ inline double vtanh(double x) {
 // (P on [1, 2), R on [2, inf)), and Phi = erfc/2 for z < 0, 1 - erfc/2 for z > 0, so the
 // negative tail keeps its relative accuracy (no 1 + erf cancellation).
 // Also returns the density phi(x) = exp(-x^2 / 2) / sqrt(2 pi), which shares the exp.
-inline float vnormcdf_pdf(float x, float& pdf) {
+DLX_VMATH_INLINE float vnormcdf_pdf(float x, float& pdf) {
   const float z = x * 0.70710678118654752f;
   const float a = std::fabs(z);
   const float s = z * z;
@@ -143,19 +147,19 @@ inline float vnormcdf_pdf(float x, float& pdf) {
   const float tail = z > 0.0f ? 1.0f - 0.5f * erfc_a : 0.5f * erfc_a;
   return a < 1.0f ? small : tail;
 }
-inline double vnormcdf_pdf(double x, double& pdf) {
+DLX_VMATH_INLINE double vnormcdf_pdf(double x, double& pdf) {
   pdf = std::exp(-0.5 * x * x) * 0.39894228040143267794;
   return 0.5 * std::erfc(-x * 0.70710678118654752440);
 }
-inline float vnormcdf(float x) {
+DLX_VMATH_INLINE float vnormcdf(float x) {
   float pdf;
   return vnormcdf_pdf(x, pdf);
 }
-inline double vnormcdf(double x) { return 0.5 * std::erfc(-x * 0.70710678118654752440); }
+DLX_VMATH_INLINE double vnormcdf(double x) { return 0.5 * std::erfc(-x * 0.70710678118654752440); }
 
 // Logistic sigmoid 1 / (1 + exp(-x)) without overflow: exp is only taken of -|x|.
 template <typename T>
-inline T vsigmoid(T x) {
+DLX_VMATH_INLINE T vsigmoid(T x) {
   const T e = vexp(-std::fabs(x));
   const T r = T(1) / (T(1) + e);
   return x >= T(0) ? r : e * r;

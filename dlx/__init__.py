@@ -27,6 +27,7 @@ from dlx._grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from dlx._isa import cpu_info
 from dlx._ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from dlx._ops.elementwise import add, div, maximum, minimum, mul, pow, sub, where
 from dlx._ops.linalg import matmul
@@ -91,6 +92,7 @@ __all__ = [
     "clip",
     "clone",
     "concatenate",
+    "cpu_info",
     "device",
     "div",
     "empty",

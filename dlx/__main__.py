@@ -3,8 +3,9 @@
 Commands
 --------
 info
-    Show the dlx version, the BLAS it is linked against and the thread count, then run a
-    quick self-check (GEMM against its NumPy reference) and time it.
+    Show the dlx version, the CPU, the ISA level of the kernels, the cache sizes, the GEMM
+    and the BLAS in use and the thread count, then run a quick self-check (GEMM against its
+    NumPy reference) and time it.
 train
     Train a small model (default: a CNN on the embedded 8x8 digits, 80/20 split, seed 0),
     print its test accuracy and save it (``--output``, default ``dlx-digits.safetensors``;
@@ -32,11 +33,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     import dlx
     from dlx import _core, reference
+    from dlx._isa import format_cpu_info
 
     info = dlx.blas_info()
     print(f"dlx {dlx.__version__}  numpy {np.__version__}  python {sys.version.split()[0]}")
-    print(f"BLAS: {info['config']}")
-    print(f"float32 GEMM: {info['gemm']} (dlx.set_gemm_backend / DLX_GEMM=blas)")
+    print(format_cpu_info())
+    print(f"BLAS: {info['config']} (float32 GEMM choice: dlx.set_gemm_backend / DLX_GEMM=blas)")
     print(f"threads: {dlx.get_num_threads()} (dlx.set_num_threads / OMP_NUM_THREADS)")
     rng = np.random.default_rng(0)
     n = args.size
@@ -66,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p_info = sub.add_parser(
         "info",
-        help="show build, BLAS and threads; run a self-check",
-        description="Show the build, BLAS and thread count; check and time one GEMM.",
+        help="show CPU, ISA level, GEMM, BLAS and threads; run a self-check",
+        description="Show the CPU, the ISA level and caches, the GEMM, BLAS and thread count; "
+        "check and time one GEMM.",
     )
     p_info.add_argument(
         "--size", type=int_range(1, 4096), default=1024, help="self-check GEMM size (1-4096)"

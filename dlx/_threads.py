@@ -39,7 +39,7 @@ def blas_info() -> dict[str, object]:
     """Describe the BLAS dlx is linked against and the float32 GEMM it runs.
 
     Returns a dict with ``config`` (the BLAS build string), ``num_threads`` (the BLAS
-    thread count) and ``gemm`` (``"dlx-avx512"`` or ``"blas"``, see
+    thread count) and ``gemm`` (``"dlx-avx512"``, ``"dlx-avx2"`` or ``"blas"``, see
     :func:`set_gemm_backend`).
     """
     return {
@@ -49,7 +49,7 @@ def blas_info() -> dict[str, object]:
     }
 
 
-GEMM_BACKENDS = ("dlx-avx512", "blas")
+GEMM_BACKENDS = ("dlx", "dlx-avx512", "dlx-avx2", "blas")
 
 
 def set_gemm_backend(name: str) -> None:
@@ -57,13 +57,16 @@ def set_gemm_backend(name: str) -> None:
 
     Parameters
     ----------
-    name : {"dlx-avx512", "blas"}
-        ``"dlx-avx512"`` is dlx's own packed AVX-512 kernel, the default when the build
-        targets AVX-512; it does not depend on the BLAS's CPU detection (an environment
-        that sets ``OPENBLAS_CORETYPE`` to an AVX2 core halves OpenBLAS's speed on an
-        AVX-512 machine). ``"blas"`` uses the linked BLAS for every product. float64
-        always uses the BLAS. The environment variable ``DLX_GEMM=blas`` sets the
-        default at import. Process-wide.
+    name : {"dlx", "dlx-avx512", "dlx-avx2", "blas"}
+        ``"dlx"`` is dlx's own packed kernel for the ISA level in use (see
+        :func:`dlx.cpu_info`), which :func:`blas_info` reports as ``"dlx-avx512"`` or
+        ``"dlx-avx2"`` (those names are accepted for the level in use only); it is the
+        default on CPUs with AVX2 or AVX-512 and does not depend on the BLAS's CPU
+        detection (an environment that sets ``OPENBLAS_CORETYPE`` to an AVX2 core halves
+        OpenBLAS's speed on an AVX-512 machine). ``"blas"`` uses the linked BLAS for every
+        product; it is the only choice at the baseline level. float64 always uses the BLAS.
+        The environment variable ``DLX_GEMM=blas`` sets the default at import.
+        Process-wide.
     """
     if not isinstance(name, str):
         msg = f"`name` must be one of {GEMM_BACKENDS}, got {type(name).__name__}"

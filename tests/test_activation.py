@@ -9,6 +9,9 @@ from dlx_testing import assert_close, check_grad
 from dlx import _core, reference
 from dlx.reference.activation import _erfc
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 # (name, keyword arguments) of every elementwise activation.
 OPS = [
     ("relu", {}),

@@ -9,6 +9,9 @@ from dlx_testing import assert_close, check_grad, own_float32_gemm
 import dlx
 from dlx import _core, reference
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 # (n, c, h, w, o, kernel, stride, padding, dilation, groups)
 CASES = [
     (1, 1, 5, 5, 1, 3, 1, 0, 1, 1),

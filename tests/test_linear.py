@@ -6,6 +6,9 @@ from dlx_testing import assert_close, check_grad
 
 from dlx import _core, reference
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 # M == 1 and N == 1 take the GEMV path (csrc/blas.h).
 SHAPES = [
     (1, 1, 1),

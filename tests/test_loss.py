@@ -6,6 +6,9 @@ from dlx_testing import assert_close, check_grad
 
 from dlx import _core, reference
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 REDUCTIONS = ["mean", "sum", "none"]
 # float32 sums of many terms: compare with an absolute floor scaled to the loss size.
 F32 = {"rtol": 2e-5, "atol": 1e-5}

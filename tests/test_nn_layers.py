@@ -10,6 +10,9 @@ import pytest
 import dlx
 from dlx import nn
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 
 def _x(rng, *shape, grad=True):
     return dlx.tensor(rng.standard_normal(shape), requires_grad=grad)

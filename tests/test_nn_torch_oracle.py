@@ -9,6 +9,9 @@ import pytest
 import dlx
 from dlx import nn
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 
 def _compare(torch, dmodel, tmodel, x_np, train=False):
     """Copy tmodel's state into dmodel, run both on x_np, compare outputs and gradients."""

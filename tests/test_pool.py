@@ -7,6 +7,9 @@ from dlx_testing import assert_close, check_grad
 import dlx
 from dlx import _core, reference
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 # (input shape, kernel_size, stride, padding, dilation, ceil_mode)
 MAX_CASES = [
     ((2, 3, 8, 8), 2, None, 0, 1, False),

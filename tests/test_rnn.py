@@ -10,6 +10,9 @@ import dlx
 from dlx import _core, nn, reference
 from dlx.nn import functional as F
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 MODES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 # (T, N, I, H): one step, batch 1, odd sizes, N = 0
 KERNEL_SHAPES = [(1, 1, 1, 1), (5, 3, 4, 6), (7, 2, 9, 5), (3, 0, 4, 3), (4, 33, 3, 17)]

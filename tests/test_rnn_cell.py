@@ -11,6 +11,9 @@ from dlx_testing import assert_close
 import dlx
 from dlx import nn
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 CELLS = [
     (nn.RNNCell, nn.RNN, {}),
     (nn.RNNCell, nn.RNN, {"nonlinearity": "relu"}),

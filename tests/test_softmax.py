@@ -6,6 +6,9 @@ from dlx_testing import assert_close, check_grad
 
 from dlx import _core, reference
 
+# Kernels with per-level code: CI runs this file again at every ISA level (.ci/run).
+pytestmark = pytest.mark.isa_levels
+
 # (shape, axis): rows (inner = 1), column blocks (inner > 1, also > 256 columns), empty
 # arrays, and sizes above the parallel threshold along both paths.
 CASES = [

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 namespace dlx::bind {
+void bind_isa(pybind11::module_& m);
 void bind_threads(pybind11::module_& m);
 void bind_gemm(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);

@@ -5,6 +5,7 @@
 
 #include "bind/bind.h"
 #include "common.h"
+#include "dispatch.h"
 #include "sgemm.h"
 #include "threads.h"
 
@@ -18,19 +19,24 @@ void bind_threads(pybind11::module_& m) {
   m.def("blas_num_threads", &blas_num_threads, "Thread count the BLAS library reports.");
   m.def("blas_config", &blas_config, "The BLAS library's build description.");
   m.def(
-      "gemm_backend", [] { return own_sgemm_enabled() ? "dlx-avx512" : "blas"; },
-      "Which float32 GEMM dlx runs: 'dlx-avx512' (its own kernel) or 'blas'.");
+      "gemm_backend", [] { return std::string(own_sgemm_enabled() ? own_sgemm_name() : "blas"); },
+      "Which float32 GEMM dlx runs: 'dlx-avx512' / 'dlx-avx2' (its own kernel at the active "
+      "ISA level) or 'blas'.");
   m.def(
       "set_gemm_backend",
       [](const std::string& name) {
-        DLX_CHECK(name == "blas" || name == "dlx-avx512",
-                  "set_gemm_backend: `name` must be 'blas' or 'dlx-avx512', got '", name, "'");
-        DLX_CHECK(name == "blas" || own_sgemm_available(),
-                  "set_gemm_backend: 'dlx-avx512' needs a build for an AVX-512 target "
-                  "(this build has no AVX-512; see DLX_PORTABLE in the README)");
-        set_own_sgemm(name == "dlx-avx512");
+        const char* own = own_sgemm_name();
+        const bool to_own = name != "blas";
+        DLX_CHECK(!to_own || own != nullptr, "set_gemm_backend: '", name,
+                  "' needs dlx's own GEMM, which the active ISA level (", isa_name(isa_active()),
+                  ") does not have; only 'blas' is available");
+        DLX_CHECK(!to_own || name == "dlx" || name == own, "set_gemm_backend: '", name,
+                  "' is not the active level's GEMM, which is '", own,
+                  "' (DLX_CPU_CAPABILITY chooses the level at import)");
+        set_own_sgemm(to_own);
       },
-      pybind11::arg("name"), "Choose the float32 GEMM: 'blas' or 'dlx-avx512'.");
+      pybind11::arg("name"),
+      "Choose the float32 GEMM: 'blas', or 'dlx' (alias: the name gemm_backend() reports).");
   m.def("_after_fork_child", &after_fork_child,
         "In a forked child: BLAS gets its own pool back, dlx's kernels run on one thread "
         "(libgomp does not survive fork).");

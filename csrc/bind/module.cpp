@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(PyExc_TypeError, e.what());
     }
   });
+  dlx::bind::bind_isa(m);
   dlx::bind::bind_threads(m);
   dlx::bind::bind_gemm(m);
   dlx::bind::bind_conv(m);
