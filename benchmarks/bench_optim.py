@@ -9,10 +9,9 @@ second).
 from __future__ import annotations
 
 import numpy as np
-
-import dlx
 from harness import Case, torch_or_none
 
+import dlx
 from dlx import _core, optim, reference
 
 BYTES_PER_PARAM = 7 * 4  # Adam, float32: 4 arrays read, 3 written

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
-from dlx import autograd, nn
+# First: the compiled extensions (a clear ImportError if the source tree shadows them).
+from dlx import (
+    _native,  # noqa: F401
+    autograd,
+    nn,
+)
 from dlx._device import device
 from dlx._dtype import bool_, float16, float32, float64, int32, int64, uint8
 from dlx._factory import (

@@ -10,7 +10,7 @@
 # - Functions ending in "_" update their first array argument(s) in place.
 # - The GIL is released while a kernel runs.
 
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -31,6 +31,11 @@ def set_gemm_backend(name: str) -> None: ...
 allocator_tuned: bool
 
 def _after_fork_child() -> None: ...
+
+# CPU dispatch (csrc/cpu.cpp, csrc/dispatch.h): the level is chosen once at import.
+def _cpu_info() -> dict[str, Any]: ...
+def _select_cpu_capability(name: str | None) -> str: ...
+def _fma_peak_gflops(threads: int = 1, seconds: float = 0.2) -> float: ...
 
 # GEMM and dense layers: x (N, in), weight (out, in), bias (out,)
 def gemm(

@@ -39,9 +39,10 @@ def bounded_spin() -> Iterator[None]:
 
 
 def missing_core_error() -> ImportError | None:
-    """An ImportError explaining a missing ``dlx._core``, or None if the extension exists."""
+    """An ImportError explaining a missing compiled extension (``dlx._core`` or
+    ``dlx._autograd``), or None if both exist."""
     try:
-        if importlib.util.find_spec("dlx._core") is not None:
+        if all(importlib.util.find_spec(m) is not None for m in ("dlx._core", "dlx._autograd")):
             return None
     except (ImportError, ValueError):
         pass
@@ -50,7 +51,7 @@ def missing_core_error() -> ImportError | None:
     if os.path.isfile(os.path.join(checkout, "pyproject.toml")):
         msg = (
             f"dlx is being imported from its source tree ({package}), which has no compiled "
-            "extension `dlx._core`: Python puts the current directory (or a script's "
+            "extensions (`dlx._core`, `dlx._autograd`): Python puts the current directory (or a script's "
             "directory) first on sys.path, so the checkout shadows the installed dlx. Run "
             "the `dlx` command instead of `python -m dlx`, start Python with -P, or work "
             "from another directory; for development, install in editable mode "
@@ -58,7 +59,8 @@ def missing_core_error() -> ImportError | None:
         )
     else:
         msg = (
-            f"dlx's compiled extension `dlx._core` is missing from {package}; reinstall "
+            f"dlx's compiled extensions (`dlx._core`, `dlx._autograd`) are missing from "
+            f"{package}; reinstall "
             "dlx (pip install --force-reinstall dlx)"
         )
     return ImportError(msg)
