@@ -130,7 +130,8 @@ def test_argsort_and_zero_d():
     )
     s = dlx.tensor(2.5, requires_grad=True)
     v, i = s.max(0)
-    assert v.shape == () and i.item() == 0
+    assert v.shape == ()
+    assert i.item() == 0
     v.backward()
     assert s.grad.item() == 1.0
     assert s.sort().values.item() == 2.5

@@ -58,6 +58,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 class Activation(Function):
     """One elementwise kernel pair; ``kind`` picks it, ``params`` are its scalars."""
+
     __slots__ = ("kind", "params")
 
     double_backward = True
@@ -84,6 +85,7 @@ class Activation(Function):
 class ActivationGrad(Function):
     """``g * f'(s)`` (``s`` the input, or the output for sigmoid/tanh): the gradient of an
     activation as an op, so it can be differentiated again."""
+
     __slots__ = ("kind", "params")
 
     double_backward = True

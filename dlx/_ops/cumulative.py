@@ -210,4 +210,3 @@ def logsumexp(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
     x = float_input(input, "logsumexp")
     return LogSumExp.apply(x, axes=_axes(x, dim, None), keepdims=_keep(keepdim, None))
-

@@ -165,6 +165,7 @@ class Div(Function):
 
 class Pow(Function):
     """``a ** b`` with tensor exponent; d/db uses log(a), 0 where a == 0 and b >= 0."""
+
     __slots__ = ()
 
     double_backward = True
@@ -198,6 +199,7 @@ class Pow(Function):
 
 class PowScalar(Function):
     """``x ** p`` for a Python number p."""
+
     __slots__ = ("p",)
 
     double_backward = True
@@ -224,6 +226,7 @@ class PowScalar(Function):
 
 class RPowScalar(Function):
     """``c ** x`` for a Python number c."""
+
     __slots__ = ("logc",)
 
     double_backward = True
@@ -244,6 +247,7 @@ class RPowScalar(Function):
 
 class Maximum(Function):
     """Elementwise max; ties split the gradient evenly (as PyTorch)."""
+
     __slots__ = ("fmax",)
 
     double_backward = True

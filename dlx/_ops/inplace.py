@@ -28,7 +28,7 @@ from dlx._autograd import Function, TensorBase, is_grad_enabled
 from dlx._ops import activation as _act
 from dlx._ops import elementwise as _ew
 from dlx._ops import unary as _un
-from dlx._ops._common import as_tensor, value
+from dlx._ops._common import as_tensor, is_array, value
 from dlx._ops.elementwise import Where
 from dlx._ops.shape import Index, index_key, sum_to
 from dlx._validation import shape_str
@@ -100,8 +100,9 @@ class Copy(Function):
 
     @staticmethod
     def backward(ctx, g):
-        _, ns = ctx.needs_input_grad
-        return None, (sum_to(g, ctx.input_shape(1)) if ns else None)
+        nd, ns = ctx.needs_input_grad
+        gd = (np.zeros_like(g) if is_array(g) else g * 0.0) if nd else None  # overwritten
+        return gd, (sum_to(g, ctx.input_shape(1)) if ns else None)
 
 
 class CopySlices(Function):
@@ -344,7 +345,11 @@ def setitem(self: Any, key: Any, value: Any) -> None:
     """``self[key] = value``: the gradient reaches the old values outside ``key`` and
     ``value``."""
     key = index_key(key)
-    v = value.to(self.dtype) if isinstance(value, TensorBase) and value.dtype != self.dtype else value
+    v = (
+        value.to(self.dtype)
+        if isinstance(value, TensorBase) and value.dtype != self.dtype
+        else value
+    )
     if not needs_graph(self, v):
         check_writable(self)
         self._data[key] = value._data if isinstance(value, TensorBase) else value
@@ -409,9 +414,7 @@ def inplace_form(fn: Callable[..., Any], saves_self: bool = True) -> Callable[..
 
     def op_(self: Any, *args: Any, **kwargs: Any) -> Any:
         tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, TensorBase)]
-        return apply_(
-            self, name, lambda s: fn(s, *args, **kwargs), *tensors, saves_self=saves_self
-        )
+        return apply_(self, name, lambda s: fn(s, *args, **kwargs), *tensors, saves_self=saves_self)
 
     op_.__name__ = op_.__qualname__ = name
     op_.__doc__ = f"In-place :func:`{fn.__name__}` (returns self)."

@@ -187,8 +187,10 @@ def normal(
     if (np.asarray(s) < 0).any():
         msg = "normal: `std` must be non-negative"
         raise ValueError(msg)
-    shape = as_shape((size,), "size") if size is not None else np.broadcast_shapes(
-        *(np.shape(t) for t in (m, s))
+    shape = (
+        as_shape((size,), "size")
+        if size is not None
+        else np.broadcast_shapes(*(np.shape(t) for t in (m, s)))
     )
     default = tensors[0].dtype if tensors and tensors[0].dtype.kind == "f" else None
     dt = _float_dtype(dtype, default)

@@ -69,6 +69,7 @@ class Mean(Function):
 
 class Extremum(Function):
     """amax / amin; ties share the gradient evenly."""
+
     __slots__ = ("axes",)
 
     double_backward = True

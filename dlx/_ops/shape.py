@@ -80,6 +80,7 @@ class Permute(Function):
 
 class Expand(Function):
     """Broadcast to a larger shape (a view); the adjoint of :class:`SumTo`."""
+
     __slots__ = ("in_shape",)
 
     _view_of = 0
@@ -97,6 +98,7 @@ class Expand(Function):
 
 class SumTo(Function):
     """Sum over broadcast axes down to ``shape``; the adjoint of :class:`Expand`."""
+
     __slots__ = ("in_shape",)
 
     double_backward = True
@@ -155,6 +157,7 @@ class Stack(Function):
 
 class Index(Function):
     """``x[key]``: basic keys give a view; integer-array keys scatter-add in backward."""
+
     __slots__ = ("in_shape", "key", "scatter")
 
     _view_of = 0
@@ -172,6 +175,7 @@ class Index(Function):
 
 class IndexBackward(Function):
     """Zeros of ``shape`` with ``g`` added at ``key`` (the adjoint of :class:`Index`)."""
+
     __slots__ = ("key", "scatter")
 
     double_backward = True
@@ -406,7 +410,18 @@ def _scatters(key: Any) -> bool:
     return any(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in items)
 
 
+def _int(k: Any) -> bool:
+    return isinstance(k, int | np.integer) and not isinstance(k, bool | np.bool_)
+
+
 def getitem(input: Any, key: Any) -> Any:
     """``x[key]`` for ints, slices, None, Ellipsis, integer and bool arrays."""
     key = index_key(key)
+    # One int per axis selects an element: with a trailing Ellipsis NumPy returns a 0-d
+    # view instead of a scalar copy, so the element is a view (as in PyTorch).
+    if _int(key):
+        if input.ndim == 1:
+            key = (key, Ellipsis)
+    elif type(key) is tuple and len(key) == input.ndim and all(_int(k) for k in key):
+        key = (*key, Ellipsis)
     return Index.apply(input, key=key, scatter=_scatters(key))

@@ -177,9 +177,7 @@ def min(
     return _out_pair(out, res)
 
 
-def sort(
-    input: Any, dim: int = -1, descending: bool = False, *, stable: bool = False
-) -> Any:
+def sort(input: Any, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
     """``(values, indices)`` sorted along ``dim`` (always stable here)."""
     return _selection(input, "sort", dim, True, return_types.sort, flag=bool(descending))
 
@@ -194,9 +192,7 @@ def argsort(input: Any, dim: int = -1, descending: bool = False, *, stable: bool
     return make_tensor(_argsort(x._data, d, bool(descending)).astype(np.int64, copy=False))
 
 
-def topk(
-    input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
-) -> Any:
+def topk(input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) elements
     along ``dim``, in order."""
     x = as_tensor(input)

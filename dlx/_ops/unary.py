@@ -84,6 +84,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     """|x|; gradient sign(x), 0 at 0 (as PyTorch)."""
+
     __slots__ = ()
 
     double_backward = True
@@ -101,6 +102,7 @@ class Abs(Function):
 
 class Clamp(Function):
     """Clip to [lo, hi]; gradient 1 where lo <= x <= hi (bounds inclusive, as PyTorch)."""
+
     __slots__ = ("hi", "lo")
 
     double_backward = True

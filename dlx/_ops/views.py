@@ -103,9 +103,7 @@ def unbind(input: Any, dim: int = 0) -> tuple[Any, ...]:
     x = as_tensor(input)
     d = normalize_axis(dim, x.ndim, "dim")
     lead = (slice(None),) * d
-    return tuple(
-        Index.apply(x, key=(*lead, i, Ellipsis), scatter=False) for i in range(x.shape[d])
-    )
+    return tuple(Index.apply(x, key=(*lead, i, Ellipsis), scatter=False) for i in range(x.shape[d]))
 
 
 def t(input: Any) -> Any:
