@@ -97,7 +97,7 @@ class Generator:
 
     def get_state(self) -> dict[str, object]:
         """The generator's state (a dict; restore it with :meth:`set_state`)."""
-        return copy.deepcopy(self.rng.bit_generator.state)
+        return copy.deepcopy(dict(self.rng.bit_generator.state))
 
     def set_state(self, state: dict[str, object]) -> Generator:
         """Restore a state from :meth:`get_state`."""
@@ -130,7 +130,7 @@ def resolve_generator(generator: object) -> np.random.Generator:
 
 def get_rng_state() -> dict[str, object]:
     """The state of dlx's default generator (restore it with :func:`set_rng_state`)."""
-    return copy.deepcopy(default_generator().bit_generator.state)
+    return copy.deepcopy(dict(default_generator().bit_generator.state))
 
 
 def set_rng_state(state: dict[str, object]) -> None:

@@ -57,8 +57,8 @@ def to(
     *args: Any,
     dtype: Any = None,
     device: Any = None,
-    copy: bool = False,
-    non_blocking: bool = False,
+    copy: builtins.bool = False,
+    non_blocking: builtins.bool = False,
     memory_format: Any = None,
 ) -> Any:
     """Convert the dtype (differentiable): ``to(dtype)``, ``to(device)``,
@@ -122,7 +122,7 @@ def type_as(self: Any, other: Any) -> Any:
     return cast(self, other.dtype)
 
 
-def type(self: Any, dtype: Any = None, non_blocking: bool = False) -> Any:
+def type(self: Any, dtype: Any = None, non_blocking: builtins.bool = False) -> Any:
     """Without ``dtype``: PyTorch's type name (``"torch.FloatTensor"``); with it (a dtype
     or such a name): the converted tensor."""
     if dtype is None:
@@ -137,7 +137,7 @@ def cpu(self: Any, memory_format: Any = None) -> Any:
     return self
 
 
-def cuda(self: Any, device: Any = None, non_blocking: bool = False, **_: Any) -> Any:
+def cuda(self: Any, device: Any = None, non_blocking: builtins.bool = False, **_: Any) -> Any:
     """Always raises: dlx runs on the CPU."""
     check_device("cuda")
     return self

@@ -19,6 +19,7 @@ from dlx._ops._common import as_tensor, value
 from dlx._ops.elementwise import where
 from dlx._ops.inplace import IndexPut, apply_
 from dlx._ops.shape import Index, expand, reshape
+from dlx._ops.unary import cast
 from dlx._validation import normalize_axis, shape_str
 
 __all__ = [
@@ -157,7 +158,7 @@ def _scatter(input: Any, dim: Any, index: Any, src: Any, op: str, accumulate: bo
         if s.shape != idx.shape:
             s = Index.apply(s, key=tuple(slice(0, n) for n in idx.shape), scatter=False)
         if s.dtype != x.dtype:
-            s = s.to(x.dtype)
+            s = cast(s, x.dtype)
     else:
         s = as_tensor(np.full(idx.shape, src, dtype=x.dtype))
     return IndexPut.apply(x, s, key=_dim_key(idx, d), accumulate=accumulate)
@@ -275,7 +276,7 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Any:
         if value.ndim != 0:
             msg = f"masked_fill: `value` must be a number or a 0-d tensor, got shape {shape_str(value.shape)}"
             raise ValueError(msg)
-        v = value if value.dtype == x.dtype else value.to(x.dtype)
+        v = cast(value, x.dtype)
     else:
         v = np.asarray(value).astype(x.dtype)
     out = where(m, v, x)

@@ -346,7 +346,7 @@ def setitem(self: Any, key: Any, value: Any) -> None:
     ``value``."""
     key = index_key(key)
     v = (
-        value.to(self.dtype)
+        _un.cast(value, self.dtype)
         if isinstance(value, TensorBase) and value.dtype != self.dtype
         else value
     )
@@ -371,7 +371,7 @@ def index_put(input: Any, indices: Any, values: Any, accumulate: bool = False) -
     x = as_tensor(input)
     v = as_tensor(values)
     if v.dtype != x.dtype:
-        v = v.to(x.dtype)
+        v = _un.cast(v, x.dtype)
     return IndexPut.apply(x, v, key=key, accumulate=bool(accumulate))
 
 

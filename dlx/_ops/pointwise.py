@@ -126,7 +126,7 @@ def remainder(input: Any, other: Any) -> Any:
 def floor_divide(input: Any, other: Any) -> Any:
     """Elementwise ``input // other`` rounded down (not differentiable), as ``//``."""
     a, b = _operand(input), _operand(other)
-    with np.errstate(**_QUIET):
+    with np.errstate(divide="ignore", invalid="ignore"):
         out = np.floor_divide(value(a), value(b))
     dt = _dtype.binary_dtype(np.asarray(value(a)).dtype, np.asarray(value(b)).dtype)
     if isinstance(a, TensorBase) and _dtype.is_scalar(b):
