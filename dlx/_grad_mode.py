@@ -48,7 +48,19 @@ def _bare(cls: type, func: Any) -> Any:
     return cls()(func)
 
 
-class no_grad(_GradMode):
+class _Switch(_GradMode):
+    """A manager without arguments that also decorates without parentheses."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return _bare(cls, orig_func)
+
+    def __init__(self, orig_func: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+
+
+class no_grad(_Switch):
     """Context manager (or decorator, with or without parentheses) under which ops record
     no graph.
 
@@ -58,27 +70,11 @@ class no_grad(_GradMode):
 
     _mode = False
 
-    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
-        if orig_func is None:
-            return super().__new__(cls)
-        return _bare(cls, orig_func)
 
-    def __init__(self, orig_func: Callable[..., Any] | None = None) -> None:
-        super().__init__()
-
-
-class enable_grad(_GradMode):
+class enable_grad(_Switch):
     """Context manager (or decorator) that turns graph recording back on inside no_grad."""
 
     _mode = True
-
-    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
-        if orig_func is None:
-            return super().__new__(cls)
-        return _bare(cls, orig_func)
-
-    def __init__(self, orig_func: Callable[..., Any] | None = None) -> None:
-        super().__init__()
 
 
 class inference_mode(_GradMode):

@@ -143,39 +143,34 @@ def _prod_by_cumprod(x: Any, axes: tuple[int, ...] | None, shape: tuple[int, ...
     return c[(slice(None),) * d + (slice(last, last + 1),)].reshape(shape)
 
 
-def cumsum(input: Any, dim: int, *, dtype: Any = None) -> Any:
-    """Cumulative sum along ``dim``; bool/int inputs sum to int64."""
-    x = as_tensor(input)
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "biu":
-        x = cast(x, _dtype.int64)
+def _scan(cls: type[Function], input: Any, dim: int, dtype: Any) -> Any:
+    x = _integers_as_int64(input, dtype)
     if x.ndim == 0:
         normalize_axis(dim, 0, "dim")
         return x.clone()
-    return Cumsum.apply(x, dim=normalize_axis(dim, x.ndim, "dim"))
+    return cls.apply(x, dim=normalize_axis(dim, x.ndim, "dim"))
+
+
+def _integers_as_int64(input: Any, dtype: Any) -> Any:
+    x = as_tensor(input)
+    if dtype is not None:
+        return cast(x, dtype)
+    return cast(x, _dtype.int64) if x.dtype.kind in "biu" else x
+
+
+def cumsum(input: Any, dim: int, *, dtype: Any = None) -> Any:
+    """Cumulative sum along ``dim``; bool/int inputs sum to int64."""
+    return _scan(Cumsum, input, dim, dtype)
 
 
 def cumprod(input: Any, dim: int, *, dtype: Any = None) -> Any:
     """Cumulative product along ``dim``; bool/int inputs multiply in int64."""
-    x = as_tensor(input)
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "biu":
-        x = cast(x, _dtype.int64)
-    if x.ndim == 0:
-        normalize_axis(dim, 0, "dim")
-        return x.clone()
-    return Cumprod.apply(x, dim=normalize_axis(dim, x.ndim, "dim"))
+    return _scan(Cumprod, input, dim, dtype)
 
 
 def prod(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
     """Product of the elements over ``dim`` (all by default); bool/int inputs give int64."""
-    x = as_tensor(input)
-    if dtype is not None:
-        x = cast(x, dtype)
-    elif x.dtype.kind in "biu":
-        x = cast(x, _dtype.int64)
+    x = _integers_as_int64(input, dtype)
     return Prod.apply(x, axes=_axes(x, dim, None), keepdims=_keep(keepdim, None))
 
 

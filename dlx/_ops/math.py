@@ -50,34 +50,24 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
 
-class Sin(Function):
-    __slots__ = ()
+class Trig(Function):
+    """sin or cos: each the other's derivative (``cos' = -sin``)."""
+
+    __slots__ = ("cos",)
     double_backward = True
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, cos):
         ctx.save_for_backward(x)
-        return np.sin(x)
+        ctx.cos = cos
+        return np.cos(x) if cos else np.sin(x)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * Cos.apply(x)
-
-
-class Cos(Function):
-    __slots__ = ()
-    double_backward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cos(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return -(g * Sin.apply(x))
+        if ctx.cos:
+            return -(g * Trig.apply(x, cos=False))
+        return g * Trig.apply(x, cos=True)
 
 
 class Tan(Function):
@@ -132,36 +122,23 @@ class Atan(Function):
         return g / (x * x + 1)
 
 
-class Sinh(Function):
-    __slots__ = ()
+class Hyperbolic(Function):
+    """sinh or cosh: each the other's derivative."""
+
+    __slots__ = ("cosh",)
     double_backward = True
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, cosh):
         ctx.save_for_backward(x)
+        ctx.cosh = cosh
         with np.errstate(over="ignore"):
-            return np.sinh(x)
+            return np.cosh(x) if cosh else np.sinh(x)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * Cosh.apply(x)
-
-
-class Cosh(Function):
-    __slots__ = ()
-    double_backward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        with np.errstate(over="ignore"):
-            return np.cosh(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * Sinh.apply(x)
+        return g * Hyperbolic.apply(x, cosh=not ctx.cosh)
 
 
 class ExpVariant(Function):
@@ -288,12 +265,12 @@ class Frac(Function):
 # -- functions ----------------------------------------------------------------------------
 def sin(input: Any) -> Any:
     """Elementwise sine."""
-    return Sin.apply(float_input(input, "sin"))
+    return Trig.apply(float_input(input, "sin"), cos=False)
 
 
 def cos(input: Any) -> Any:
     """Elementwise cosine."""
-    return Cos.apply(float_input(input, "cos"))
+    return Trig.apply(float_input(input, "cos"), cos=True)
 
 
 def tan(input: Any) -> Any:
@@ -318,12 +295,12 @@ def atan(input: Any) -> Any:
 
 def sinh(input: Any) -> Any:
     """Elementwise hyperbolic sine."""
-    return Sinh.apply(float_input(input, "sinh"))
+    return Hyperbolic.apply(float_input(input, "sinh"), cosh=False)
 
 
 def cosh(input: Any) -> Any:
     """Elementwise hyperbolic cosine."""
-    return Cosh.apply(float_input(input, "cosh"))
+    return Hyperbolic.apply(float_input(input, "cosh"), cosh=True)
 
 
 def exp2(input: Any) -> Any:

@@ -78,6 +78,15 @@ def randint_like(input: Any, low: int = 0, high: int | None = None, **kw: Any) -
     return randint(low, high, tuple(input.shape), **kw)
 
 
+def _like(input: Any, dtype: Any, generator: Any, requires_grad: bool, device: Any, normal: bool):
+    dt = _float_dtype(dtype, input.dtype if input.dtype.kind == "f" else None)
+    rng = resolve_generator(generator)
+    out = (
+        rng.standard_normal(input.shape, dtype=dt) if normal else rng.random(input.shape, dtype=dt)
+    )
+    return leaf(out, requires_grad, device)
+
+
 def rand_like(
     input: Any,
     dtype: Any = None,
@@ -87,9 +96,7 @@ def rand_like(
     device: Any = None,
 ) -> Any:
     """Uniform samples in [0, 1) with ``input``'s shape and (floating) dtype."""
-    dt = _float_dtype(dtype, input.dtype if input.dtype.kind == "f" else None)
-    out = resolve_generator(generator).random(input.shape, dtype=dt)
-    return leaf(out, requires_grad, device)
+    return _like(input, dtype, generator, requires_grad, device, normal=False)
 
 
 def randn_like(
@@ -101,9 +108,7 @@ def randn_like(
     device: Any = None,
 ) -> Any:
     """Standard normal samples with ``input``'s shape and (floating) dtype."""
-    dt = _float_dtype(dtype, input.dtype if input.dtype.kind == "f" else None)
-    out = resolve_generator(generator).standard_normal(input.shape, dtype=dt)
-    return leaf(out, requires_grad, device)
+    return _like(input, dtype, generator, requires_grad, device, normal=True)
 
 
 def randperm(

@@ -137,6 +137,16 @@ def _out_pair(out: Any, res: Any) -> Any:
     return type(res)(values, indices)
 
 
+def _extreme(input: Any, dim: Any, keep: bool, axis: Any, out: Any, fmax: bool) -> Any:
+    if isinstance(dim, TensorBase):
+        return _into(out, (maximum if fmax else minimum)(input, dim))
+    d = pick_axis(axis, dim)
+    if d is None:
+        return (amax if fmax else amin)(input, keepdim=keep, out=out)
+    rt = return_types.max if fmax else return_types.min
+    return _out_pair(out, _selection(input, "max" if fmax else "min", d, keep, rt))
+
+
 def max(
     input: Any,
     dim: Any = None,
@@ -148,13 +158,7 @@ def max(
 ) -> Any:
     """Maximum: of all elements (0-d, tied maxima share the gradient) without ``dim``;
     ``(values, indices)`` along ``dim``; elementwise ``maximum`` when ``dim`` is a tensor."""
-    if isinstance(dim, TensorBase):
-        return _into(out, maximum(input, dim))
-    d = pick_axis(axis, dim)
-    if d is None:
-        return amax(input, keepdim=_keep(keepdim, keepdims), out=out)
-    res = _selection(input, "max", d, _keep(keepdim, keepdims), return_types.max)
-    return _out_pair(out, res)
+    return _extreme(input, dim, _keep(keepdim, keepdims), axis, out, True)
 
 
 def min(
@@ -168,13 +172,7 @@ def min(
 ) -> Any:
     """Minimum: of all elements (0-d) without ``dim``; ``(values, indices)`` along ``dim``;
     elementwise ``minimum`` when ``dim`` is a tensor."""
-    if isinstance(dim, TensorBase):
-        return _into(out, minimum(input, dim))
-    d = pick_axis(axis, dim)
-    if d is None:
-        return amin(input, keepdim=_keep(keepdim, keepdims), out=out)
-    res = _selection(input, "min", d, _keep(keepdim, keepdims), return_types.min)
-    return _out_pair(out, res)
+    return _extreme(input, dim, _keep(keepdim, keepdims), axis, out, False)
 
 
 def sort(input: Any, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Any:
