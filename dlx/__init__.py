@@ -88,7 +88,6 @@ from dlx._ops.math import (
     log2,
     log10,
     reciprocal,
-    round,
     rsqrt,
     sign,
     sin,
@@ -96,6 +95,9 @@ from dlx._ops.math import (
     square,
     tan,
     trunc,
+)
+from dlx._ops.math import (
+    round as round,
 )
 from dlx._ops.norms import norm
 from dlx._ops.pointwise import (
@@ -142,7 +144,9 @@ from dlx._ops.random import (
     randn_like,
     randperm,
 )
-from dlx._ops.reduce import all, amax, amin, any, argmax, argmin, mean, std, sum, var
+from dlx._ops.reduce import all as all
+from dlx._ops.reduce import amax, amin, argmax, argmin, mean, std, sum, var
+from dlx._ops.reduce import any as any
 from dlx._ops.shape import (
     broadcast_to,
     cat,
@@ -228,6 +232,8 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(msg)
 
 
+# Names that would shadow Python builtins in `from dlx import *` are attributes only
+# (dlx.bool, dlx.int, dlx.float, dlx.round, dlx.all, dlx.any); abs/max/min/pow/sum stay.
 __all__ = [
     "Generator",
     "GradcheckError",
@@ -240,11 +246,9 @@ __all__ = [
     "addcdiv",
     "addcmul",
     "addmm",
-    "all",
     "allclose",
     "amax",
     "amin",
-    "any",
     "arange",
     "arccos",
     "arcsin",
@@ -266,7 +270,6 @@ __all__ = [
     "bitwise_xor",
     "blas_info",
     "bmm",
-    "bool",
     "bool_",
     "broadcast_to",
     "cat",
@@ -308,7 +311,6 @@ __all__ = [
     "flip",
     "fliplr",
     "flipud",
-    "float",
     "float16",
     "float32",
     "float64",
@@ -334,7 +336,6 @@ __all__ = [
     "index_put",
     "index_select",
     "inference_mode",
-    "int",
     "int8",
     "int16",
     "int32",
@@ -419,7 +420,6 @@ __all__ = [
     "reshape_as",
     "return_types",
     "roll",
-    "round",
     "rsqrt",
     "save",
     "scatter",

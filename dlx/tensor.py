@@ -121,9 +121,8 @@ class Tensor(TensorBase):
         """Number of dimensions (PyTorch spelling)."""
         return int(self._data.ndim)
 
-    def numel(self) -> int:
-        """Number of elements."""
-        return int(self._data.size)
+    numel = _new.numel
+    nelement = _new.numel
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -248,35 +247,16 @@ class Tensor(TensorBase):
     def __ge__(self, other: Any) -> Tensor:
         return _cmp(np.greater_equal, self, other)
 
-    def __and__(self, other: Any) -> Tensor:
-        return _pw.bitwise_and(self, other)  # type: ignore[no-any-return]
-
-    def __rand__(self, other: Any) -> Tensor:
-        return _pw.bitwise_and(other, self)  # type: ignore[no-any-return]
-
-    def __or__(self, other: Any) -> Tensor:
-        return _pw.bitwise_or(self, other)  # type: ignore[no-any-return]
-
-    def __ror__(self, other: Any) -> Tensor:
-        return _pw.bitwise_or(other, self)  # type: ignore[no-any-return]
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _pw.bitwise_xor(self, other)  # type: ignore[no-any-return]
-
-    def __rxor__(self, other: Any) -> Tensor:
-        return _pw.bitwise_xor(other, self)  # type: ignore[no-any-return]
-
-    def __invert__(self) -> Tensor:
-        return _pw.bitwise_not(self)  # type: ignore[no-any-return]
-
-    def __mod__(self, other: Any) -> Tensor:
-        return _pw.remainder(self, other)  # type: ignore[no-any-return]
+    # & | ^ are commutative, so the reflected forms are the same functions
+    __and__ = __rand__ = _pw.bitwise_and
+    __or__ = __ror__ = _pw.bitwise_or
+    __xor__ = __rxor__ = _pw.bitwise_xor
+    __invert__ = _pw.bitwise_not
+    __mod__ = _pw.remainder
+    __floordiv__ = _pw.floor_divide
 
     def __rmod__(self, other: Any) -> Tensor:
         return _pw.remainder(other, self)  # type: ignore[no-any-return]
-
-    def __floordiv__(self, other: Any) -> Tensor:
-        return _pw.floor_divide(self, other)  # type: ignore[no-any-return]
 
     def __rfloordiv__(self, other: Any) -> Tensor:
         return _pw.floor_divide(other, self)  # type: ignore[no-any-return]
@@ -566,17 +546,10 @@ class Tensor(TensorBase):
     random_ = _rand.random_
     __setitem__ = _inp.setitem
 
-    def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return _inp.add_(self, other)  # type: ignore[no-any-return]
-
-    def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return _inp.sub_(self, other)  # type: ignore[no-any-return]
-
-    def __imul__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return _inp.mul_(self, other)  # type: ignore[no-any-return]
-
-    def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return _inp.div_(self, other)  # type: ignore[no-any-return]
+    __iadd__ = _inp.add_
+    __isub__ = _inp.sub_
+    __imul__ = _inp.mul_
+    __itruediv__ = _inp.div_
 
     def unsqueeze_(self, dim: builtins.int) -> Tensor:
         """Insert an axis of length 1 at ``dim``, in place (tensors outside the graph)."""

@@ -80,8 +80,11 @@ def replay(chain: tuple[tuple[Any, dict[str, Any]], ...], x: Any) -> Any:
 
 def _region_mask(chain: tuple[Any, ...], shape: tuple[int, ...]) -> np.ndarray:
     """Bool array of ``shape``: True on the elements the view ``chain`` selects."""
-    pos = replay(chain, np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape))
     mask = np.zeros(shape, dtype=bool)
+    if len(chain) == 1 and chain[0][0] is Index:  # one slice (x[key] = v): no index array
+        mask[chain[0][1]["key"]] = True
+        return mask
+    pos = replay(chain, np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape))
     mask.reshape(-1)[np.asarray(pos).reshape(-1)] = True
     return mask
 
