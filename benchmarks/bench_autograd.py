@@ -81,6 +81,41 @@ def cases(size: str):
         impls["torch"] = torch_chain
     yield Case(f"chain of {2 * n_ops} tiny ops fwd+bwd", impls, note="per-op overhead")
     yield _tiny_mlp_case(torch, rng)
+    yield _inplace_buffer_case(torch, rng, size)
+
+
+def _inplace_buffer_case(torch, rng, size):
+    """A loop that writes each step's state into a row of a buffer (``out[t] = h``,
+    recorded in-place ops on views), then back-propagates through all of them."""
+    steps = 32 if size == "full" else 16
+    w0 = (rng.standard_normal((64, 64)) * 0.1).astype(np.float32)
+    h0 = rng.standard_normal((16, 64), dtype=np.float32)
+    w, h = dlx.tensor(w0, requires_grad=True), dlx.from_numpy(h0)
+
+    def dlx_step():
+        w.grad = None
+        out = dlx.zeros(steps, 16, 64)
+        s = h
+        for t in range(steps):
+            s = (s @ w).tanh()
+            out[t] = s
+        out.sum().backward()
+
+    impls = {"dlx": dlx_step}
+    if torch:
+        tw, th = torch.tensor(w0, requires_grad=True), torch.from_numpy(h0)
+
+        def torch_step():
+            tw.grad = None
+            out = torch.zeros(steps, 16, 64)
+            s = th
+            for t in range(steps):
+                s = (s @ tw).tanh()
+                out[t] = s
+            out.sum().backward()
+
+        impls["torch"] = torch_step
+    return Case(f"buffer filled by {steps} recorded writes fwd+bwd", impls, note="CopySlices")
 
 
 def _tiny_mlp_case(torch, rng):

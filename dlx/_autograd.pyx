@@ -103,6 +103,44 @@ cdef inline TensorBase _make(object data, Function fn, Py_ssize_t nr, bint rg, _
     return t
 
 
+cdef inline int _fresh(TensorBase t) except -1:
+    """Rebuild view ``t``'s history if its root was rebased since it was recorded."""
+    if t._base._grad_fn is not t._view_src:
+        _refresh_view(t)
+    return 0
+
+
+cdef int _refresh_view(TensorBase t) except -1:
+    """Replay ``t``'s view ops on its root (recording them) and take the result's history."""
+    global dlx_grad_enabled
+    cdef TensorBase base = t._base
+    cdef TensorBase r = base
+    cdef bint prev = dlx_grad_enabled
+    dlx_grad_enabled = 1
+    try:
+        for step in t._view_fn:
+            r = <TensorBase>(<tuple>step)[0].apply(r, **(<dict>(<tuple>step)[1]))
+    finally:
+        dlx_grad_enabled = prev
+    t._grad_fn = r._grad_fn
+    t._output_nr = r._output_nr
+    t._requires_grad = r._requires_grad
+    t._view_src = base._grad_fn
+    return 0
+
+
+cdef int _set_view(TensorBase v, TensorBase src, type cls, dict kwargs) except -1:
+    """Record that ``v`` = ``cls.apply(src, **kwargs)`` is a view of ``src``'s memory."""
+    if src._base is not None:
+        v._base = src._base
+        v._view_fn = src._view_fn + ((cls, kwargs),)
+    else:
+        v._base = src
+        v._view_fn = ((cls, kwargs),)
+    v._view_src = v._base._grad_fn
+    return 0
+
+
 def make_tensor(data, bint requires_grad=False):
     """A leaf tensor around the array ``data`` (no copy, no checks; internal)."""
     return _make(data, None, 0, requires_grad, None)
@@ -147,6 +185,14 @@ cdef class TensorBase:
     cdef bint _retains_grad
     cdef _Version _version
     cdef list _hooks
+    # Views (outputs of ops with _view_of that share their input's memory): the root tensor
+    # whose memory they share, the ops that rebuild the view from it ((cls, kwargs), ...),
+    # and the root's grad_fn when this view's history was recorded. An in-place op recorded
+    # on a view rebases the root; the view's history is then rebuilt from the root on its
+    # next use (_refresh_view), as PyTorch regenerates a view's grad_fn.
+    cdef TensorBase _base
+    cdef tuple _view_fn
+    cdef object _view_src
     cdef object __weakref__
 
     def __cinit__(self):
@@ -259,6 +305,8 @@ cdef class TensorBase:
     @property
     def requires_grad(self):
         """Whether ops on this tensor are recorded for backward."""
+        if self._base is not None:
+            _fresh(self)
         return self._requires_grad
 
     @requires_grad.setter
@@ -308,6 +356,8 @@ cdef class TensorBase:
     @property
     def grad_fn(self):
         """The node that produced this tensor, or None for leaves."""
+        if self._base is not None:
+            _fresh(self)
         return self._grad_fn
 
     @property
@@ -318,7 +368,23 @@ cdef class TensorBase:
     @property
     def is_leaf(self):
         """True for tensors not produced by a recorded op."""
+        if self._base is not None:
+            _fresh(self)
         return self._grad_fn is None
+
+    @property
+    def _base(self):
+        """The tensor whose memory this view shares (None unless this is a view)."""
+        return self._base
+
+    @property
+    def _view_chain(self):
+        """The ops ``((cls, kwargs), ...)`` that rebuild this view from ``_base``."""
+        return self._view_fn
+
+    def _is_view(self):
+        """True when this tensor is a view of another tensor's memory."""
+        return self._base is not None
 
     @property
     def retains_grad(self):
@@ -327,6 +393,8 @@ cdef class TensorBase:
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor during backward (no-op on leaves)."""
+        if self._base is not None:
+            _fresh(self)
         if self._grad_fn is None or self._retains_grad:
             return
         if not self._requires_grad:
@@ -344,6 +412,8 @@ cdef class TensorBase:
         before the gradient is accumulated into ``.grad``; for a non-leaf, before the
         gradient flows on. Returns a handle whose ``remove()`` unregisters it.
         """
+        if self._base is not None:
+            _fresh(self)
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if not callable(hook):
@@ -367,6 +437,8 @@ cdef class TensorBase:
 
     def detach_(self):
         """Detach this tensor from the graph in place (it becomes a leaf)."""
+        if self._base is not None:
+            raise RuntimeError("can't detach views in-place; use detach() instead")
         self._grad_fn = None
         self._output_nr = 0
         self._requires_grad = False
@@ -640,6 +712,8 @@ cdef object _apply(type cls, tuple args, dict kwargs):
         a = args[i]
         if isinstance(a, TensorBase):
             t = <TensorBase>a
+            if t._base is not None:
+                _fresh(t)
             any_tensor = True
             arrays[i] = t._data
             if t._requires_grad and dlx_grad_enabled:
@@ -700,6 +774,8 @@ cdef object _apply(type cls, tuple args, dict kwargs):
                 if isinstance(src, TensorBase) and _may_share(o, (<TensorBase>src)._data):
                     ver = (<TensorBase>src)._version
             results[k] = _make(o, ctx if diff else None, k if diff else 0, diff, ver)
+            if ver is not None and n == 1:
+                _set_view(<TensorBase>results[k], <TensorBase>src, cls, kwargs)
         if diff:
             any_diff = True
             meta[k] = (o.shape, o.dtype)
@@ -1048,6 +1124,8 @@ def run_backward(tuple outputs, tuple seeds, bint retain_graph, bint create_grap
     cdef list roots = []
     cdef list root_nr = []
     for t in outputs:
+        if t._base is not None:
+            _fresh(t)
         if t._grad_fn is not None:
             roots.append(t._grad_fn)
         else:
@@ -1060,6 +1138,8 @@ def run_backward(tuple outputs, tuple seeds, bint retain_graph, bint create_grap
     if inputs is not None:
         for i in range(n_in):
             t = <TensorBase>inputs[i]
+            if t._base is not None:
+                _fresh(t)
             if t._grad_fn is None:
                 leaf_index.setdefault(t, []).append(i)
                 targets.append(t)

@@ -23,13 +23,24 @@ from dlx._autograd import (
     _register_tensor_class,
     is_grad_enabled,
 )
-from dlx._device import check_device
 from dlx._ops import activation as _act
+from dlx._ops import convert as _cv
+from dlx._ops import creation as _new
+from dlx._ops import cumulative as _cum
 from dlx._ops import elementwise as _ew
+from dlx._ops import indexing as _idx
+from dlx._ops import inplace as _inp
+from dlx._ops import layout as _layout
 from dlx._ops import linalg as _la
+from dlx._ops import math as _math
+from dlx._ops import norms as _norms
+from dlx._ops import pointwise as _pw
+from dlx._ops import random as _rand
 from dlx._ops import reduce as _red
 from dlx._ops import shape as _shape
+from dlx._ops import sorting as _sort
 from dlx._ops import unary as _un
+from dlx._ops import views as _views
 from dlx._validation import shape_str
 
 __all__ = ["Tensor"]
@@ -110,9 +121,8 @@ class Tensor(TensorBase):
         """Number of dimensions (PyTorch spelling)."""
         return int(self._data.ndim)
 
-    def numel(self) -> int:
-        """Number of elements."""
-        return int(self._data.size)
+    numel = _new.numel
+    nelement = _new.numel
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -237,33 +247,139 @@ class Tensor(TensorBase):
     def __ge__(self, other: Any) -> Tensor:
         return _cmp(np.greater_equal, self, other)
 
+    # & | ^ are commutative, so the reflected forms are the same functions
+    __and__ = __rand__ = _pw.bitwise_and
+    __or__ = __ror__ = _pw.bitwise_or
+    __xor__ = __rxor__ = _pw.bitwise_xor
+    __invert__ = _pw.bitwise_not
+    __mod__ = _pw.remainder
+    __floordiv__ = _pw.floor_divide
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _pw.remainder(other, self)  # type: ignore[no-any-return]
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _pw.floor_divide(other, self)  # type: ignore[no-any-return]
+
+    def __contains__(self, item: Any) -> builtins.bool:
+        other = item._data if isinstance(item, TensorBase) else item
+        return builtins.bool((self._data == other).any())
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
+        return object.__format__(self, spec)
+
     # -- math ----------------------------------------------------------------------------
     add = _ew.add
     sub = _ew.sub
+    subtract = _ew.sub
     mul = _ew.mul
+    multiply = _ew.mul
     div = _ew.div
+    divide = _ew.div
+    true_divide = _ew.div
     pow = _ew.pow
     maximum = _ew.maximum
     minimum = _ew.minimum
-    matmul = _la.matmul
     neg = _un.neg
+    negative = _un.neg
     exp = _un.exp
     log = _un.log
     sqrt = _un.sqrt
     abs = _un.abs
+    absolute = _un.abs
     clamp = _un.clamp
     clip = _un.clamp
+    clamp_min = _pw.clamp_min
+    clamp_max = _pw.clamp_max
     relu = _act.relu
     sigmoid = _act.sigmoid
     tanh = _act.tanh
     softmax = _act.softmax
     log_softmax = _act.log_softmax
+    sin = _math.sin
+    cos = _math.cos
+    tan = _math.tan
+    asin = _math.asin
+    arcsin = _math.asin
+    acos = _math.acos
+    arccos = _math.acos
+    atan = _math.atan
+    arctan = _math.atan
+    sinh = _math.sinh
+    cosh = _math.cosh
+    exp2 = _math.exp2
+    expm1 = _math.expm1
+    log1p = _math.log1p
+    log2 = _math.log2
+    log10 = _math.log10
+    rsqrt = _math.rsqrt
+    reciprocal = _math.reciprocal
+    square = _math.square
+    sign = _math.sign
+    sgn = _math.sign
+    floor = _math.floor
+    ceil = _math.ceil
+    round = _math.round
+    trunc = _math.trunc
+    fix = _math.trunc
+    frac = _math.frac
+    atan2 = _pw.atan2
+    arctan2 = _pw.atan2
+    fmod = _pw.fmod
+    remainder = _pw.remainder
+    floor_divide = _pw.floor_divide
+    lerp = _pw.lerp
+    addcmul = _pw.addcmul
+    addcdiv = _pw.addcdiv
+    nan_to_num = _pw.nan_to_num
 
-    # -- reductions ----------------------------------------------------------------------
+    # -- comparisons and tests (bool tensors) --------------------------------------------
+    eq = _pw.eq
+    ne = _pw.ne
+    not_equal = _pw.ne
+    lt = _pw.lt
+    less = _pw.lt
+    le = _pw.le
+    less_equal = _pw.le
+    gt = _pw.gt
+    greater = _pw.gt
+    ge = _pw.ge
+    greater_equal = _pw.ge
+    logical_and = _pw.logical_and
+    logical_or = _pw.logical_or
+    logical_xor = _pw.logical_xor
+    logical_not = _pw.logical_not
+    bitwise_and = _pw.bitwise_and
+    bitwise_or = _pw.bitwise_or
+    bitwise_xor = _pw.bitwise_xor
+    bitwise_not = _pw.bitwise_not
+    isnan = _pw.isnan
+    isinf = _pw.isinf
+    isposinf = _pw.isposinf
+    isneginf = _pw.isneginf
+    isfinite = _pw.isfinite
+    isclose = _pw.isclose
+    allclose = _pw.allclose
+    equal = _pw.equal
+
+    # -- linear algebra ------------------------------------------------------------------
+    matmul = _la.matmul
+    mm = _la.mm
+    bmm = _la.bmm
+    mv = _la.mv
+    dot = _la.dot
+    outer = _la.outer
+    ger = _la.outer
+    addmm = _la.addmm
+    norm = _norms.norm
+
+    # -- reductions and scans ------------------------------------------------------------
     sum = _red.sum
     mean = _red.mean
-    max = _red.amax
-    min = _red.amin
+    max = _sort.max
+    min = _sort.min
     amax = _red.amax
     amin = _red.amin
     var = _red.var
@@ -272,173 +388,194 @@ class Tensor(TensorBase):
     argmin = _red.argmin
     all = _red.all
     any = _red.any
+    prod = _cum.prod
+    cumsum = _cum.cumsum
+    cumprod = _cum.cumprod
+    logsumexp = _cum.logsumexp
+    sort = _sort.sort
+    argsort = _sort.argsort
+    topk = _sort.topk
+    kthvalue = _sort.kthvalue
+    median = _sort.median
 
-    # -- shape ---------------------------------------------------------------------------
+    # -- shape and views -----------------------------------------------------------------
     reshape = _shape.reshape
     view = _shape.view
     permute = _shape.permute
     transpose = _shape.transpose
+    swapaxes = _views.swapaxes
+    swapdims = _views.swapaxes
+    movedim = _views.movedim
+    moveaxis = _views.movedim
     flatten = _shape.flatten
+    unflatten = _views.unflatten
     squeeze = _shape.squeeze
     unsqueeze = _shape.unsqueeze
     expand = _shape.expand
     expand_as = _shape.expand_as
     broadcast_to = _shape.broadcast_to
+    view_as = _views.view_as
+    reshape_as = _views.reshape_as
+    narrow = _views.narrow
+    select = _views.select
+    chunk = _views.chunk
+    split = _views.split
+    unbind = _views.unbind
+    t = _views.t
 
     @property
     def T(self) -> Tensor:
         """All axes reversed."""
         return _shape.permute(self, *range(self.ndim - 1, -1, -1))  # type: ignore[no-any-return]
 
-    # -- conversions ---------------------------------------------------------------------
-    def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
-        """Convert the dtype (differentiable); the CPU is the only device."""
-        for a in args:
-            if isinstance(a, TensorBase):
-                dtype = a.dtype
-            elif isinstance(a, str) or type(a).__name__ == "device":
-                device = a
-            else:
-                dtype = a
-        check_device(device)
-        if dtype is None:
-            return _un.clone(self) if copy else self  # type: ignore[no-any-return]
-        out = _un.cast(self, dtype)
-        return _un.clone(out) if copy and out is self else out  # type: ignore[no-any-return]
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped."""
+        return _views.mT(self)  # type: ignore[no-any-return]
 
-    def float(self) -> Tensor:
-        """As float32."""
-        return _un.cast(self, np.float32)  # type: ignore[no-any-return]
+    # -- copies that rearrange, indexing -------------------------------------------------
+    flip = _layout.flip
+    fliplr = _layout.fliplr
+    flipud = _layout.flipud
+    roll = _layout.roll
+    repeat = _layout.repeat
+    tile = _layout.tile
+    repeat_interleave = _layout.repeat_interleave
+    tril = _layout.tril
+    triu = _layout.triu
+    diag = _layout.diag
+    diagonal = _layout.diagonal
+    diag_embed = _layout.diag_embed
+    trace = _layout.trace
+    gather = _idx.gather
+    scatter = _idx.scatter
+    scatter_add = _idx.scatter_add
+    index_select = _idx.index_select
+    take = _idx.take
+    take_along_dim = _idx.take_along_dim
+    masked_select = _idx.masked_select
+    masked_fill = _idx.masked_fill
+    nonzero = _idx.nonzero
+    argwhere = _idx.argwhere
+    index_put = _inp.index_put
 
-    def double(self) -> Tensor:
-        """As float64."""
-        return _un.cast(self, np.float64)  # type: ignore[no-any-return]
+    def where(self, condition: Any, y: Any) -> Tensor:
+        """``self`` where ``condition`` is true, else ``y``."""
+        return _ew.where(condition, self, y)  # type: ignore[no-any-return]
 
-    def long(self) -> Tensor:
-        """As int64 (not differentiable)."""
-        return _un.cast(self, np.int64)  # type: ignore[no-any-return]
-
+    # -- creation from this tensor -------------------------------------------------------
     clone = _un.clone
+    new_zeros = _new.new_zeros
+    new_ones = _new.new_ones
+    new_empty = _new.new_empty
+    new_full = _new.new_full
+    new_tensor = _new.new_tensor
+    is_floating_point = _new.is_floating_point
 
-    def contiguous(self) -> Tensor:
-        """Self when C-contiguous, else a C-ordered differentiable copy."""
-        if self._data.flags.c_contiguous:
-            return self
-        return _un.clone(self)  # type: ignore[no-any-return]
+    def element_size(self) -> builtins.int:
+        """Bytes per element."""
+        return builtins.int(self._data.itemsize)
 
-    # -- in-place ops (not recorded: allowed outside the graph or under no_grad) ---------
-    def _check_inplace(self, other: Any = None) -> None:
-        if not is_grad_enabled():
-            return
-        if self.requires_grad:
-            if self.grad_fn is None:
-                msg = (
-                    "a leaf tensor that requires grad is being used in an in-place operation; "
-                    "wrap the update in `with dlx.no_grad():`"
-                )
-            else:
-                msg = (
-                    "in-place operations on tensors that are part of the autograd graph are not "
-                    "recorded by dlx; use the out-of-place op (x = x + y) or dlx.no_grad()"
-                )
-            raise RuntimeError(msg)
-        if isinstance(other, TensorBase) and other.requires_grad:
-            msg = "in-place operations with an operand that requires grad are not recorded by dlx"
-            raise RuntimeError(msg)
+    def get_device(self) -> builtins.int:
+        """-1: the CPU (PyTorch's convention)."""
+        return -1
 
-    def _inplace(self, ufunc: np.ufunc, other: Any, name: str) -> Tensor:
-        self._check_inplace(other)
-        o = other._data if isinstance(other, TensorBase) else other
-        try:
-            ufunc(self._data, o, out=self._data, casting="same_kind")
-        except ValueError:
-            oshape = np.shape(o)
-            try:
-                fits = np.broadcast_shapes(oshape, self.shape) == self.shape
-            except ValueError:
-                fits = False
-            if not fits:
-                msg = f"{name}: `other` of shape {shape_str(oshape)} cannot be broadcast to {shape_str(self.shape)}"
-                raise ValueError(msg) from None
-            raise
-        self._bump_version()
-        return self
+    @property
+    def is_cuda(self) -> builtins.bool:
+        """Always False."""
+        return False
 
-    def add_(self, other: Any, alpha: builtins.float = 1) -> Tensor:
-        """``self += alpha * other`` in place."""
-        if alpha != 1:
-            other = (other._data if isinstance(other, TensorBase) else np.asarray(other)) * alpha
-        return self._inplace(np.add, other, "add_")
+    # -- in-place ops: recorded in the graph when grad is involved (dlx._ops.inplace) -----
+    add_ = _inp.add_
+    sub_ = _inp.sub_
+    subtract_ = _inp.sub_
+    mul_ = _inp.mul_
+    multiply_ = _inp.mul_
+    div_ = _inp.div_
+    divide_ = _inp.div_
+    copy_ = _inp.copy_
+    fill_ = _inp.fill_
+    zero_ = _inp.zero_
+    index_put_ = _inp.index_put_
+    neg_ = _inp.neg_
+    exp_ = _inp.exp_
+    log_ = _inp.log_
+    sqrt_ = _inp.sqrt_
+    abs_ = _inp.abs_
+    clamp_ = _inp.clamp_
+    clip_ = _inp.clamp_
+    pow_ = _inp.pow_
+    relu_ = _inp.relu_
+    sigmoid_ = _inp.sigmoid_
+    tanh_ = _inp.tanh_
+    sin_ = _math.sin_
+    cos_ = _math.cos_
+    tan_ = _math.tan_
+    asin_ = _math.asin_
+    acos_ = _math.acos_
+    atan_ = _math.atan_
+    sinh_ = _math.sinh_
+    cosh_ = _math.cosh_
+    exp2_ = _math.exp2_
+    expm1_ = _math.expm1_
+    log1p_ = _math.log1p_
+    log2_ = _math.log2_
+    log10_ = _math.log10_
+    rsqrt_ = _math.rsqrt_
+    reciprocal_ = _math.reciprocal_
+    square_ = _math.square_
+    sign_ = _math.sign_
+    floor_ = _math.floor_
+    ceil_ = _math.ceil_
+    round_ = _math.round_
+    trunc_ = _math.trunc_
+    frac_ = _math.frac_
+    lerp_ = _pw.lerp_
+    addcmul_ = _pw.addcmul_
+    addcdiv_ = _pw.addcdiv_
+    fmod_ = _pw.fmod_
+    remainder_ = _pw.remainder_
+    atan2_ = _pw.atan2_
+    nan_to_num_ = _pw.nan_to_num_
+    masked_fill_ = _idx.masked_fill_
+    scatter_ = _idx.scatter_
+    scatter_add_ = _idx.scatter_add_
+    uniform_ = _rand.uniform_
+    normal_ = _rand.normal_
+    bernoulli_ = _rand.bernoulli_
+    random_ = _rand.random_
+    __setitem__ = _inp.setitem
 
-    def sub_(self, other: Any, alpha: builtins.float = 1) -> Tensor:
-        """``self -= alpha * other`` in place."""
-        if alpha != 1:
-            other = (other._data if isinstance(other, TensorBase) else np.asarray(other)) * alpha
-        return self._inplace(np.subtract, other, "sub_")
+    __iadd__ = _inp.add_
+    __isub__ = _inp.sub_
+    __imul__ = _inp.mul_
+    __itruediv__ = _inp.div_
 
-    def mul_(self, other: Any) -> Tensor:
-        """``self *= other`` in place."""
-        return self._inplace(np.multiply, other, "mul_")
+    def unsqueeze_(self, dim: builtins.int) -> Tensor:
+        """Insert an axis of length 1 at ``dim``, in place (tensors outside the graph)."""
+        return _inp.reshape_(self, _shape.unsqueeze(self.detach(), dim).shape, "unsqueeze_")  # type: ignore[no-any-return]
 
-    def div_(self, other: Any) -> Tensor:
-        """``self /= other`` in place."""
-        return self._inplace(np.true_divide, other, "div_")
+    def squeeze_(self, dim: Any = None) -> Tensor:
+        """Drop axes of length 1, in place (tensors outside the graph)."""
+        return _inp.reshape_(self, _shape.squeeze(self.detach(), dim).shape, "squeeze_")  # type: ignore[no-any-return]
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        """Clip the values to ``[min, max]`` in place."""
-        self._check_inplace()
-        np.clip(self._data, min, max, out=self._data)
-        self._bump_version()
-        return self
-
-    def fill_(self, value: Any) -> Tensor:
-        """Set every element to ``value``."""
-        self._check_inplace(value)
-        self._data.fill(value.numpy().item() if isinstance(value, TensorBase) else value)
-        self._bump_version()
-        return self
-
-    def zero_(self) -> Tensor:
-        """Set every element to zero."""
-        return self.fill_(0)
-
-    def copy_(self, src: Any) -> Tensor:
-        """Copy ``src`` (broadcast to this shape, any dtype) into this tensor's memory."""
-        self._check_inplace(src)
-        s = src._data if isinstance(src, TensorBase) else np.asarray(src)
-        try:
-            np.copyto(self._data, s, casting="unsafe")
-        except ValueError:
-            msg = f"copy_: `src` of shape {shape_str(s.shape)} cannot be broadcast to {shape_str(self.shape)}"
-            raise ValueError(msg) from None
-        self._bump_version()
-        return self
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._check_inplace(value)
-        self._data[_shape.index_key(key)] = value._data if isinstance(value, TensorBase) else value
-        self._bump_version()
-
-    def _iop(self, other: Any, op: Any, inplace: Any) -> Tensor:
-        # Graph tensors fall back to the out-of-place op (dlx records no in-place ops).
-        if is_grad_enabled() and (
-            (self.requires_grad and self.grad_fn is not None)
-            or (isinstance(other, TensorBase) and other.requires_grad)
-        ):
-            return op(self, other)  # type: ignore[no-any-return]
-        return inplace(other)  # type: ignore[no-any-return]
-
-    def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return self._iop(other, _ew.add, self.add_)
-
-    def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return self._iop(other, _ew.sub, self.sub_)
-
-    def __imul__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return self._iop(other, _ew.mul, self.mul_)
-
-    def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]  # noqa: PYI034
-        return self._iop(other, _ew.div, self.div_)
+    # -- conversions (last: their names shadow the builtins in the class body) -----------
+    numpy = _cv.numpy
+    to = _cv.to
+    cpu = _cv.cpu
+    cuda = _cv.cuda
+    contiguous = _cv.contiguous
+    is_contiguous = _cv.is_contiguous
+    type_as = _cv.type_as
+    type = _cv.type
+    half = _cv.half
+    double = _cv.double
+    long = _cv.long
+    short = _cv.short
+    byte = _cv.byte
+    float = _cv.float
+    int = _cv.int
+    bool = _cv.bool
 
 
 _register_tensor_class(Tensor)

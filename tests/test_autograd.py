@@ -214,12 +214,18 @@ def test_unsaved_tensor_may_change_in_place():
     np.testing.assert_allclose(w.grad, [1.0, 1.0])
 
 
-def test_inplace_on_graph_tensor_raises():
-    y = leaf([1.0]) * 2
-    with pytest.raises(RuntimeError, match="not recorded"):
-        y.add_(1)
-    with pytest.raises(RuntimeError, match="operand that requires grad"):
-        dlx.tensor([1.0]).add_(leaf([1.0]))
+def test_inplace_on_graph_tensor_is_recorded():
+    x = leaf([1.0])
+    y = x * 2
+    y.add_(1)
+    y.backward()
+    np.testing.assert_allclose(x.grad, [2.0])
+    w = leaf([3.0])
+    a = dlx.tensor([1.0])
+    a.add_(w)  # a plain tensor takes the history of its operand
+    assert a.requires_grad
+    (a * a).sum().backward()
+    np.testing.assert_allclose(w.grad, [8.0])
 
 
 # -- grad mode -------------------------------------------------------------------------------

@@ -43,6 +43,16 @@ UNARY = {
     "relu": False,
     "abs": False,
     "amax_last": False,
+    # Tensor-surface ops and recorded in-place ops (issue 15)
+    "sin": True,
+    "cumsum_last": True,
+    "prod_last": True,
+    "logsumexp_last": True,
+    "flip_first": True,
+    "inplace_chain": True,
+    "view_inplace": True,
+    "setitem_first": True,
+    "sort_last": False,
 }
 BINARY = {
     "add": True,
@@ -52,6 +62,8 @@ BINARY = {
     "matmul": True,
     "where": True,
     "maximum": False,
+    "iadd_inplace": True,
+    "copy_into_view": True,
 }
 
 
@@ -98,7 +110,34 @@ def _unary(lib, name, x, np_mask=None):
         return x.abs()
     if name == "amax_last":
         return x.amax(-1)
-    raise AssertionError(name)
+    return _unary_surface(name, x)
+
+
+def _unary_surface(name, x):
+    if name == "sin":
+        return x.sin()
+    if name == "cumsum_last":
+        return x.cumsum(-1)
+    if name == "prod_last":
+        return x.prod(-1)
+    if name == "logsumexp_last":
+        return x.logsumexp(-1)
+    if name == "flip_first":
+        return x.flip(0)
+    if name == "sort_last":
+        return x.sort(-1).values
+    y = x * 1
+    if name == "inplace_chain":
+        y.mul_(0.5)
+        y.add_(x)
+        y.tanh_()
+    elif name == "view_inplace":
+        y[..., :1].mul_(2.0)
+    elif name == "setitem_first":
+        y[0] = x[-1] * 2
+    else:
+        raise AssertionError(name)
+    return y
 
 
 def _binary(lib, name, a, b, mask):
@@ -117,7 +156,14 @@ def _binary(lib, name, a, b, mask):
         return lib.where(cond, a, b)
     if name == "maximum":
         return lib.maximum(a, b)
-    raise AssertionError(name)
+    y = a * 1
+    if name == "iadd_inplace":  # b broadcasts to a's shape
+        y += b * a
+    elif name == "copy_into_view":  # y[0] := b (b broadcasts to a row of a)
+        y[0].copy_(b * 3)
+    else:
+        raise AssertionError(name)
+    return y
 
 
 def _np_shape(name, shapes):
@@ -129,6 +175,10 @@ def _np_shape(name, shapes):
             if name in ("transpose",) and x.ndim != 2:
                 return None
             if name in ("sum_last", "amax_last", "slice") and x.ndim == 0:
+                return None
+            if name in ("cumsum_last", "prod_last", "logsumexp_last", "sort_last") and x.ndim == 0:
+                return None
+            if name in ("flip_first", "view_inplace", "setitem_first") and x.ndim == 0:
                 return None
             if name in ("mean_first", "index0", "repeat_rows") and (x.ndim == 0 or x.shape[0] == 0):
                 return None
@@ -145,6 +195,8 @@ def _np_shape(name, shapes):
                 "slice": (*x.shape[:-1], min(2, x.shape[-1])) if x.ndim else None,
                 "repeat_rows": (3, *x.shape[1:]) if x.ndim else None,
                 "amax_last": x.shape[:-1],
+                "prod_last": x.shape[:-1],
+                "logsumexp_last": x.shape[:-1],
             }
             return table.get(name, x.shape)
         a, b = z
@@ -152,6 +204,12 @@ def _np_shape(name, shapes):
             if a.ndim == 0 or b.ndim == 0:
                 return None
             return np.matmul(a, b).shape
+        if name == "iadd_inplace":
+            return a.shape if np.broadcast_shapes(a.shape, b.shape) == a.shape else None
+        if name == "copy_into_view":
+            if a.ndim == 0 or np.broadcast_shapes(a.shape[1:], b.shape) != a.shape[1:]:
+                return None
+            return a.shape
         return np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         return None

@@ -12,6 +12,7 @@ from dlx._ops.activation import MaxoutGather
 from dlx.autograd import functional as AF
 from dlx.autograd import gradgradcheck
 from dlx.nn.functional._pool import MaxPoolGather
+from tensor_ops_cases import TENSOR_CASES
 
 R = np.random.default_rng(1234)
 
@@ -189,6 +190,8 @@ CASES = {
         lambda: (t((2, 2)), t((2, 2, 1)), t((2, 2, 1)), t((2, 1), grad=False)),
     ),
 }
+
+CASES.update(TENSOR_CASES)  # the Tensor-surface ops (issue 15)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -166,7 +166,8 @@ def test_forward_values_match_numpy(rng):
         (x.sum(axis=0), a.sum(0)),
         (x.mean(1, keepdims=True), a.mean(1, keepdims=True)),
         (x.max(), a.max()),
-        (x.min(axis=1), a.min(1)),
+        (x.amin(axis=1), a.min(1)),
+        (x.min(axis=1).values, a.min(1)),
         (x.var(1), a.var(1, ddof=1)),
         (x.std(), a.std(ddof=1)),
         (x.T, a.T),
@@ -200,7 +201,7 @@ def test_max_full_reduction_splits_gradient_among_ties():
 
 def test_max_axis_reduction_splits_gradient_among_ties():
     x = dlx.tensor([[1.0, 1.0, 0.0], [2.0, 5.0, 5.0]], requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(axis=1).sum().backward()
     np.testing.assert_allclose(x.grad, [[0.5, 0.5, 0], [0, 0.5, 0.5]])
 
 
@@ -360,12 +361,11 @@ def test_shape_op_errors():
     with pytest.raises(TypeError, match="`axis` or `dim`"):
         x.sum(axis=0, dim=0)
     with pytest.raises(ValueError, match="empty axis"):
-        dlx.ones(0, 3).max(axis=0)
+        dlx.ones(0, 3).amax(axis=0)
 
 
 def test_type_errors():
-    with pytest.raises(TypeError, match="floating"):
-        dlx.tensor([1, 2]).exp()
+    assert dlx.tensor([1, 2]).exp().dtype == np.float32  # integers promote, as in PyTorch
     with pytest.raises(TypeError, match="`condition` must be a bool"):
         dlx.where(np.ones(2), 1.0, 0.0)
 

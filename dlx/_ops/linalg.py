@@ -17,7 +17,7 @@ from dlx._ops.elementwise import _operand
 from dlx._ops.shape import Permute, sum_to
 from dlx._validation import matmul_shape
 
-__all__ = ["gemm", "matmul"]
+__all__ = ["addmm", "bmm", "dot", "gemm", "ger", "matmul", "mm", "mv", "outer"]
 
 
 def gemm(a: np.ndarray, b: np.ndarray, trans_a: bool = False, trans_b: bool = False) -> np.ndarray:
@@ -110,3 +110,61 @@ def matmul(input: Any, other: Any) -> Any:
 def rmatmul(input: Any, other: Any) -> Any:
     """``other @ input`` (the reflected operator)."""
     return matmul(other, input)
+
+
+def _tensor2(x: Any, ndim: int, op: str, name: str) -> Any:
+    t = as_tensor(x)
+    if t.ndim != ndim:
+        msg = f"{op}: `{name}` must be {ndim}-D, got shape {tuple(t.shape)}"
+        raise ValueError(msg)
+    return t
+
+
+def mm(input: Any, mat2: Any) -> Any:
+    """Product of two matrices (2-D only; see :func:`matmul` for broadcasting)."""
+    return matmul(_tensor2(input, 2, "mm", "input"), _tensor2(mat2, 2, "mm", "mat2"))
+
+
+def bmm(input: Any, mat2: Any) -> Any:
+    """Batched matrix product of ``(b, n, m)`` and ``(b, m, p)`` (no broadcasting)."""
+    a, b = _tensor2(input, 3, "bmm", "input"), _tensor2(mat2, 3, "bmm", "mat2")
+    if a.shape[0] != b.shape[0]:
+        msg = f"bmm: batch sizes differ: `input` has {a.shape[0]}, `mat2` has {b.shape[0]}"
+        raise ValueError(msg)
+    return matmul(a, b)
+
+
+def mv(input: Any, vec: Any) -> Any:
+    """Matrix-vector product of an ``(n, m)`` matrix and an ``(m,)`` vector."""
+    return matmul(_tensor2(input, 2, "mv", "input"), _tensor2(vec, 1, "mv", "vec"))
+
+
+def dot(input: Any, other: Any) -> Any:
+    """Inner product of two 1-D tensors of the same length (0-d result)."""
+    a, b = _tensor2(input, 1, "dot", "input"), _tensor2(other, 1, "dot", "other")
+    if a.shape != b.shape:
+        msg = f"dot: `input` has {a.shape[0]} elements but `other` has {b.shape[0]}"
+        raise ValueError(msg)
+    return matmul(a, b)
+
+
+def outer(input: Any, vec2: Any) -> Any:
+    """Outer product ``input[:, None] * vec2[None, :]`` of two 1-D tensors."""
+    from dlx._ops.elementwise import mul
+    from dlx._ops.shape import reshape
+
+    a, b = _tensor2(input, 1, "outer", "input"), _tensor2(vec2, 1, "outer", "vec2")
+    return mul(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+ger = outer
+
+
+def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
+    """``beta * input + alpha * (mat1 @ mat2)`` (``input`` broadcast to the product)."""
+    from dlx._ops.elementwise import add, mul
+
+    p = mm(mat1, mat2)
+    if alpha != 1:
+        p = mul(p, alpha)
+    return add(mul(input, beta) if beta != 1 else input, p)

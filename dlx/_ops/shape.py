@@ -410,7 +410,18 @@ def _scatters(key: Any) -> bool:
     return any(isinstance(k, np.ndarray) and k.dtype.kind in "iu" for k in items)
 
 
+def _int(k: Any) -> bool:
+    return isinstance(k, int | np.integer) and not isinstance(k, bool | np.bool_)
+
+
 def getitem(input: Any, key: Any) -> Any:
     """``x[key]`` for ints, slices, None, Ellipsis, integer and bool arrays."""
     key = index_key(key)
+    # One int per axis selects an element: with a trailing Ellipsis NumPy returns a 0-d
+    # view instead of a scalar copy, so the element is a view (as in PyTorch).
+    if _int(key):
+        if input.ndim == 1:
+            key = (key, Ellipsis)
+    elif type(key) is tuple and len(key) == input.ndim and all(_int(k) for k in key):
+        key = (*key, Ellipsis)
     return Index.apply(input, key=key, scatter=_scatters(key))

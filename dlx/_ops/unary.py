@@ -140,11 +140,10 @@ class Cast(Function):
 
 
 def float_input(x: Any, name: str) -> Any:
-    """``x`` as a Tensor; TypeError unless its dtype is floating."""
+    """``x`` as a floating Tensor: integer and bool inputs become float32 (PyTorch's rule)."""
     x = as_tensor(x)
     if x.dtype.kind != "f":
-        msg = f"{name}: `input` must be a floating tensor, got dtype {x.dtype}"
-        raise TypeError(msg)
+        return Cast.apply(x, dtype=_dtype.default_float)
     return x
 
 
@@ -173,14 +172,67 @@ def abs(input: Any) -> Any:
     return Abs.apply(as_tensor(input))
 
 
+class ClampTensor(Function):
+    """Clip to tensor bounds ``lo``/``hi`` (broadcast; either may be None): the gradient
+    goes to ``x`` where ``lo <= x <= hi``, else to the bound that was taken (PyTorch's
+    rule, also when ``lo > hi``: then the result is ``hi``)."""
+
+    __slots__ = ()
+    double_backward = True
+
+    @staticmethod
+    def forward(ctx, x, lo, hi, dtype):
+        ctx.save_for_backward(x, lo, hi)
+        out = x if lo is None else np.maximum(x, lo)
+        out = out if hi is None else np.minimum(out, hi)
+        return np.asarray(out, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        from dlx._ops.shape import sum_to
+
+        x, lo, hi = (value(v) for v in ctx.saved_tensors)
+        nx, nlo, nhi = ctx.needs_input_grad
+        below = np.zeros(g.shape, bool) if lo is None else np.broadcast_to(x < lo, g.shape)
+        above = np.zeros(g.shape, bool) if hi is None else np.broadcast_to(x > hi, g.shape)
+        if lo is not None and hi is not None:
+            below = below & (lo <= hi)
+            above = ~below & (above | (lo > hi))
+        gx = sum_to(g * ~(below | above), ctx.input_shape(0)) if nx else None
+        glo = sum_to(g * below, ctx.input_shape(1)) if nlo else None
+        ghi = sum_to(g * above, ctx.input_shape(2)) if nhi else None
+        return gx, glo, ghi
+
+
+def _bound(b: Any) -> Any:
+    """A Python number for scalar bounds; a Tensor for bounds that need ``ClampTensor``."""
+    if b is None or _dtype.is_scalar(b):
+        return b
+    t = as_tensor(b)
+    if t._data.size == 1 and not t.requires_grad and t.ndim == 0:
+        return t._data.item()
+    return t
+
+
 def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
-    """Clip values to ``[min, max]`` (either bound may be None)."""
+    """Clip values to ``[min, max]``: numbers or tensors (broadcast), either may be None."""
     if min is None and max is None:
         msg = "clamp: at least one of `min` and `max` must be given"
         raise ValueError(msg)
     x = as_tensor(input)
-    lo = min.numpy().item() if isinstance(min, TensorBase) else min
-    hi = max.numpy().item() if isinstance(max, TensorBase) else max
+    lo, hi = _bound(min), _bound(max)
+    if isinstance(lo, TensorBase) or isinstance(hi, TensorBase):
+        from dlx._validation import broadcast_shape
+
+        shape = x.shape
+        for b in (lo, hi):
+            if b is not None:
+                shape = broadcast_shape(shape, np.shape(value(b)), "clamp")
+        dt = x.dtype
+        for b in (lo, hi):
+            if isinstance(b, TensorBase):
+                dt = _dtype.binary_dtype(dt, b.dtype)
+        return ClampTensor.apply(x, lo, hi, dtype=dt)
     return Clamp.apply(x, lo=lo, hi=hi)
 
 
