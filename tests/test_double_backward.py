@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tensor_ops_cases import TENSOR_CASES
 
 import dlx
 import dlx.nn.functional as F
@@ -12,7 +13,6 @@ from dlx._ops.activation import MaxoutGather
 from dlx.autograd import functional as AF
 from dlx.autograd import gradgradcheck
 from dlx.nn.functional._pool import MaxPoolGather
-from tensor_ops_cases import TENSOR_CASES
 
 R = np.random.default_rng(1234)
 

@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from dlx._native import _core
-from dlx._ops._common import is_array, value
+from dlx._ops._common import composite_backward, is_array, value
 from dlx._ops.activation import softplus
 from dlx._ops.elementwise import Where, as_tensor, maximum
 from dlx._ops.unary import log
 from dlx._validation import same_float_dtype, shape_str
-from dlx.autograd.composite import composite_backward
 from dlx.autograd.function import Function, c_contiguous
 from dlx.nn.functional._loss import check_reduction, grad_scale
 from dlx.tensor import Tensor

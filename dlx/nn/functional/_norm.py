@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 
 from dlx._native import _core
-from dlx._ops._common import is_array
+from dlx._ops._common import composite_backward, is_array
 from dlx._ops.elementwise import as_tensor
 from dlx._validation import same_float_dtype, shape_str
-from dlx.autograd.composite import composite_backward
 from dlx.autograd.function import Function, c_contiguous
 from dlx.tensor import Tensor
 
