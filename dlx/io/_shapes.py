@@ -4,7 +4,7 @@
 layer: an architecture that names ``Conv2d(4096, 4096, 7)`` next to a few bytes of weights
 is refused without allocating anything. Each rule mirrors its constructor (the same
 defaults, the same size checks) and returns the layer's own parameters and persistent
-buffers, ``{name: shape}``; submodules are walked by the caller. ``tests/test_hostile_model``
+buffers, ``{name: shape}``; submodules are walked by the caller. ``tests/io/test_hostile_model``
 checks every registered class against the real layer's ``state_dict()``.
 """
 

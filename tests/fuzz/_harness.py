@@ -6,7 +6,7 @@ different exception, a crash, a hang or an out-of-memory, is a finding:
 
     python tests/fuzz/fuzz_safetensors.py -max_total_time=30 /tmp/new tests/fuzz/corpus/safetensors
 
-``.ci/fuzz`` runs every target like that; ``tests/test_fuzz_corpus.py`` replays the stored
+``.ci/fuzz`` runs every target like that; ``tests/io/test_fuzz_corpus.py`` replays the stored
 corpora under plain pytest (no atheris needed).
 """
 

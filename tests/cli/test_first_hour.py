@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import repo_paths
 from dlx_testing import run_python
 from train_testing import cross_entropy, digits, mlp
 
@@ -21,7 +22,7 @@ import dlx.optim
 from dlx.io import read_metadata
 from dlx.train import Callback, EarlyStopping, fit
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_paths.ROOT
 
 
 class _ValLoss(Callback):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+import repo_paths
 from dlx_testing import run_python
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = repo_paths.ROOT / "README.md"
 
 
 def test_readme_python_examples_run(tmp_path):

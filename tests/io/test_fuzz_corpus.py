@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+import repo_paths
 
-FUZZ = Path(__file__).resolve().parent / "fuzz"
+FUZZ = repo_paths.FUZZ
 TARGETS = ["safetensors", "model", "checkpoint", "kernels"]
 
 

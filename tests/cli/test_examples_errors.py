@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import repo_paths
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = repo_paths.EXAMPLES
 pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="examples/ not in this checkout")
 
 

@@ -6,11 +6,11 @@ import importlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+import repo_paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_paths.ROOT
 BENCH = ROOT / "benchmarks"
 pytestmark = pytest.mark.skipif(not BENCH.is_dir(), reason="benchmarks/ not in this checkout")
 

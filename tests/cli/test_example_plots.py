@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import repo_paths
 
 matplotlib = pytest.importorskip("matplotlib", reason="matplotlib is not installed")
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = repo_paths.EXAMPLES
 PLOTTING = [
     "sine_regression",
     "lstm_sine",

@@ -1,4 +1,4 @@
-"""Programs that tests/test_distributed.py runs under ``mpirun -n 2`` (and helpers it imports).
+"""Programs that tests/distributed/test_distributed.py runs under ``mpirun -n 2`` (and helpers it imports).
 
 ``python mpi_script.py MODE OUTDIR``:
 

@@ -13,11 +13,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+import repo_paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_paths.ROOT
 README = ROOT / "README.md"
 
 pytestmark = [
@@ -74,7 +74,9 @@ def test_readme_setup_commands_work_where_typed(tmp_path):
         assert sh("python -P -m dlx info --size 64").returncode == 0
     finally:
         model.unlink(missing_ok=True)
-    env["PYTEST_ADDOPTS"] = "tests/test_readme.py tests/test_tensor.py tests/test_cli.py"
+    env["PYTEST_ADDOPTS"] = (
+        "tests/cli/test_readme.py tests/autograd/test_tensor.py tests/cli/test_cli.py"
+    )
     res = sh(second)
     tail = res.stdout[-3000:] + res.stderr[-3000:]
     assert res.returncode == 0, tail

@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
+import repo_paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = repo_paths.ROOT
 PACKAGE = ROOT / "dlx"
 in_checkout = pytest.mark.skipif(
     not (ROOT / "pyproject.toml").is_file(), reason="needs the source checkout"
@@ -121,3 +122,17 @@ def test_no_reference_to_missing_repository_files():
         assert (ROOT / name).is_file(), f"CMakeLists.txt names {name}, which does not exist"
     for path in [*ROOT.glob("*.md"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("csrc/*.h")]:
         assert "BUILD-NOTES" not in path.read_text(encoding="utf-8"), path.name
+
+
+TEST_SUBJECTS = {"kernels", "autograd", "nn", "optim", "train", "data", "io", "distributed", "cli"}
+
+
+def test_tests_live_in_subject_folders():
+    """Tests are grouped by subject (tests/<subject>/test_*.py), helpers in tests/_support."""
+    tests = ROOT / "tests"
+    loose = sorted(p.name for p in tests.glob("*.py") if p.name != "conftest.py")
+    assert loose == [], f"move these into a subject folder or tests/_support: {loose}"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert folders <= TEST_SUBJECTS | {"_support", "fuzz"}, sorted(folders - TEST_SUBJECTS)
+    support = {p.name for p in (tests / "_support").glob("test_*.py")}
+    assert support == set(), f"tests/_support holds helpers, not tests: {sorted(support)}"

@@ -1,0 +1,9 @@
+"""Where the repository's files are, for tests that read them (README, examples, fuzz corpora)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+FUZZ = ROOT / "tests" / "fuzz"
