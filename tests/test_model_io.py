@@ -201,3 +201,46 @@ def test_torch_safetensors_interop(tmp_path):
     dlx.save(nn.Sequential(nn.Linear(4, 3)), tmp_path / "d.safetensors")
     back = st_torch.load_file(str(tmp_path / "d.safetensors"))
     assert set(back) == {"0.weight", "0.bias"}
+
+
+# -- state dicts (torch.save(model.state_dict(), p) / torch.load(p) written with dlx) ---------
+def test_save_load_state_dict_round_trip(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
+    model.train()
+    model(dlx.tensor(np.random.default_rng(0).normal(size=(5, 3))))
+    state = model.state_dict()
+    dlx.save(state, tmp_path / "sd.safetensors")
+    got = dlx.load(tmp_path / "sd.safetensors")
+    assert list(got) == list(state)  # the key order survives the dtype-sorted file layout
+    for k, v in state.items():
+        assert isinstance(got[k], dlx.Tensor)
+        assert got[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(got[k].numpy(), v.numpy(), err_msg=k)
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
+    fresh.load_state_dict(got)
+    np.testing.assert_array_equal(fresh[1].running_var.numpy(), model[1].running_var.numpy())
+    arrays = {"b": np.arange(3), "a": np.ones((2, 2), np.float32)}
+    dlx.save(arrays, tmp_path / "arrays.safetensors")
+    assert list(dlx.load(tmp_path / "arrays.safetensors")) == ["b", "a"]
+    assert set(dlx.load_state_dict_file(tmp_path / "arrays.safetensors")) == {"a", "b"}
+
+
+def test_save_state_dict_errors_name_the_key(tmp_path):
+    with pytest.raises(TypeError, match=r"'epoch' holds a int.*save_checkpoint"):
+        dlx.save({"w": np.zeros(2), "epoch": 3}, tmp_path / "x.safetensors")
+    with pytest.raises(TypeError, match="keys must be str, got 1"):
+        dlx.save({1: np.zeros(2)}, tmp_path / "x.safetensors")
+    with pytest.raises(ValueError, match="`input_shape` is stored with a model"):
+        dlx.save({"w": np.zeros(2)}, tmp_path / "x.safetensors", input_shape=(2,))
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_load_state_dict_file_reads_torch_checkpoints(tmp_path):
+    torch = pytest.importorskip("torch")
+    tmodel = torch.nn.Linear(3, 2)
+    torch.save(tmodel.state_dict(), tmp_path / "m.pt")
+    got = dlx.load_state_dict_file(tmp_path / "m.pt")
+    np.testing.assert_array_equal(got["weight"], tmodel.weight.detach().numpy())
+    torch.save({"model": tmodel.state_dict(), "epoch": 2}, tmp_path / "ckpt.pt")
+    with pytest.raises(ValueError, match=r"keys \['model', 'epoch'\].*load_torch\(path\)\[key\]"):
+        dlx.load_state_dict_file(tmp_path / "ckpt.pt", nn.Linear(3, 2))

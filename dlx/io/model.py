@@ -29,6 +29,7 @@ from dlx.io._shapes import Shapes, state_shapes
 from dlx.io.safetensors import Index, SafetensorsError, load_file, read_index, save_file
 
 FORMAT = "dlx-model"
+STATE_FORMAT = "dlx-state-dict"
 VERSION = 1
 META_KEY = "dlx"
 MAX_DEPTH = 64  # nesting of the architecture JSON
@@ -41,13 +42,16 @@ def save(
     input_shape: tuple[int, ...] | None = None,
     metadata: Mapping[str, str] | None = None,
 ) -> None:
-    """Save ``model`` (architecture and weights) to a safetensors file, atomically.
+    """Save ``model`` (architecture and weights), or a state dict, to a safetensors file.
 
-    Every module must be a dlx class with ``get_config()``; for other models save the
-    weights alone with ``dlx.io.save_file(model.state_dict(), path)`` and load them with
-    :func:`load_state_dict_file`. ``input_shape`` (per sample, without the batch) is
-    stored for ``dlx summary``. ``metadata`` adds string entries to the file's safetensors
-    metadata (read them with :func:`dlx.io.read_metadata`); the key ``"dlx"`` is reserved.
+    ``model`` is either a model whose modules are all dlx classes with ``get_config()``
+    (:func:`load` rebuilds it), or a mapping of str to tensors or arrays, such as
+    ``model.state_dict()`` (what ``torch.save(model.state_dict(), path)`` users write;
+    :func:`load` returns it as a dict of Tensors, in the same key order). For a model of
+    your own classes save its state dict. ``input_shape`` (per sample, without the batch)
+    is stored for ``dlx summary``. ``metadata`` adds string entries to the file's
+    safetensors metadata (read them with :func:`dlx.io.read_metadata`); the key ``"dlx"``
+    is reserved. The file is written atomically.
     """
     extra = dict(metadata or {})
     if META_KEY in extra or not all(
@@ -55,6 +59,14 @@ def save(
     ):
         msg = f"`metadata` must map str to str without the reserved key {META_KEY!r}"
         raise ValueError(msg)
+    if isinstance(model, Mapping):
+        if input_shape is not None:
+            msg = "`input_shape` is stored with a model, not with a state dict"
+            raise ValueError(msg)
+        tensors = _state_arrays(model)
+        info = {"format": STATE_FORMAT, "version": VERSION, "keys": list(tensors)}
+        save_file(tensors, path, metadata={**extra, META_KEY: json.dumps(info)})
+        return
     arch = _arch(model, "model", 0)
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "arch": arch}
     if input_shape is not None:
@@ -68,22 +80,31 @@ def save(
 
 
 def load(path: str | os.PathLike[str]) -> Any:
-    """Rebuild the model saved by :func:`save` and load its weights.
+    """Read a file written by :func:`save`: the rebuilt model, or the saved state dict.
+
+    A model file gives the model with its weights. A state-dict file (``dlx.save`` of a
+    mapping) gives an ``OrderedDict`` of ``dlx.Tensor``, in the saved key order, for
+    ``model.load_state_dict``. Other safetensors files (``safetensors.torch.save_file``)
+    are read by :func:`load_state_dict_file`. A PyTorch
+    checkpoint (``torch.save``) is refused with a message that names
+    :func:`dlx.load_torch`, which reads it.
 
     Raises
     ------
     dlx.io.SafetensorsError
-        The file is not valid safetensors (bad header, offsets, dtype ...).
+        The file is not valid safetensors (bad header, offsets, dtype ...); the message
+        names the file's format when it is another one (a PyTorch zip or pickle ...).
     ValueError
-        The architecture is missing or invalid: unknown layer class, bad config keys or
-        values, or weights that do not match it (the message names the key). All of this
-        is checked against the file's header before any layer or weight is allocated.
+        The architecture is invalid: unknown layer class, bad config keys or values, or
+        weights that do not match it (the message names the key). All of this is checked
+        against the file's header before any layer or weight is allocated.
     """
     index, meta = read_index(path)
     if META_KEY not in meta:
         msg = (
-            f"{os.fspath(path)!r} has no dlx architecture metadata; load plain weights "
-            "into a model you build with dlx.load_state_dict_file(path, model)"
+            f"{os.fspath(path)!r} has no dlx metadata (a plain safetensors state dict); read "
+            "its tensors with dlx.load_state_dict_file(path), or load them into a model you "
+            "build with dlx.load_state_dict_file(path, model)"
         )
         raise ValueError(msg)
     try:
@@ -91,8 +112,10 @@ def load(path: str | os.PathLike[str]) -> Any:
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = f"model architecture metadata is not valid JSON: {exc}"
         raise SafetensorsError(msg) from None
+    if isinstance(info, dict) and info.get("format") == STATE_FORMAT:
+        return _state_dict(load_file(path), info.get("keys"))
     if not isinstance(info, dict) or info.get("format") != FORMAT:
-        msg = f"model metadata must have format {FORMAT!r}"
+        msg = f"model metadata must have format {FORMAT!r} or {STATE_FORMAT!r}"
         raise ValueError(msg)
     if info.get("version") != VERSION:
         msg = f"unsupported dlx model version {info.get('version')!r} (this dlx reads {VERSION})"
@@ -113,17 +136,76 @@ def load(path: str | os.PathLike[str]) -> Any:
 
 
 def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any:
-    """Read a safetensors state dict (e.g. from ``safetensors.torch.save_file``).
+    """Read a state dict file: safetensors (``safetensors.torch.save_file``, ``dlx.save``
+    of a state dict) or a PyTorch checkpoint of a state dict (``torch.save(
+    model.state_dict(), "m.pt")``, read by :func:`dlx.load_torch`, nothing executed).
 
     With ``model``, load it into the model (strict: keys and shapes must match, else
     :class:`dlx.nn.StateDictError`, a RuntimeError as in PyTorch) and return the model;
-    without, return the ``{key: ndarray}`` dict.
+    without, return the ``{key: ndarray}`` dict. A PyTorch checkpoint that holds more
+    than a state dict (``{"model": ..., "epoch": ...}``) raises a ValueError naming its
+    keys: pick one with ``dlx.load_torch(path)[key]``.
     """
-    tensors = load_file(path)
+    from dlx.io._sniff import PICKLE, ZIP, read_head, sniff
+
+    if sniff(read_head(path, "state dict file")) in (ZIP, PICKLE):
+        tensors = _torch_state(path)
+    else:
+        tensors = load_file(path)
     if model is None:
         return tensors
     model.load_state_dict(tensors, strict=True)
     return model
+
+
+def _state_arrays(state: Mapping[Any, Any]) -> dict[str, np.ndarray]:
+    """``{key: array}`` of a state dict to save; keys str, values tensors or arrays."""
+    from dlx.tensor import Tensor
+
+    out = {}
+    for k, v in state.items():
+        if not isinstance(k, str):
+            msg = f"dlx.save: state dict keys must be str, got {k!r}"
+            raise TypeError(msg)
+        if isinstance(v, Tensor):
+            out[k] = v.detach().numpy()
+        elif isinstance(v, np.ndarray | np.generic):
+            out[k] = np.asarray(v)
+        else:
+            msg = (
+                f"dlx.save: a state dict maps str to tensors or arrays, but {k!r} holds a "
+                f"{type(v).__name__}; save training state with dlx.train.save_checkpoint"
+            )
+            raise TypeError(msg)
+    return out
+
+
+def _state_dict(arrays: dict[str, np.ndarray], keys: Any) -> Any:
+    """The state dict read back as Tensors, in the saved key order when it is recorded."""
+    from collections import OrderedDict
+
+    from dlx.tensor import Tensor
+
+    if isinstance(keys, list) and sorted(keys) == sorted(arrays):
+        arrays = {k: arrays[k] for k in keys}
+    return OrderedDict((k, Tensor(v)) for k, v in arrays.items())
+
+
+def _torch_state(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    from dlx.io.pytorch import load_torch
+
+    obj = load_torch(path, numpy=True)
+    if isinstance(obj, Mapping) and all(
+        isinstance(k, str) and isinstance(v, np.ndarray) for k, v in obj.items()
+    ):
+        return dict(obj)
+    keys = list(obj)[:20] if isinstance(obj, Mapping) else None
+    msg = (
+        f"{os.fspath(path)!r} is a PyTorch checkpoint that holds "
+        + (f"a dict with keys {keys}" if keys is not None else f"a {type(obj).__name__}")
+        + ", not a state dict of tensors; pick one with dlx.load_torch(path)[key]"
+    )
+    raise ValueError(msg)
 
 
 # -- architecture <-> JSON ----------------------------------------------------------------
