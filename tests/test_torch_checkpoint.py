@@ -425,3 +425,35 @@ def test_load_torch_refuses_whole_module_written_by_torch(tmp_path, torch):
     torch.save(torch.nn.Linear(2, 2), path)
     with pytest.raises(UnsafeCheckpointError, match=r"torch\.nn\.modules.*state_dict"):
         dlx.load_torch(path)
+
+
+def test_load_torch_refuses_memory_bombs_in_the_pickle(tmp_path):
+    # BYTEARRAY8 declaring 2**40 bytes would allocate them before reading
+    bomb = b"\x80\x05\x96" + struct.pack("<Q", 1 << 40) + b"x."
+    with pytest.raises(TorchCheckpointError, match="protocol-5 buffers"):
+        dlx.load_torch(_write(tmp_path, tp.zip_checkpoint(bomb, {})))
+    # a legacy header whose BINBYTES8 declares far more than the file holds
+    legacy = b"\x80\x02\x8e" + struct.pack("<Q", 1 << 60) + b"abc"
+    with pytest.raises(TorchCheckpointError):
+        dlx.load_torch(_write(tmp_path, legacy))
+    # many full-size views of one storage: bounded by a multiple of the storage's bytes
+    s = tp.StorageRef("0", 1 << 20)
+    views = [tp.tensor(s, (1 << 20,), (1,), 0) for _ in range(40)]
+    data = tp.zip_checkpoint(tp.dumps(views), {"0": bytes(4 << 20)})
+    with pytest.raises(TorchCheckpointError, match="repeat their storages"):
+        dlx.load_torch(_write(tmp_path, data))
+    obj = tp.tensor(tp.StorageRef("0", 1), (0, 1 << 62), (1, 1))
+    path = _write(tmp_path, tp.zip_checkpoint(tp.dumps(obj), {"0": _f32([1])}))
+    with pytest.raises(TorchCheckpointError, match="below 2"):
+        dlx.load_torch(path)
+
+
+def test_load_torch_deep_nesting_is_an_error(tmp_path):
+    pkl = b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b"."  # 100k nested lists
+    with pytest.raises(TorchCheckpointError, match="nested too deeply"):
+        dlx.load_torch(_write(tmp_path, tp.zip_checkpoint(pkl, {})), numpy=True)
+    shallow = b"\x80\x02" + b"]" * 50 + b"a" * 49 + b"."
+    out = dlx.load_torch(_write(tmp_path, tp.zip_checkpoint(shallow, {})))
+    for _ in range(49):
+        (out,) = out
+    assert out == []

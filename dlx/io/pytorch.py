@@ -46,6 +46,7 @@ MAX_RATIO = 100  # uncompressed / compressed size of a deflated member (a zip bo
 _MAX_NDIM = 64
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
+_VIEW_BUDGET = 8  # bytes of all tensors built / bytes of all storages
 _KEY = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
@@ -137,8 +138,8 @@ def _ints(value: Any, what: str) -> tuple[int, ...]:
         msg = f"{what} must be a tuple of at most {_MAX_NDIM} ints, got {type(value).__name__}"
         raise TorchCheckpointError(msg)
     out = tuple(_int(v, what) for v in value)
-    if any(v < 0 for v in out):
-        msg = f"{what} must hold non-negative ints, got {out}"
+    if any(v < 0 or v >= 1 << 62 for v in out):
+        msg = f"{what} must hold non-negative ints below 2**62, got {out}"
         raise TorchCheckpointError(msg)
     return out
 
@@ -280,7 +281,34 @@ class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             msg = f"{self._where}: the pickle sets the state of a {type(inst).__name__}, refused"
             raise UnsafeCheckpointError(msg)
 
+    def _refuse_buffers(self) -> None:
+        # BYTEARRAY8 allocates its declared length before reading it (a memory bomb);
+        # out-of-band buffers have no place in a file. torch.save writes neither.
+        msg = f"{self._where}: the pickle uses protocol-5 buffers, which checkpoints do not hold"
+        raise TorchCheckpointError(msg)
+
     dispatch[pickle.BUILD[0]] = _load_build
+    for _op in (pickle.BYTEARRAY8, pickle.NEXT_BUFFER, pickle.READONLY_BUFFER):
+        dispatch[_op[0]] = _refuse_buffers
+    del _op
+
+
+class _Bounded:
+    """A file's ``read``/``readline`` that never ask for more bytes than remain in it."""
+
+    def __init__(self, f: IO[bytes], size: int) -> None:
+        self.f, self.size = f, size
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(self.size - self.f.tell(), 0)
+        return self.f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self, limit: int = -1) -> bytes:
+        left = max(self.size - self.f.tell(), 0)
+        return self.f.readline(left if limit < 0 else min(limit, left))
+
+    def readinto(self, b: Any) -> int:
+        return self.f.readinto(b)  # type: ignore[attr-defined,no-any-return]
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -340,7 +368,13 @@ def load_torch(path: str | os.PathLike[str], *, numpy: bool = False) -> Any:
         except RecursionError:
             msg = f"{where}: the checkpoint's objects are nested too deeply"
             raise TorchCheckpointError(msg) from None
-    return _resolve(obj, numpy)
+    try:
+        return _resolve(obj, numpy, where)
+    except (TypeError, ValueError, MemoryError) as exc:  # NumPy refusing a checked view
+        if isinstance(exc, TorchCheckpointError):
+            raise
+        msg = f"{where}: cannot build a tensor of the checkpoint: {exc}"
+        raise TorchCheckpointError(msg) from None
 
 
 def _not_torch(head: bytes, kind: str | None, where: str) -> str:
@@ -502,7 +536,9 @@ def _read_storage(f: IO[bytes], s: _Storage, byteorder: str, where: str) -> np.n
     return arr.astype(dtype.newbyteorder("="), copy=False)
 
 
-def _load_legacy(f: IO[bytes], where: str, size: int) -> Any:
+def _load_legacy(raw: IO[bytes], where: str, size: int) -> Any:
+    f: Any = _Bounded(raw, size)
+
     def no_storage(pid: Any) -> Any:
         msg = f"{where}: unexpected persistent id in a legacy checkpoint header"
         raise TorchCheckpointError(msg)
@@ -535,19 +571,19 @@ def _load_legacy(f: IO[bytes], where: str, size: int) -> Any:
         if s is None:
             msg = f"{where}: the legacy checkpoint lists storage {key!r}, which no tensor uses"
             raise TorchCheckpointError(msg)
-        raw = f.read(8)
-        if len(raw) != 8:
+        head = f.read(8)
+        if len(head) != 8:
             msg = f"{where}: storage {key!r} is truncated"
             raise TorchCheckpointError(msg)
-        (count,) = struct.unpack(order + "q", raw)
+        (count,) = struct.unpack(order + "q", head)
         if count != s.numel:
             msg = f"{where}: storage {key!r} holds {count} elements, the pickle says {s.numel}"
             raise TorchCheckpointError(msg)
-        left = size - f.tell()
+        left = size - raw.tell()
         if s.numel * _itemsize(s.stype) > left:
             msg = f"{where}: storage {key!r} needs {s.numel * _itemsize(s.stype)} bytes, {left} remain"
             raise TorchCheckpointError(msg)
-        s.array = _read_storage(f, s, "little" if little else "big", where)
+        s.array = _read_storage(raw, s, "little" if little else "big", where)
     missing = [k for k, s in storages.items() if s.array is None]
     if missing:
         msg = f"{where}: storage(s) {missing[:5]} are used but not in the file"
@@ -578,15 +614,31 @@ def _materialise(p: _Pending, numpy: bool) -> Any:
     return Tensor(arr, requires_grad=p.requires_grad and arr.dtype.kind == "f")
 
 
-def _resolve(obj: Any, numpy: bool) -> Any:
-    """Replace every pending tensor in ``obj``'s containers (cycles and sharing kept)."""
+def _resolve(obj: Any, numpy: bool, where: str) -> Any:
+    """Replace every pending tensor in ``obj``'s containers (cycles and sharing kept).
+
+    The tensors built may together hold at most ``_VIEW_BUDGET`` times their storages'
+    bytes (plus 64 MB): many overlapping views of one storage cannot blow up memory.
+    """
     done: dict[int, Any] = {}
+    budget = [64 << 20]
+    seen: set[int] = set()
 
     def walk(x: Any) -> Any:
         key = id(x)
         if key in done:
             return done[key]
         if isinstance(x, _Pending):
+            if id(x.storage) not in seen:
+                seen.add(id(x.storage))
+                budget[0] += _VIEW_BUDGET * x.storage.numel * _itemsize(x.storage.stype)
+            budget[0] -= math.prod(x.shape) * _itemsize(x.storage.stype)
+            if budget[0] <= 0:
+                msg = (
+                    f"{where}: the checkpoint's tensors repeat their storages more than "
+                    f"{_VIEW_BUDGET} times over (overlapping views), refused"
+                )
+                raise TorchCheckpointError(msg)
             out: Any = _materialise(x, numpy)
         elif isinstance(x, _Storage):  # a storage saved on its own: its elements
             out = x.array.copy() if x.array is not None else None
