@@ -229,7 +229,7 @@ _LAZY = {
     "load_torch": "dlx.io.pytorch",
 }
 # Sub-packages reachable as attributes (dlx.optim.Adam) without importing them up front.
-_SUBMODULES = ("backends", "cuda", "data", "io", "linalg", "optim", "reference", "train")
+_SUBMODULES = ("backends", "cuda", "data", "io", "linalg", "optim", "reference", "train", "utils")
 
 
 def __getattr__(name: str) -> _Any:
