@@ -457,3 +457,22 @@ def test_load_torch_deep_nesting_is_an_error(tmp_path):
     for _ in range(49):
         (out,) = out
     assert out == []
+
+
+def test_load_torch_and_load_accept_torch_load_arguments(tmp_path):
+    obj = {"w": tp.tensor(tp.StorageRef("0", 2), (2,), (1,))}
+    pt = _write(tmp_path, tp.zip_checkpoint(tp.dumps(obj), {"0": _f32([1, 2])}))
+    out = dlx.load_torch(pt, map_location="cpu", weights_only=True)
+    np.testing.assert_array_equal(out["w"].numpy(), [1, 2])
+    assert dlx.load_torch(pt, dlx.device("cpu"))["w"].shape == (2,)
+    with pytest.raises(RuntimeError, match="CPU"):
+        dlx.load_torch(pt, map_location="cuda:0")
+    with pytest.raises(ValueError, match="`weights_only` must be True or None, got False"):
+        dlx.load_torch(pt, weights_only=False)
+    st = tmp_path / "sd.safetensors"
+    dlx.save({"w": np.ones(2, np.float32)}, st)
+    assert list(dlx.load(st, map_location="cpu", weights_only=True)) == ["w"]
+    with pytest.raises(ValueError, match="weights_only"):
+        dlx.load(st, weights_only=False)
+    with pytest.raises(TypeError, match="mmap"):
+        dlx.load(st, mmap=True)

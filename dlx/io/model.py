@@ -79,10 +79,12 @@ def save(
     save_file(tensors, path, metadata={**extra, META_KEY: json.dumps(meta)})
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str], map_location: Any = None, **kwargs: Any) -> Any:
     """Read a file written by :func:`save`: the rebuilt model, or the saved state dict.
 
-    A model file gives the model with its weights. A state-dict file (``dlx.save`` of a
+    ``map_location`` (the CPU) and ``weights_only=True`` are accepted as in ``torch.load``,
+    so a ported ``torch.load(path, map_location="cpu")`` runs. A model file gives the model
+    with its weights. A state-dict file (``dlx.save`` of a
     mapping) gives an ``OrderedDict`` of ``dlx.Tensor``, in the saved key order, for
     ``model.load_state_dict``. Other safetensors files (``safetensors.torch.save_file``)
     are read by :func:`load_state_dict_file`. A PyTorch
@@ -99,6 +101,16 @@ def load(path: str | os.PathLike[str]) -> Any:
         weights that do not match it (the message names the key). All of this is checked
         against the file's header before any layer or weight is allocated.
     """
+    from dlx._device import check_device
+
+    check_device(map_location, "map_location")  # torch.load(p, map_location="cpu") ported
+    unknown = set(kwargs) - {"weights_only"}
+    if unknown or kwargs.get("weights_only") not in (None, True):
+        msg = (
+            "dlx.load takes `map_location` (the CPU) and `weights_only=True` from "
+            f"torch.load's arguments, got {kwargs}"
+        )
+        raise TypeError(msg) if unknown else ValueError(msg)
     index, meta = read_index(path)
     if META_KEY not in meta:
         msg = (

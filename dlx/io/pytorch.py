@@ -312,7 +312,13 @@ class _Bounded:
 
 
 # -- reading ----------------------------------------------------------------------------------
-def load_torch(path: str | os.PathLike[str], *, numpy: bool = False) -> Any:
+def load_torch(
+    path: str | os.PathLike[str],
+    map_location: Any = None,
+    *,
+    weights_only: bool | None = None,
+    numpy: bool = False,
+) -> Any:
     """Read a PyTorch checkpoint written by ``torch.save``, without PyTorch and safely.
 
     Parameters
@@ -320,6 +326,12 @@ def load_torch(path: str | os.PathLike[str], *, numpy: bool = False) -> Any:
     path : str or os.PathLike
         A ``.pt``/``.pth``/``.bin`` file in PyTorch's zip format (the default) or its
         legacy pickle format (``_use_new_zipfile_serialization=False``).
+    map_location : None, "cpu" or dlx.device("cpu")
+        Accepted as in ``torch.load``: every tensor is loaded on the CPU, whatever device
+        it was saved from. Another device raises ``RuntimeError`` (dlx runs on the CPU).
+    weights_only : True or None
+        Accepted as in ``torch.load``; dlx always loads weights only. False raises
+        ``ValueError``: dlx never runs code from a checkpoint.
     numpy : bool
         False (default): tensors come back as ``dlx.Tensor`` (saved Parameters as
         ``dlx.nn.Parameter``, with their ``requires_grad``). True: as NumPy arrays.
@@ -344,6 +356,15 @@ def load_torch(path: str | os.PathLike[str], *, numpy: bool = False) -> Any:
         tensor outside its storage, a zip bomb, or a file in another format (the message
         names it).
     """
+    from dlx._device import check_device
+
+    check_device(map_location, "map_location")
+    if weights_only is not None and weights_only is not True:
+        msg = (
+            f"`weights_only` must be True or None, got {weights_only!r}: dlx reads only "
+            "tensors and containers and never runs code from a checkpoint"
+        )
+        raise ValueError(msg)
     where = os.fspath(path)
     with open_regular(path, "checkpoint") as f:
         head = f.read(512)
