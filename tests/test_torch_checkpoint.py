@@ -476,3 +476,34 @@ def test_load_torch_and_load_accept_torch_load_arguments(tmp_path):
         dlx.load(st, weights_only=False)
     with pytest.raises(TypeError, match="mmap"):
         dlx.load(st, mmap=True)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("legacy", [False, True])
+def test_load_torch_pickle_protocols_and_containers(tmp_path, torch, protocol, legacy):
+    g = torch.Generator().manual_seed(3)
+    obj = {
+        "a": torch.randn(3, 4, generator=g),
+        "t": torch.randn(2, 5, generator=g).t(),
+        "set": {1, 2},
+        "frozen": frozenset([3]),
+        "bytes": b"xyz",
+        "complex": 1 + 2j,
+        "device": torch.device("cpu"),
+        "dtype": torch.float16,
+        "size": torch.Size([2, 3]),
+        "tuple": (1, "two", None, 3.5),
+    }
+    path = tmp_path / "p.pt"
+    torch.save(obj, path, pickle_protocol=protocol, _use_new_zipfile_serialization=not legacy)
+    out = dlx.load_torch(path, numpy=True)
+    np.testing.assert_array_equal(out["a"], obj["a"].numpy())
+    np.testing.assert_array_equal(out["t"], obj["t"].numpy())
+    assert (out["set"], out["frozen"], out["bytes"], out["complex"]) == (
+        {1, 2},
+        {3},
+        b"xyz",
+        1 + 2j,
+    )
+    assert (out["device"], out["dtype"], out["size"]) == ("cpu", np.float16, (2, 3))
+    assert out["tuple"] == (1, "two", None, 3.5)

@@ -258,6 +258,8 @@ class _Unpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         self._persistent, self._where = persistent, where
 
     def find_class(self, module: str, name: str) -> Any:
+        if module == "__builtin__":  # protocol 2 names builtins by their Python 2 module
+            module = "builtins"
         found = _ALLOWED.get((module, name))
         if found is None:
             hint = ""
