@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,9 @@ def run_both(script: str, data: dict[str, np.ndarray]) -> tuple[list[str], list[
         return model
 
     torch_mod.manual_seed(0)
-    ref = _run(script, TORCH_IMPORTS, data, record)
+    with warnings.catch_warnings():  # torch's own advice (nested tensors ...) is not tested here
+        warnings.simplefilter("ignore")
+        ref = _run(script, TORCH_IMPORTS, data, record)
     got = _run(script, DLX_IMPORTS, data, load)
     return ref, got
 
@@ -355,3 +358,132 @@ def test_port_hvp_create_graph():
     data = {"X0": rng.normal(size=5), "V": rng.normal(size=5)}
     ref, got = run_both(HVP, data)
     assert_same_output(ref, got, rtol=1e-10, atol=1e-12)
+
+
+# Scripts on layers that other parts of issue 15 add (Embedding, LayerNorm, ConvTranspose2d,
+# TransformerEncoder). Each runs as soon as dlx has the layers it names, and is skipped until then.
+def _needs(*names: str):
+    import dlx.nn
+
+    missing = [n for n in names if not hasattr(dlx.nn, n)]
+    return pytest.mark.skipif(bool(missing), reason=f"dlx.nn lacks {', '.join(missing)}")
+
+
+# (g) A text classifier with Embedding + LayerNorm -------------------------------------------
+TEXT_CLASSIFIER = """
+class TextClassifier(nn.Module):
+    def __init__(self, vocab, dim, classes):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim, padding_idx=0)
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, classes)
+
+    def forward(self, tokens):
+        mask = (tokens != 0).unsqueeze(-1).float()
+        h = self.norm(self.embed(tokens))
+        pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.fc(pooled)
+
+model = init(TextClassifier(20, 8, 2))
+optimizer = optim.Adam(model.parameters(), lr=0.01)
+tokens = torch.from_numpy(TOKENS)
+labels = torch.from_numpy(LABELS)
+for step in range(5):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(tokens), labels)
+    loss.backward()
+    optimizer.step()
+    print(f"step {step} loss {loss.item():.6f} pad-row-grad {model.embed.weight.grad[0].abs().sum().item():.6f}")
+with torch.no_grad():
+    correct = (model(tokens).argmax(1) == labels).sum().item()
+print("correct", correct)
+"""
+
+
+@_needs("Embedding", "LayerNorm")
+def test_port_text_classifier_embedding_layernorm():
+    rng = np.random.default_rng(7)
+    tokens = rng.integers(1, 20, (10, 6)).astype(np.int64)
+    tokens[:, 4:] = 0  # padding
+    labels = (tokens[:, 0] > 10).astype(np.int64)
+    ref, got = run_both(TEXT_CLASSIFIER, {"TOKENS": tokens, "LABELS": labels})
+    assert_same_output(ref, got)
+
+
+# (h) A conv autoencoder with ConvTranspose2d -------------------------------------------------
+AUTOENCODER = """
+class AutoEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU(),
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(4, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),
+        )
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+model = init(AutoEncoder())
+optimizer = optim.Adam(model.parameters(), lr=1e-2)
+images = torch.from_numpy(IMAGES)
+for step in range(4):
+    optimizer.zero_grad()
+    recon = model(images)
+    loss = F.mse_loss(recon, images)
+    loss.backward()
+    optimizer.step()
+    print(f"step {step} loss {loss.item():.6f} shape {tuple(recon.shape)}")
+"""
+
+
+@_needs("ConvTranspose2d")
+def test_port_conv_autoencoder():
+    rng = np.random.default_rng(8)
+    images = rng.uniform(size=(4, 1, 8, 8)).astype(np.float32)
+    ref, got = run_both(AUTOENCODER, {"IMAGES": images})
+    assert_same_output(ref, got)
+
+
+# (i) A small Transformer encoder -------------------------------------------------------------
+TRANSFORMER = """
+class Encoder(nn.Module):
+    def __init__(self, dim=8, heads=2, classes=3):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(
+            d_model=dim, nhead=heads, dim_feedforward=16, dropout=0.0, batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x, pad_mask):
+        h = self.encoder(x, src_key_padding_mask=pad_mask)
+        return self.head(h[:, 0])
+
+model = init(Encoder())
+optimizer = optim.SGD(model.parameters(), lr=0.1)
+x = torch.from_numpy(X)
+pad_mask = torch.from_numpy(PAD)
+y = torch.from_numpy(Y)
+for step in range(4):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x, pad_mask), y)
+    loss.backward()
+    optimizer.step()
+    print(f"step {step} loss {loss.item():.6f}")
+"""
+
+
+@_needs("TransformerEncoderLayer", "TransformerEncoder")
+def test_port_transformer_encoder():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(4, 5, 8)).astype(np.float32)
+    pad = np.zeros((4, 5), bool)
+    pad[1, 3:] = True
+    pad[2, 4:] = True
+    y = rng.integers(0, 3, 4).astype(np.int64)
+    ref, got = run_both(TRANSFORMER, {"X": x, "PAD": pad, "Y": y})
+    assert_same_output(ref, got)
