@@ -507,3 +507,24 @@ def test_load_torch_pickle_protocols_and_containers(tmp_path, torch, protocol, l
     )
     assert (out["device"], out["dtype"], out["size"]) == ("cpu", np.float16, (2, 3))
     assert out["tuple"] == (1, "two", None, 3.5)
+
+
+def _patch_central_sizes(data: bytes, name: str, size: int) -> bytes:
+    """Rewrite the sizes the zip's central directory declares for member ``name``."""
+    buf = bytearray(data)
+    start = 0
+    while True:
+        at = buf.index(b"PK\x01\x02", start)
+        n = struct.unpack_from("<H", buf, at + 28)[0]
+        if buf[at + 46 : at + 46 + n].decode() == name:
+            struct.pack_into("<II", buf, at + 20, size, size)
+            return bytes(buf)
+        start = at + 4
+
+
+def test_load_torch_member_sizes_checked_against_the_archive(tmp_path):
+    obj = {"w": tp.tensor(tp.StorageRef("0", 1 << 29), (4,), (1,))}
+    data = tp.zip_checkpoint(tp.dumps(obj), {"0": _f32([1, 2, 3, 4])})
+    huge = _patch_central_sizes(data, "archive/data/0", 1 << 31)
+    with pytest.raises(TorchCheckpointError, match="past the end of the"):
+        dlx.load_torch(_write(tmp_path, huge))

@@ -413,7 +413,9 @@ def _not_torch(head: bytes, kind: str | None, where: str) -> str:
 
 
 def _member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, cap: int) -> bytes:
-    _check_member(info, where, cap)
+    if info.file_size > cap:
+        msg = f"{where}: zip member {info.filename!r} is {info.file_size} bytes, over the {cap}-byte limit"
+        raise TorchCheckpointError(msg)
     with zf.open(info) as m:
         data = m.read(info.file_size)
     if len(data) != info.file_size:
@@ -422,9 +424,16 @@ def _member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, cap: i
     return data
 
 
-def _check_member(info: zipfile.ZipInfo, where: str, cap: int) -> None:
-    if info.file_size > cap:
-        msg = f"{where}: zip member {info.filename!r} is {info.file_size} bytes, over the {cap}-byte limit"
+def _check_member(info: zipfile.ZipInfo, where: str, archive: int) -> None:
+    """The sizes a member declares must fit the archive (stored) or a sane ratio (deflated)."""
+    if info.header_offset + info.compress_size > archive:
+        msg = (
+            f"{where}: zip member {info.filename!r} claims {info.compress_size} bytes at offset "
+            f"{info.header_offset}, past the end of the {archive}-byte archive (truncated?)"
+        )
+        raise TorchCheckpointError(msg)
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        msg = f"{where}: stored zip member {info.filename!r} has inconsistent sizes"
         raise TorchCheckpointError(msg)
     if info.compress_type != zipfile.ZIP_STORED:
         if info.compress_type != zipfile.ZIP_DEFLATED:
@@ -439,10 +448,13 @@ def _check_member(info: zipfile.ZipInfo, where: str, cap: int) -> None:
 
 
 def _load_zip(f: IO[bytes], where: str) -> Any:
+    archive = f.seek(0, os.SEEK_END)
+    f.seek(0)
     with zipfile.ZipFile(f) as zf:
         infos = zf.infolist()
         members: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
+            _check_member(info, where, archive)
             name = info.filename
             parts = name.split("/")
             if (
@@ -486,7 +498,6 @@ def _load_zip(f: IO[bytes], where: str) -> Any:
         obj = _Unpickler(io.BytesIO(raw), persistent, where).load()
         for s in storages.values():
             info = members[f"{prefix}data/{s.key}"]
-            _check_member(info, where, info.file_size)
             with zf.open(info) as m:
                 s.array = _read_storage(m, s, byteorder, where)
     return obj
