@@ -528,3 +528,15 @@ def test_load_torch_member_sizes_checked_against_the_archive(tmp_path):
     huge = _patch_central_sizes(data, "archive/data/0", 1 << 31)
     with pytest.raises(TorchCheckpointError, match="past the end of the"):
         dlx.load_torch(_write(tmp_path, huge))
+
+
+def test_load_torch_corrupt_deflate_stream(tmp_path):
+    obj = {"w": tp.tensor(tp.StorageRef("0", 64), (64,), (1,))}
+    data = bytearray(
+        tp.zip_checkpoint(tp.dumps(obj), {"0": _f32(np.zeros(64))}, compress=zipfile.ZIP_DEFLATED)
+    )
+    start = data.index(b"archive/data.pkl") + len("archive/data.pkl")
+    for i in range(start + 2, start + 40):
+        data[i] ^= 0x5A  # garble the compressed pickle
+    with pytest.raises(TorchCheckpointError, match="corrupt"):
+        dlx.load_torch(_write(tmp_path, bytes(data)))

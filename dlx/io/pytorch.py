@@ -30,6 +30,7 @@ import pickle
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import IO, Any, ClassVar
 
@@ -382,14 +383,25 @@ def load_torch(
                 raise TorchCheckpointError(msg)
         except TorchCheckpointError:
             raise
-        except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile) as exc:
+        except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             msg = f"{where}: truncated or corrupt PyTorch checkpoint: {exc}"
             raise TorchCheckpointError(msg) from None
-        except (TypeError, ValueError, AttributeError, IndexError, KeyError, struct.error) as exc:
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            KeyError,
+            OverflowError,
+            struct.error,
+        ) as exc:
             msg = f"{where}: malformed PyTorch checkpoint: {type(exc).__name__}: {exc}"
             raise TorchCheckpointError(msg) from None
         except RecursionError:
             msg = f"{where}: the checkpoint's objects are nested too deeply"
+            raise TorchCheckpointError(msg) from None
+        except (NotImplementedError, RuntimeError) as exc:  # zipfile: encrypted members ...
+            msg = f"{where}: unsupported zip archive: {exc}"
             raise TorchCheckpointError(msg) from None
     try:
         return _resolve(obj, numpy, where)
