@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 FUZZ = Path(__file__).resolve().parent / "fuzz"
-TARGETS = ["safetensors", "model", "checkpoint", "kernels"]
+TARGETS = ["safetensors", "model", "checkpoint", "torch", "kernels"]
 
 
 def _target(name: str):

@@ -394,6 +394,7 @@ def load_torch(
             KeyError,
             OverflowError,
             struct.error,
+            OSError,  # zipfile seeking to an offset a damaged directory gives
         ) as exc:
             msg = f"{where}: malformed PyTorch checkpoint: {type(exc).__name__}: {exc}"
             raise TorchCheckpointError(msg) from None
@@ -438,7 +439,7 @@ def _member_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, cap: i
 
 def _check_member(info: zipfile.ZipInfo, where: str, archive: int) -> None:
     """The sizes a member declares must fit the archive (stored) or a sane ratio (deflated)."""
-    if info.header_offset + info.compress_size > archive:
+    if info.header_offset < 0 or info.header_offset + info.compress_size > archive:
         msg = (
             f"{where}: zip member {info.filename!r} claims {info.compress_size} bytes at offset "
             f"{info.header_offset}, past the end of the {archive}-byte archive (truncated?)"
