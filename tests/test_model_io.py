@@ -226,13 +226,68 @@ def test_save_load_state_dict_round_trip(tmp_path):
 
 
 def test_save_state_dict_errors_name_the_key(tmp_path):
-    with pytest.raises(TypeError, match=r"'epoch' holds a int.*save_checkpoint"):
-        dlx.save({"w": np.zeros(2), "epoch": 3}, tmp_path / "x.safetensors")
-    with pytest.raises(TypeError, match="keys must be str, got 1"):
-        dlx.save({1: np.zeros(2)}, tmp_path / "x.safetensors")
+    with pytest.raises(TypeError, match=r"`obj\['run'\]\[1\]` is a set"):
+        dlx.save({"w": np.zeros(2), "run": [1, {2}]}, tmp_path / "x.safetensors")
+    with pytest.raises(TypeError, match="has a key of type tuple"):
+        dlx.save({(1, 2): np.zeros(2)}, tmp_path / "x.safetensors")
     with pytest.raises(ValueError, match="`input_shape` is stored with a model"):
         dlx.save({"w": np.zeros(2)}, tmp_path / "x.safetensors", input_shape=(2,))
+    deep: dict = {}
+    for _ in range(70):
+        deep = {"d": deep}
+    with pytest.raises(ValueError, match="nested deeper than 64"):
+        dlx.save(deep, tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_save_load_nested_checkpoint_with_optimizer(tmp_path):
+    # torch.save({"model": ..., "optimizer": ..., "epoch": ...}, p) / torch.load(p), ported
+    def setup():
+        dlx.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        return model, dlx.optim.Adam(model.parameters(), lr=0.05)
+
+    x = dlx.tensor(np.random.default_rng(1).normal(size=(8, 3)).astype(np.float32))
+
+    def step(model, opt):
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    model, opt = setup()
+    for _ in range(3):
+        step(model, opt)
+    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+            "losses": (0.5, float("nan")), "note": None, 7: [True, "x"]}  # fmt: skip
+    dlx.save(ckpt, tmp_path / "ckpt.safetensors")
+    back = dlx.load(tmp_path / "ckpt.safetensors")
+    assert back["epoch"] == 3
+    assert back["note"] is None
+    assert back[7] == [True, "x"]
+    assert back["losses"][0] == 0.5
+    assert np.isnan(back["losses"][1])
+    assert list(back["model"]) == list(ckpt["model"])
+    assert set(back["optimizer"]["state"]) == {0, 1, 2, 3}
+    model2, opt2 = setup()
+    model2.load_state_dict(back["model"])
+    opt2.load_state_dict(back["optimizer"])
+    assert [step(model2, opt2) for _ in range(2)] == [step(model, opt) for _ in range(2)]
+
+
+def test_load_rejects_malformed_object_trees(tmp_path):
+    for tree in ({"d": [[1]]}, {"t": "9"}, {"x": 1}, [1], {"l": [{"v": [1]}]}):
+        meta = {"format": "dlx-object", "version": 1, "tree": tree}
+        save_file({}, tmp_path / "bad.safetensors", metadata={"dlx": json.dumps(meta)})
+        with pytest.raises(ValueError, match="saved object"):
+            dlx.load(tmp_path / "bad.safetensors")
+    meta = {"format": "dlx-object", "version": 1, "tree": {"v": 1}}
+    save_file(
+        {"0": np.zeros(1)}, tmp_path / "extra.safetensors", metadata={"dlx": json.dumps(meta)}
+    )
+    with pytest.raises(ValueError, match="do not match"):
+        dlx.load(tmp_path / "extra.safetensors")
 
 
 def test_load_state_dict_file_reads_torch_checkpoints(tmp_path):

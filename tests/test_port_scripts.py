@@ -148,6 +148,21 @@ torch.save(model.state_dict(), PATH)
 fresh = Classifier(8, 32, 3)
 fresh.load_state_dict(torch.load(PATH))
 print("reloaded", *evaluate(fresh, loader))
+
+torch.save({"epoch": 3, "model": model.state_dict(), "optimizer": optimizer.state_dict()}, PATH)
+checkpoint = torch.load(PATH, map_location="cpu")
+resumed = Classifier(8, 32, 3)
+resumed.load_state_dict(checkpoint["model"])
+resumed_opt = optim.SGD(resumed.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+resumed_opt.load_state_dict(checkpoint["optimizer"])
+for name, net, opt in (("original", model, optimizer), ("resumed", resumed, resumed_opt)):
+    net.train()
+    inputs, labels = next(iter(loader))
+    opt.zero_grad()
+    loss = criterion(net(inputs), labels)
+    loss.backward()
+    opt.step()
+    print(name, "epoch", checkpoint["epoch"] + 1, f"loss {loss.item():.6f}")
 """
 
 
@@ -155,7 +170,8 @@ def test_port_classifier_loop(tmp_path):
     x, y = _blobs(96, 8, 3, seed=1)
     ref, got = run_both(CLASSIFIER, {"X": x, "Y": y, "PATH": str(tmp_path / "model.pt")})
     assert_same_output(ref, got)
-    assert ref[-2].startswith("accuracy")
+    assert ref[-4].startswith("accuracy")
+    assert ref[-2].split()[-1] == ref[-1].split()[-1]  # resuming from the checkpoint is exact
 
 
 # (b) A CNN with x.view(x.size(0), -1) -------------------------------------------------------

@@ -26,10 +26,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from dlx.io._shapes import Shapes, state_shapes
+from dlx.io._tree import decode, encode
 from dlx.io.safetensors import Index, SafetensorsError, load_file, read_index, save_file
 
 FORMAT = "dlx-model"
 STATE_FORMAT = "dlx-state-dict"
+OBJECT_FORMAT = "dlx-object"  # nested: {"model": sd, "optimizer": ..., "epoch": 3}
 VERSION = 1
 META_KEY = "dlx"
 MAX_DEPTH = 64  # nesting of the architecture JSON
@@ -47,8 +49,12 @@ def save(
     ``model`` is either a model whose modules are all dlx classes with ``get_config()``
     (:func:`load` rebuilds it), or a mapping of str to tensors or arrays, such as
     ``model.state_dict()`` (what ``torch.save(model.state_dict(), path)`` users write;
-    :func:`load` returns it as a dict of Tensors, in the same key order). For a model of
-    your own classes save its state dict. ``input_shape`` (per sample, without the batch)
+    :func:`load` returns it as a dict of Tensors, in the same key order), or a nested
+    checkpoint dict such as ``{"model": model.state_dict(), "optimizer":
+    opt.state_dict(), "epoch": 3}``: dicts, lists and tuples of tensors, arrays, numbers,
+    strings and None (:func:`load` returns the same structure with Tensors; the
+    structure is JSON metadata, nothing is pickled). For a model of your own classes save
+    its state dict. ``input_shape`` (per sample, without the batch)
     is stored for ``dlx summary``. ``metadata`` adds string entries to the file's
     safetensors metadata (read them with :func:`dlx.io.read_metadata`); the key ``"dlx"``
     is reserved. The file is written atomically.
@@ -63,9 +69,13 @@ def save(
         if input_shape is not None:
             msg = "`input_shape` is stored with a model, not with a state dict"
             raise ValueError(msg)
-        tensors = _state_arrays(model)
-        info = {"format": STATE_FORMAT, "version": VERSION, "keys": list(tensors)}
-        save_file(tensors, path, metadata={**extra, META_KEY: json.dumps(info)})
+        flat = _state_arrays(model)
+        if flat is not None:
+            info: dict[str, Any] = {"format": STATE_FORMAT, "version": VERSION, "keys": list(flat)}
+        else:  # a nested checkpoint: tensors under generated names, the structure as JSON
+            flat = {}
+            info = {"format": OBJECT_FORMAT, "version": VERSION, "tree": encode(model, flat)}
+        save_file(flat, path, metadata={**extra, META_KEY: json.dumps(info)})
         return
     arch = _arch(model, "model", 0)
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "arch": arch}
@@ -86,7 +96,7 @@ def load(path: str | os.PathLike[str], map_location: Any = None, **kwargs: Any) 
     so a ported ``torch.load(path, map_location="cpu")`` runs. A model file gives the model
     with its weights. A state-dict file (``dlx.save`` of a
     mapping) gives an ``OrderedDict`` of ``dlx.Tensor``, in the saved key order, for
-    ``model.load_state_dict``. Other safetensors files (``safetensors.torch.save_file``)
+    ``model.load_state_dict``; a nested checkpoint gives its dicts, lists and values back. Other safetensors files (``safetensors.torch.save_file``)
     are read by :func:`load_state_dict_file`. A PyTorch
     checkpoint (``torch.save``) is refused with a message that names
     :func:`dlx.load_torch`, which reads it.
@@ -126,6 +136,15 @@ def load(path: str | os.PathLike[str], map_location: Any = None, **kwargs: Any) 
         raise SafetensorsError(msg) from None
     if isinstance(info, dict) and info.get("format") == STATE_FORMAT:
         return _state_dict(load_file(path), info.get("keys"))
+    if isinstance(info, dict) and info.get("format") == OBJECT_FORMAT:
+        from dlx.tensor import Tensor
+
+        if info.get("version") != VERSION:
+            msg = (
+                f"unsupported dlx object version {info.get('version')!r} (this dlx reads {VERSION})"
+            )
+            raise ValueError(msg)
+        return decode(info.get("tree"), {k: Tensor(v) for k, v in load_file(path).items()})
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         msg = f"model metadata must have format {FORMAT!r} or {STATE_FORMAT!r}"
         raise ValueError(msg)
@@ -170,25 +189,20 @@ def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any
     return model
 
 
-def _state_arrays(state: Mapping[Any, Any]) -> dict[str, np.ndarray]:
-    """``{key: array}`` of a state dict to save; keys str, values tensors or arrays."""
+def _state_arrays(state: Mapping[Any, Any]) -> dict[str, np.ndarray] | None:
+    """``{key: array}`` of a flat state dict (str keys, tensor or array values), else None."""
     from dlx.tensor import Tensor
 
     out = {}
     for k, v in state.items():
         if not isinstance(k, str):
-            msg = f"dlx.save: state dict keys must be str, got {k!r}"
-            raise TypeError(msg)
+            return None
         if isinstance(v, Tensor):
             out[k] = v.detach().numpy()
-        elif isinstance(v, np.ndarray | np.generic):
-            out[k] = np.asarray(v)
+        elif isinstance(v, np.ndarray):
+            out[k] = v
         else:
-            msg = (
-                f"dlx.save: a state dict maps str to tensors or arrays, but {k!r} holds a "
-                f"{type(v).__name__}; save training state with dlx.train.save_checkpoint"
-            )
-            raise TypeError(msg)
+            return None
     return out
 
 
