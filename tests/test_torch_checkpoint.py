@@ -540,3 +540,19 @@ def test_load_torch_corrupt_deflate_stream(tmp_path):
         data[i] ^= 0x5A  # garble the compressed pickle
     with pytest.raises(TorchCheckpointError, match="corrupt"):
         dlx.load_torch(_write(tmp_path, bytes(data)))
+
+
+def test_hostile_payload_anywhere_is_never_run(tmp_path):
+    sentinel = tmp_path / "pwned"
+    payload = tp.dumps(tp.Global("os", "system")(f"touch {sentinel}"))
+    # in the legacy format's first (magic number) pickle
+    legacy = _write(tmp_path, payload + pickle.dumps(1001, protocol=2), "legacy.pt")
+    with pytest.raises(UnsafeCheckpointError, match=r"os\.system"):
+        dlx.load_torch(legacy)
+    zipped = _write(tmp_path, tp.zip_checkpoint(payload, {}), "zip.pt")
+    with pytest.raises(UnsafeCheckpointError, match=r"os\.system"):
+        dlx.load_state_dict_file(zipped, dlx.nn.Linear(2, 2))
+    for path in (legacy, zipped):
+        with pytest.raises(SafetensorsError, match="load_torch"):
+            dlx.load(path)
+    assert not sentinel.exists()
