@@ -556,3 +556,15 @@ def test_hostile_payload_anywhere_is_never_run(tmp_path):
         with pytest.raises(SafetensorsError, match="load_torch"):
             dlx.load(path)
     assert not sentinel.exists()
+
+
+def test_load_torch_whole_storage_tensor_is_not_copied_twice(tmp_path):
+    s = tp.StorageRef("0", 6)
+    obj = {"w": tp.tensor(s, (2, 3), (3, 1)), "other": tp.tensor(tp.StorageRef("1", 2), (2,), (1,))}
+    data = tp.zip_checkpoint(tp.dumps(obj), {"0": _f32(np.arange(6)), "1": _f32([7, 8])})
+    out = dlx.load_torch(_write(tmp_path, data), numpy=True)
+    np.testing.assert_array_equal(out["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert out["w"].flags.writeable
+    assert out["w"].flags.c_contiguous
+    out["w"][0, 0] = -1  # its own memory: the other tensor is untouched
+    np.testing.assert_array_equal(out["other"], [7, 8])

@@ -103,11 +103,12 @@ _UNTYPED = _StorageType("UntypedStorage", "u1")
 class _Storage:
     """One storage named by the pickle: its key, element type and element count."""
 
-    __slots__ = ("array", "key", "numel", "stype")
+    __slots__ = ("array", "key", "numel", "stype", "views")
 
     def __init__(self, key: str, stype: _StorageType, numel: int) -> None:
         self.key, self.stype, self.numel = key, stype, numel
         self.array: np.ndarray | None = None
+        self.views = 0  # tensors built on it (one whole-storage tensor takes the array itself)
 
 
 class _Pending:
@@ -174,6 +175,7 @@ def _rebuild_tensor(
                 f"({storage.numel}): an expanded tensor; save t.contiguous() instead"
             )
             raise TorchCheckpointError(msg)
+    storage.views += 1
     return _Pending(storage, offset, shape, strides, bool(requires_grad))
 
 
@@ -649,7 +651,10 @@ def _materialise(p: _Pending, numpy: bool) -> Any:
         strides=tuple(s * item for s in p.strides),
         writeable=False,
     )
-    arr = np.array(view, copy=True, order="C")
+    if p.storage.views == 1 and view.size == base.size and view.flags.c_contiguous:
+        arr = base.reshape(p.shape)  # the storage's only tensor, all of it: no second copy
+    else:
+        arr = np.array(view, copy=True, order="C")
     if numpy:
         return arr
     if p.parameter:
