@@ -222,9 +222,14 @@ def get_default_dtype() -> dtype:
 __version__ = "0.1.0"
 
 # Model files live in dlx.io.model; imported on first use so `import dlx` stays cheap.
-_LAZY = {"save": "dlx.io.model", "load": "dlx.io.model", "load_state_dict_file": "dlx.io.model"}
+_LAZY = {
+    "save": "dlx.io.model",
+    "load": "dlx.io.model",
+    "load_state_dict_file": "dlx.io.model",
+    "load_torch": "dlx.io.pytorch",
+}
 # Sub-packages reachable as attributes (dlx.optim.Adam) without importing them up front.
-_SUBMODULES = ("backends", "cuda", "data", "io", "linalg", "optim", "reference", "train")
+_SUBMODULES = ("backends", "cuda", "data", "io", "linalg", "optim", "reference", "train", "utils")
 
 
 def __getattr__(name: str) -> _Any:
@@ -364,6 +369,7 @@ __all__ = [
     "linspace",
     "load",
     "load_state_dict_file",
+    "load_torch",
     "log",
     "log1p",
     "log2",

@@ -71,10 +71,17 @@ class TensorDataset(Dataset):
     """
 
     def __init__(self, *arrays: Any) -> None:
+        from dlx.tensor import Tensor
+
         if not arrays:
             msg = "TensorDataset: expected at least one array"
             raise ValueError(msg)
-        self.arrays = tuple(np.asarray(a) for a in arrays)
+        # Made from Tensors (PyTorch's TensorDataset(x, y)): samples and DataLoader batches
+        # are Tensors too, as in PyTorch. Made from arrays: arrays.
+        self.yields_tensors = all(isinstance(a, Tensor) for a in arrays)
+        self.arrays = tuple(
+            a.detach().numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays
+        )
         shapes = [a.shape for a in self.arrays]
         if any(len(s) == 0 for s in shapes):
             msg = (
@@ -87,15 +94,17 @@ class TensorDataset(Dataset):
             )
             raise ValueError(msg)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
         i = _check_index(index, len(self), "TensorDataset")
-        return tuple(a[i] for a in self.arrays)
+        sample = tuple(a[i] for a in self.arrays)
+        return as_tensors(sample) if self.yields_tensors else sample
 
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Return ``tuple(np.take(a, indices, axis=0) for a in arrays)`` (new arrays)."""
+        """Return ``tuple(np.take(a, indices, axis=0) for a in arrays)`` (new arrays; the
+        DataLoader wraps them in Tensors when the dataset was made from Tensors)."""
         return tuple(np.take(a, indices, axis=0) for a in self.arrays)
 
     def __repr__(self) -> str:
@@ -125,11 +134,27 @@ class Subset(Dataset):
     def __len__(self) -> int:
         return int(self.indices.size)
 
+    @property
+    def yields_tensors(self) -> bool:
+        """Whether the underlying dataset gives Tensors (a TensorDataset of Tensors)."""
+        return bool(getattr(self.dataset, "yields_tensors", False))
+
     def get_batch(self, indices: np.ndarray) -> Any:
         return gather(self.dataset, self.indices[indices])
 
     def __repr__(self) -> str:
         return f"Subset({self.dataset!r}, {len(self)} samples)"
+
+
+def as_tensors(batch: Any) -> Any:
+    """``batch`` with its arrays (alone, or in tuples and lists) wrapped as Tensors (no copy)."""
+    from dlx.tensor import Tensor
+
+    if isinstance(batch, tuple | list):
+        return type(batch)(as_tensors(b) for b in batch)
+    if isinstance(batch, np.ndarray | np.generic) and np.asarray(batch).dtype.kind in "biuf":
+        return Tensor(np.asarray(batch))
+    return batch
 
 
 def gather(

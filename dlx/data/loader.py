@@ -10,6 +10,7 @@ import numpy as np
 from dlx.data import _loader_args as check
 from dlx.data._fetch import fetch
 from dlx.data._random import SeedLike, check_seed, draw_seed
+from dlx.data.dataset import as_tensors
 from dlx.data.sampler import RandomSampler, SequentialSampler, epoch_indices
 
 __all__ = ["DataLoader"]
@@ -214,8 +215,12 @@ class DataLoader:
         self.epoch += 1
         batches, count = self._plan(epoch)
         if self.num_workers == 0 or count == 0:
-            return self._serial(batches)
-        return self._parallel(batches, count, epoch)
+            it = self._serial(batches)
+        else:
+            it = self._parallel(batches, count, epoch)
+        if getattr(self.dataset, "yields_tensors", False):
+            return (as_tensors(b) for b in it)  # TensorDataset of Tensors: Tensor batches
+        return it
 
     def _serial(self, batches: Iterator[np.ndarray]) -> Iterator[Any]:
         for indices in batches:

@@ -1,6 +1,7 @@
-"""Safe file formats: safetensors read/write in pure Python + NumPy, and atomic writes.
+"""Safe file formats: safetensors read/write in pure Python + NumPy, PyTorch checkpoints
+read through a restricted unpickler (:func:`load_torch`), and atomic writes.
 
-Nothing here unpickles or evaluates file contents. Import it explicitly::
+Nothing here evaluates file contents or resolves a global outside a fixed allow list. Import it explicitly::
 
     from dlx.io import load_file, save_file
 """
@@ -8,6 +9,7 @@ Nothing here unpickles or evaluates file contents. Import it explicitly::
 from __future__ import annotations
 
 from dlx.io.atomic import atomic_write
+from dlx.io.pytorch import TorchCheckpointError, UnsafeCheckpointError, load_torch
 from dlx.io.safetensors import (
     MAX_HEADER_SIZE,
     SafetensorsError,
@@ -22,9 +24,12 @@ from dlx.io.safetensors import (
 __all__ = [
     "MAX_HEADER_SIZE",
     "SafetensorsError",
+    "TorchCheckpointError",
+    "UnsafeCheckpointError",
     "atomic_write",
     "load_bytes",
     "load_file",
+    "load_torch",
     "read_index",
     "read_metadata",
     "save_bytes",

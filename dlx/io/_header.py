@@ -57,8 +57,21 @@ def read_header(f: Any, size: int, where: str) -> tuple[list[Entry], dict[str, s
     try:
         return _parse_header(f, size)
     except SafetensorsError as exc:
-        msg = f"{where}: not a valid safetensors file: {exc}"
+        hint = _format_hint(f)
+        msg = f"{where}: not a valid safetensors file: " + (f"{hint} ({exc})" if hint else f"{exc}")
         raise SafetensorsError(msg) from None
+
+
+def _format_hint(f: Any) -> str | None:
+    """What the file is instead (a PyTorch checkpoint ...), from its first bytes."""
+    from dlx.io._sniff import SAFETENSORS, describe, sniff
+
+    try:
+        f.seek(0)
+        head = f.read(16)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return None if sniff(head) == SAFETENSORS else describe(head)
 
 
 def _parse_header(f: Any, size: int) -> tuple[list[Entry], dict[str, str], int]:

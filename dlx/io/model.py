@@ -26,9 +26,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from dlx.io._shapes import Shapes, state_shapes
+from dlx.io._tree import decode, encode
 from dlx.io.safetensors import Index, SafetensorsError, load_file, read_index, save_file
 
 FORMAT = "dlx-model"
+STATE_FORMAT = "dlx-state-dict"
+OBJECT_FORMAT = "dlx-object"  # nested: {"model": sd, "optimizer": ..., "epoch": 3}
 VERSION = 1
 META_KEY = "dlx"
 MAX_DEPTH = 64  # nesting of the architecture JSON
@@ -41,13 +44,20 @@ def save(
     input_shape: tuple[int, ...] | None = None,
     metadata: Mapping[str, str] | None = None,
 ) -> None:
-    """Save ``model`` (architecture and weights) to a safetensors file, atomically.
+    """Save ``model`` (architecture and weights), or a state dict, to a safetensors file.
 
-    Every module must be a dlx class with ``get_config()``; for other models save the
-    weights alone with ``dlx.io.save_file(model.state_dict(), path)`` and load them with
-    :func:`load_state_dict_file`. ``input_shape`` (per sample, without the batch) is
-    stored for ``dlx summary``. ``metadata`` adds string entries to the file's safetensors
-    metadata (read them with :func:`dlx.io.read_metadata`); the key ``"dlx"`` is reserved.
+    ``model`` is either a model whose modules are all dlx classes with ``get_config()``
+    (:func:`load` rebuilds it), or a mapping of str to tensors or arrays, such as
+    ``model.state_dict()`` (what ``torch.save(model.state_dict(), path)`` users write;
+    :func:`load` returns it as a dict of Tensors, in the same key order), or a nested
+    checkpoint dict such as ``{"model": model.state_dict(), "optimizer":
+    opt.state_dict(), "epoch": 3}``: dicts, lists and tuples of tensors, arrays, numbers,
+    strings and None (:func:`load` returns the same structure with Tensors; the
+    structure is JSON metadata, nothing is pickled). For a model of your own classes save
+    its state dict. ``input_shape`` (per sample, without the batch)
+    is stored for ``dlx summary``. ``metadata`` adds string entries to the file's
+    safetensors metadata (read them with :func:`dlx.io.read_metadata`); the key ``"dlx"``
+    is reserved. The file is written atomically.
     """
     extra = dict(metadata or {})
     if META_KEY in extra or not all(
@@ -55,6 +65,18 @@ def save(
     ):
         msg = f"`metadata` must map str to str without the reserved key {META_KEY!r}"
         raise ValueError(msg)
+    if isinstance(model, Mapping):
+        if input_shape is not None:
+            msg = "`input_shape` is stored with a model, not with a state dict"
+            raise ValueError(msg)
+        flat = _state_arrays(model)
+        if flat is not None:
+            info: dict[str, Any] = {"format": STATE_FORMAT, "version": VERSION, "keys": list(flat)}
+        else:  # a nested checkpoint: tensors under generated names, the structure as JSON
+            flat = {}
+            info = {"format": OBJECT_FORMAT, "version": VERSION, "tree": encode(model, flat)}
+        save_file(flat, path, metadata={**extra, META_KEY: json.dumps(info)})
+        return
     arch = _arch(model, "model", 0)
     meta: dict[str, Any] = {"format": FORMAT, "version": VERSION, "arch": arch}
     if input_shape is not None:
@@ -67,23 +89,44 @@ def save(
     save_file(tensors, path, metadata={**extra, META_KEY: json.dumps(meta)})
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Rebuild the model saved by :func:`save` and load its weights.
+def load(path: str | os.PathLike[str], map_location: Any = None, **kwargs: Any) -> Any:
+    """Read a file written by :func:`save`: the rebuilt model, or the saved state dict.
+
+    ``map_location`` (the CPU) and ``weights_only=True`` are accepted as in ``torch.load``,
+    so a ported ``torch.load(path, map_location="cpu")`` runs. A model file gives the model
+    with its weights. A state-dict file (``dlx.save`` of a
+    mapping) gives an ``OrderedDict`` of ``dlx.Tensor``, in the saved key order, for
+    ``model.load_state_dict``; a nested checkpoint gives its dicts, lists and values back. Other safetensors files (``safetensors.torch.save_file``)
+    are read by :func:`load_state_dict_file`. A PyTorch
+    checkpoint (``torch.save``) is refused with a message that names
+    :func:`dlx.load_torch`, which reads it.
 
     Raises
     ------
     dlx.io.SafetensorsError
-        The file is not valid safetensors (bad header, offsets, dtype ...).
+        The file is not valid safetensors (bad header, offsets, dtype ...); the message
+        names the file's format when it is another one (a PyTorch zip or pickle ...).
     ValueError
-        The architecture is missing or invalid: unknown layer class, bad config keys or
-        values, or weights that do not match it (the message names the key). All of this
-        is checked against the file's header before any layer or weight is allocated.
+        The architecture is invalid: unknown layer class, bad config keys or values, or
+        weights that do not match it (the message names the key). All of this is checked
+        against the file's header before any layer or weight is allocated.
     """
+    from dlx._device import check_device
+
+    check_device(map_location, "map_location")  # torch.load(p, map_location="cpu") ported
+    unknown = set(kwargs) - {"weights_only"}
+    if unknown or kwargs.get("weights_only") not in (None, True):
+        msg = (
+            "dlx.load takes `map_location` (the CPU) and `weights_only=True` from "
+            f"torch.load's arguments, got {kwargs}"
+        )
+        raise TypeError(msg) if unknown else ValueError(msg)
     index, meta = read_index(path)
     if META_KEY not in meta:
         msg = (
-            f"{os.fspath(path)!r} has no dlx architecture metadata; load plain weights "
-            "into a model you build with dlx.load_state_dict_file(path, model)"
+            f"{os.fspath(path)!r} has no dlx metadata (a plain safetensors state dict); read "
+            "its tensors with dlx.load_state_dict_file(path), or load them into a model you "
+            "build with dlx.load_state_dict_file(path, model)"
         )
         raise ValueError(msg)
     try:
@@ -91,8 +134,19 @@ def load(path: str | os.PathLike[str]) -> Any:
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = f"model architecture metadata is not valid JSON: {exc}"
         raise SafetensorsError(msg) from None
+    if isinstance(info, dict) and info.get("format") == STATE_FORMAT:
+        return _state_dict(load_file(path), info.get("keys"))
+    if isinstance(info, dict) and info.get("format") == OBJECT_FORMAT:
+        from dlx.tensor import Tensor
+
+        if info.get("version") != VERSION:
+            msg = (
+                f"unsupported dlx object version {info.get('version')!r} (this dlx reads {VERSION})"
+            )
+            raise ValueError(msg)
+        return decode(info.get("tree"), {k: Tensor(v) for k, v in load_file(path).items()})
     if not isinstance(info, dict) or info.get("format") != FORMAT:
-        msg = f"model metadata must have format {FORMAT!r}"
+        msg = f"model metadata must have format {FORMAT!r} or {STATE_FORMAT!r}"
         raise ValueError(msg)
     if info.get("version") != VERSION:
         msg = f"unsupported dlx model version {info.get('version')!r} (this dlx reads {VERSION})"
@@ -113,17 +167,71 @@ def load(path: str | os.PathLike[str]) -> Any:
 
 
 def load_state_dict_file(path: str | os.PathLike[str], model: Any = None) -> Any:
-    """Read a safetensors state dict (e.g. from ``safetensors.torch.save_file``).
+    """Read a state dict file: safetensors (``safetensors.torch.save_file``, ``dlx.save``
+    of a state dict) or a PyTorch checkpoint of a state dict (``torch.save(
+    model.state_dict(), "m.pt")``, read by :func:`dlx.load_torch`, nothing executed).
 
     With ``model``, load it into the model (strict: keys and shapes must match, else
     :class:`dlx.nn.StateDictError`, a RuntimeError as in PyTorch) and return the model;
-    without, return the ``{key: ndarray}`` dict.
+    without, return the ``{key: ndarray}`` dict. A PyTorch checkpoint that holds more
+    than a state dict (``{"model": ..., "epoch": ...}``) raises a ValueError naming its
+    keys: pick one with ``dlx.load_torch(path)[key]``.
     """
-    tensors = load_file(path)
+    from dlx.io._sniff import PICKLE, ZIP, read_head, sniff
+
+    if sniff(read_head(path, "state dict file")) in (ZIP, PICKLE):
+        tensors = _torch_state(path)
+    else:
+        tensors = load_file(path)
     if model is None:
         return tensors
     model.load_state_dict(tensors, strict=True)
     return model
+
+
+def _state_arrays(state: Mapping[Any, Any]) -> dict[str, np.ndarray] | None:
+    """``{key: array}`` of a flat state dict (str keys, tensor or array values), else None."""
+    from dlx.tensor import Tensor
+
+    out = {}
+    for k, v in state.items():
+        if not isinstance(k, str):
+            return None
+        if isinstance(v, Tensor):
+            out[k] = v.detach().numpy()
+        elif isinstance(v, np.ndarray):
+            out[k] = v
+        else:
+            return None
+    return out
+
+
+def _state_dict(arrays: dict[str, np.ndarray], keys: Any) -> Any:
+    """The state dict read back as Tensors, in the saved key order when it is recorded."""
+    from collections import OrderedDict
+
+    from dlx.tensor import Tensor
+
+    if isinstance(keys, list) and sorted(keys) == sorted(arrays):
+        arrays = {k: arrays[k] for k in keys}
+    return OrderedDict((k, Tensor(v)) for k, v in arrays.items())
+
+
+def _torch_state(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    from dlx.io.pytorch import load_torch
+
+    obj = load_torch(path, numpy=True)
+    if isinstance(obj, Mapping) and all(
+        isinstance(k, str) and isinstance(v, np.ndarray) for k, v in obj.items()
+    ):
+        return dict(obj)
+    keys = list(obj)[:20] if isinstance(obj, Mapping) else None
+    msg = (
+        f"{os.fspath(path)!r} is a PyTorch checkpoint that holds "
+        + (f"a dict with keys {keys}" if keys is not None else f"a {type(obj).__name__}")
+        + ", not a state dict of tensors; pick one with dlx.load_torch(path)[key]"
+    )
+    raise ValueError(msg)
 
 
 # -- architecture <-> JSON ----------------------------------------------------------------

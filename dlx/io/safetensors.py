@@ -277,6 +277,10 @@ class _MemoryReader:
         self.pos += len(chunk)
         return chunk
 
+    def seek(self, pos: int) -> int:
+        self.pos = max(0, min(pos, len(self.view)))
+        return self.pos
+
 
 def _map(f: IO[bytes], start: int, size: int) -> np.ndarray:
     """The data section of the open file ``f`` as a read-only uint8 array (no copy).

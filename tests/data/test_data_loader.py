@@ -49,6 +49,27 @@ def test_tensordataset_getitem_returns_tuple_of_rows() -> None:
     np.testing.assert_array_equal(only, x[2])
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_tensordataset_of_tensors_yields_tensors(workers) -> None:
+    # PyTorch's TensorDataset(x, y) gives Tensors per sample and per batch (labels.size(0),
+    # (pred == y).sum().item() ...); made from arrays it keeps giving arrays.
+    import dlx
+
+    x, y = _xy()
+    ds = TensorDataset(dlx.from_numpy(x), dlx.from_numpy(y))
+    xi, yi = ds[3]
+    assert isinstance(xi, dlx.Tensor)
+    assert isinstance(yi, dlx.Tensor)
+    assert yi.item() == 3
+    batches = list(DataLoader(Subset(ds, [9, 0, 4]), batch_size=2, num_workers=workers))
+    assert all(isinstance(t, dlx.Tensor) for b in batches for t in b)
+    assert [b[1].size(0) for b in batches] == [2, 1]
+    np.testing.assert_array_equal(batches[0][0].numpy(), x[[9, 0]])
+    assert batches[0][1].dtype == dlx.int64
+    plain = next(iter(DataLoader(TensorDataset(x, y), batch_size=2)))
+    assert all(isinstance(a, np.ndarray) for a in plain)
+
+
 def test_tensordataset_get_batch_is_a_copy() -> None:
     x, y = _xy()
     ds = TensorDataset(x, y)

@@ -89,6 +89,39 @@ def checkpoint_seeds(tmp: str) -> None:
     _write("checkpoint", "minimal_meta", b"\x01" + json.dumps(minimal).encode())
 
 
+def torch_seeds() -> None:
+    """PyTorch checkpoints crafted without torch (tests/_support/torch_pickles.py): zip and legacy."""
+    import io
+    import pickle
+    import struct
+    import sys
+
+    sys.path.insert(0, str(HERE.parent / "_support"))
+    import torch_pickles as tp
+
+    s = tp.StorageRef("0", 12)
+    obj = tp.ORDERED(
+        [
+            ("a", tp.tensor(s, (3, 4), (4, 1))),
+            ("b", tp.tensor(s, (2, 2), (1, 4), 1)),
+            ("p", tp.PARAMETER(tp.tensor(tp.StorageRef("1", 3, "LongStorage"), (3,), (1,)), False)),
+        ]
+    )
+    pkl = tp.dumps(obj)
+    f32, i64 = np.arange(12, dtype="<f4").tobytes(), np.arange(3, dtype="<i8").tobytes()
+    _write("torch", "zip", tp.zip_checkpoint(pkl, {"0": f32, "1": i64}))
+    legacy = io.BytesIO()
+    for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+        pickle.dump(header, legacy, protocol=2)
+    legacy.write(pkl)
+    pickle.dump(["0", "1"], legacy, protocol=2)
+    legacy.write(struct.pack("<q", 12) + f32 + struct.pack("<q", 3) + i64)
+    _write("torch", "legacy", legacy.getvalue())
+    evil = tp.dumps(tp.Global("os", "system")("true"))
+    _write("torch", "os_system", tp.zip_checkpoint(evil, {}))
+    _write("torch", "truncated", tp.zip_checkpoint(pkl, {"0": f32, "1": i64})[:-40])
+
+
 def kernel_seeds() -> None:
     rng = np.random.default_rng(0)
     for i in range(8):
@@ -100,4 +133,5 @@ if __name__ == "__main__":
         safetensors_seeds()
         model_seeds(tmp)
         checkpoint_seeds(tmp)
+        torch_seeds()
         kernel_seeds()

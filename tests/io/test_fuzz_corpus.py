@@ -10,7 +10,7 @@ import pytest
 import repo_paths
 
 FUZZ = repo_paths.FUZZ
-TARGETS = ["safetensors", "model", "checkpoint", "kernels"]
+TARGETS = ["safetensors", "model", "checkpoint", "torch", "kernels"]
 
 
 def _target(name: str):

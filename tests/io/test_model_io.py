@@ -201,3 +201,101 @@ def test_torch_safetensors_interop(tmp_path):
     dlx.save(nn.Sequential(nn.Linear(4, 3)), tmp_path / "d.safetensors")
     back = st_torch.load_file(str(tmp_path / "d.safetensors"))
     assert set(back) == {"0.weight", "0.bias"}
+
+
+# -- state dicts (torch.save(model.state_dict(), p) / torch.load(p) written with dlx) ---------
+def test_save_load_state_dict_round_trip(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
+    model.train()
+    model(dlx.tensor(np.random.default_rng(0).normal(size=(5, 3))))
+    state = model.state_dict()
+    dlx.save(state, tmp_path / "sd.safetensors")
+    got = dlx.load(tmp_path / "sd.safetensors")
+    assert list(got) == list(state)  # the key order survives the dtype-sorted file layout
+    for k, v in state.items():
+        assert isinstance(got[k], dlx.Tensor)
+        assert got[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(got[k].numpy(), v.numpy(), err_msg=k)
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
+    fresh.load_state_dict(got)
+    np.testing.assert_array_equal(fresh[1].running_var.numpy(), model[1].running_var.numpy())
+    arrays = {"b": np.arange(3), "a": np.ones((2, 2), np.float32)}
+    dlx.save(arrays, tmp_path / "arrays.safetensors")
+    assert list(dlx.load(tmp_path / "arrays.safetensors")) == ["b", "a"]
+    assert set(dlx.load_state_dict_file(tmp_path / "arrays.safetensors")) == {"a", "b"}
+
+
+def test_save_state_dict_errors_name_the_key(tmp_path):
+    with pytest.raises(TypeError, match=r"`obj\['run'\]\[1\]` is a set"):
+        dlx.save({"w": np.zeros(2), "run": [1, {2}]}, tmp_path / "x.safetensors")
+    with pytest.raises(TypeError, match="has a key of type tuple"):
+        dlx.save({(1, 2): np.zeros(2)}, tmp_path / "x.safetensors")
+    with pytest.raises(ValueError, match="`input_shape` is stored with a model"):
+        dlx.save({"w": np.zeros(2)}, tmp_path / "x.safetensors", input_shape=(2,))
+    deep: dict = {}
+    for _ in range(70):
+        deep = {"d": deep}
+    with pytest.raises(ValueError, match="nested deeper than 64"):
+        dlx.save(deep, tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_save_load_nested_checkpoint_with_optimizer(tmp_path):
+    # torch.save({"model": ..., "optimizer": ..., "epoch": ...}, p) / torch.load(p), ported
+    def setup():
+        dlx.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        return model, dlx.optim.Adam(model.parameters(), lr=0.05)
+
+    x = dlx.tensor(np.random.default_rng(1).normal(size=(8, 3)).astype(np.float32))
+
+    def step(model, opt):
+        opt.zero_grad()
+        loss = (model(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    model, opt = setup()
+    for _ in range(3):
+        step(model, opt)
+    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3,
+            "losses": (0.5, float("nan")), "note": None, 7: [True, "x"]}  # fmt: skip
+    dlx.save(ckpt, tmp_path / "ckpt.safetensors")
+    back = dlx.load(tmp_path / "ckpt.safetensors")
+    assert back["epoch"] == 3
+    assert back["note"] is None
+    assert back[7] == [True, "x"]
+    assert back["losses"][0] == 0.5
+    assert np.isnan(back["losses"][1])
+    assert list(back["model"]) == list(ckpt["model"])
+    assert set(back["optimizer"]["state"]) == {0, 1, 2, 3}
+    model2, opt2 = setup()
+    model2.load_state_dict(back["model"])
+    opt2.load_state_dict(back["optimizer"])
+    assert [step(model2, opt2) for _ in range(2)] == [step(model, opt) for _ in range(2)]
+
+
+def test_load_rejects_malformed_object_trees(tmp_path):
+    for tree in ({"d": [[1]]}, {"t": "9"}, {"x": 1}, [1], {"l": [{"v": [1]}]}):
+        meta = {"format": "dlx-object", "version": 1, "tree": tree}
+        save_file({}, tmp_path / "bad.safetensors", metadata={"dlx": json.dumps(meta)})
+        with pytest.raises(ValueError, match="saved object"):
+            dlx.load(tmp_path / "bad.safetensors")
+    meta = {"format": "dlx-object", "version": 1, "tree": {"v": 1}}
+    save_file(
+        {"0": np.zeros(1)}, tmp_path / "extra.safetensors", metadata={"dlx": json.dumps(meta)}
+    )
+    with pytest.raises(ValueError, match="do not match"):
+        dlx.load(tmp_path / "extra.safetensors")
+
+
+def test_load_state_dict_file_reads_torch_checkpoints(tmp_path):
+    torch = pytest.importorskip("torch")
+    tmodel = torch.nn.Linear(3, 2)
+    torch.save(tmodel.state_dict(), tmp_path / "m.pt")
+    got = dlx.load_state_dict_file(tmp_path / "m.pt")
+    np.testing.assert_array_equal(got["weight"], tmodel.weight.detach().numpy())
+    torch.save({"model": tmodel.state_dict(), "epoch": 2}, tmp_path / "ckpt.pt")
+    with pytest.raises(ValueError, match=r"keys \['model', 'epoch'\].*load_torch\(path\)\[key\]"):
+        dlx.load_state_dict_file(tmp_path / "ckpt.pt", nn.Linear(3, 2))
