@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import dlx
-import dlx.nn as nn
 import dlx.nn.functional as F
+from dlx import nn
 
 pytestmark = pytest.mark.isa_levels
 
@@ -179,7 +179,10 @@ def test_layers_parameters_like_torch():
     pairs = [
         (nn.LayerNorm((2, 3)), torch.nn.LayerNorm((2, 3))),
         (nn.LayerNorm(4, bias=False), torch.nn.LayerNorm(4, bias=False)),
-        (nn.LayerNorm(4, elementwise_affine=False), torch.nn.LayerNorm(4, elementwise_affine=False)),
+        (
+            nn.LayerNorm(4, elementwise_affine=False),
+            torch.nn.LayerNorm(4, elementwise_affine=False),
+        ),
         (nn.RMSNorm(5), torch.nn.RMSNorm(5)),
         (nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6)),
         (nn.GroupNorm(2, 6, affine=False), torch.nn.GroupNorm(2, 6, affine=False)),
@@ -198,7 +201,8 @@ def test_layers_forward_and_train():
         assert out.shape == x.shape
         out.sum().backward()
         for p in layer.parameters():
-            assert p.grad is not None and p.grad.shape == p.shape
+            assert p.grad is not None
+            assert p.grad.shape == p.shape
         assert layer.output_shape(x.shape) == tuple(x.shape)
 
 
@@ -212,4 +216,6 @@ def test_layers_save_load_round_trip(tmp_path):
     x = dlx.tensor(R.standard_normal((5, 4)).astype(np.float32))
     np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
     text = model.summary((4,))
-    assert "LayerNorm" in text and "GroupNorm" in text and "RMSNorm" in text
+    assert "LayerNorm" in text
+    assert "GroupNorm" in text
+    assert "RMSNorm" in text
