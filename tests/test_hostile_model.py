@@ -62,6 +62,7 @@ SAMPLES = {
     "MSELoss": [nn.MSELoss()],
     "MaxPool2d": [nn.MaxPool2d(2)],
     "Maxout": [nn.Maxout(2)],
+    "ModuleDict": [nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.LayerNorm(2)})],
     "ModuleList": [nn.ModuleList([nn.Linear(2, 2)])],
     "NLLLoss": [nn.NLLLoss(), nn.NLLLoss(weight=np.ones(3))],
     "PReLU": [nn.PReLU(), nn.PReLU(7)],
@@ -76,6 +77,7 @@ SAMPLES = {
     "Softmax": [nn.Softmax(1)],
     "Softplus": [nn.Softplus()],
     "Tanh": [nn.Tanh()],
+    "Unflatten": [nn.Unflatten(1, (2, -1))],
 }
 
 

@@ -154,8 +154,8 @@ def _weighted(name: str, a: dict[str, Any]) -> Shapes:
 _STATELESS = (
     "AbsReLU", "AvgPool2d", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
-    "MaxPool2d", "Maxout", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Tanh",
+    "MaxPool2d", "Maxout", "ModuleDict", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU",
+    "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
 )  # fmt: skip
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),

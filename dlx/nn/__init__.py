@@ -36,6 +36,7 @@ from dlx.nn.modules import (
     Maxout,
     MaxPool2d,
     Module,
+    ModuleDict,
     ModuleList,
     MSELoss,
     NLLLoss,
@@ -52,6 +53,7 @@ from dlx.nn.modules import (
     Softplus,
     StateDictError,
     Tanh,
+    Unflatten,
 )
 from dlx.nn.parameter import Parameter
 
@@ -89,6 +91,7 @@ __all__ = [
     "MaxPool2d",
     "Maxout",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "NLLLoss",
     "PReLU",
@@ -105,6 +108,7 @@ __all__ = [
     "Softplus",
     "StateDictError",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
     "transfer",

@@ -34,6 +34,7 @@ from dlx.nn.functional._loss_elementwise import (
 )
 from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._norm import batch_norm
+from dlx.nn.functional._pad import normalize, pad
 from dlx.nn.functional._pool import avg_pool2d, max_pool2d
 from dlx.nn.functional._rnn import rnn
 
@@ -64,7 +65,9 @@ __all__ = [
     "maxout",
     "mse_loss",
     "nll_loss",
+    "normalize",
     "one_hot",
+    "pad",
     "prelu",
     "relu",
     "rms_norm",

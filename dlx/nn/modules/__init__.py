@@ -19,10 +19,10 @@ from dlx.nn.modules.activation import (
     Softplus,
     Tanh,
 )
-from dlx.nn.modules.container import ModuleList, Residual, Sequential
+from dlx.nn.modules.container import ModuleDict, ModuleList, Residual, Sequential
 from dlx.nn.modules.conv import Conv2d
 from dlx.nn.modules.dropout import Dropout
-from dlx.nn.modules.flatten import Flatten
+from dlx.nn.modules.flatten import Flatten, Unflatten
 from dlx.nn.modules.linear import Identity, Linear
 from dlx.nn.modules.loss import (
     BCELoss,
@@ -81,6 +81,7 @@ __all__ = [
     "MaxPool2d",
     "Maxout",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "NLLLoss",
     "PReLU",
@@ -98,4 +99,5 @@ __all__ = [
     "Softplus",
     "StateDictError",
     "Tanh",
+    "Unflatten",
 ]
