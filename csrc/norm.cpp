@@ -19,7 +19,7 @@ namespace {
 
 constexpr int64_t kParallelWork = 16384;  // elements below which a call stays on one thread
 constexpr int64_t kChunkWork = 32768;     // elements per parameter-gradient chunk
-constexpr int64_t kMaxChunks = 32;
+constexpr int64_t kMaxChunks = 8;
 
 template <typename T>
 const NormRowFns<T>& fns() {

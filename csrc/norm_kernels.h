@@ -1,6 +1,7 @@
 // The row kernels of layer / RMS / group normalisation per ISA level (norm_levels.cpp,
 // vectorised by the compiler for each level); norm.cpp drives them over rows and groups.
-// Every sum is taken in double on fixed lanes, so results depend on the level only.
+// Row sums run on 16 fixed lanes of the row's type, added in order in double; the order is
+// fixed, so results depend on the level only (never on the thread count).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Row kernels of layer / RMS / group normalisation (norm_kernels.h), compiled once per ISA
-// level. Sums run on kLanes independent double accumulators added in a fixed order (GCC
+// level. Sums run on kLanes independent accumulators added in a fixed order (GCC
 // vectorises that form without -ffast-math); element-wise passes are plain loops.
 #include <cmath>
 #include <cstdint>
@@ -11,17 +11,19 @@ namespace {
 
 constexpr int64_t kLanes = 16;
 
-// sum of f(i) for i in [0, n), lanes added in order.
-template <typename F>
+// sum of f(i) for i in [0, n) on kLanes accumulators of type A, lanes added in order (in
+// double). float rows accumulate in float lanes (each lane holds n / 16 terms; this keeps
+// the loop at full vector width), double rows in double.
+template <typename A, typename F>
 inline double lanes_sum(int64_t n, F f) {
-  double acc[kLanes] = {};
+  A acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     for (int64_t k = 0; k < kLanes; ++k) acc[k] += f(i + k);
   }
   double s = 0.0;
-  for (int64_t k = 0; k < kLanes; ++k) s += acc[k];
-  for (; i < n; ++i) s += f(i);
+  for (int64_t k = 0; k < kLanes; ++k) s += static_cast<double>(acc[k]);
+  for (; i < n; ++i) s += static_cast<double>(f(i));
   return s;
 }
 
@@ -34,11 +36,13 @@ void moments(const T* x, int64_t n, bool center, double eps, double* mean, doubl
   }
   const double inv_n = 1.0 / static_cast<double>(n);
   double mu = 0.0;
-  if (center) mu = lanes_sum(n, [x](int64_t i) { return static_cast<double>(x[i]); }) * inv_n;
-  const double var = lanes_sum(n, [x, mu](int64_t i) {
-                       const double d = static_cast<double>(x[i]) - mu;
-                       return d * d;
-                     }) *
+  if (center) mu = lanes_sum<T>(n, [x](int64_t i) { return x[i]; }) * inv_n;
+  const T m = static_cast<T>(mu);
+  const double var = lanes_sum<T>(n,
+                                  [x, m](int64_t i) {
+                                    const T d = x[i] - m;
+                                    return d * d;
+                                  }) *
                      inv_n;
   *mean = mu;
   *rstd = 1.0 / std::sqrt(var + eps);
@@ -60,29 +64,30 @@ void normalize(const T* x, const T* w, const T* b, T mean, T rstd, T* y, int64_t
 template <typename T>
 void backward(const T* gy, const T* x, const T* w, bool center, T mean, T rstd, T* gx,
               double* gw_acc, double* gb_acc, int64_t n) {
-  if (gw_acc != nullptr) {
+  if (gw_acc != nullptr && gb_acc != nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      gw_acc[i] += static_cast<double>(gy[i] * ((x[i] - mean) * rstd));
+      gb_acc[i] += static_cast<double>(gy[i]);
+    }
+  } else if (gw_acc != nullptr) {
     for (int64_t i = 0; i < n; ++i) {
       gw_acc[i] += static_cast<double>(gy[i] * ((x[i] - mean) * rstd));
     }
-  }
-  if (gb_acc != nullptr) {
+  } else if (gb_acc != nullptr) {
     for (int64_t i = 0; i < n; ++i) gb_acc[i] += static_cast<double>(gy[i]);
   }
   if (gx == nullptr || n == 0) return;
+  // sum(g) and sum(g * xhat), g = gy * w: two single-sum passes (GCC vectorises each
+  // cleanly; a two-accumulator lane loop was spilled to the stack and ran ~10x slower).
   double sum_g = 0.0, sum_gxhat = 0.0;
   if (w != nullptr) {
-    if (center) {
-      sum_g = lanes_sum(n, [gy, w](int64_t i) { return static_cast<double>(gy[i] * w[i]); });
-    }
-    sum_gxhat = lanes_sum(n, [=](int64_t i) {
-      return static_cast<double>(gy[i] * w[i]) * static_cast<double>((x[i] - mean) * rstd);
-    });
+    if (center) sum_g = lanes_sum<T>(n, [gy, w](int64_t i) { return gy[i] * w[i]; });
+    sum_gxhat = lanes_sum<T>(n, [=](int64_t i) { return gy[i] * w[i] * ((x[i] - mean) * rstd); });
   } else {
-    if (center) sum_g = lanes_sum(n, [gy](int64_t i) { return static_cast<double>(gy[i]); });
-    sum_gxhat = lanes_sum(n, [=](int64_t i) {
-      return static_cast<double>(gy[i]) * static_cast<double>((x[i] - mean) * rstd);
-    });
+    if (center) sum_g = lanes_sum<T>(n, [gy](int64_t i) { return gy[i]; });
+    sum_gxhat = lanes_sum<T>(n, [=](int64_t i) { return gy[i] * ((x[i] - mean) * rstd); });
   }
+  if (!center) sum_g = 0.0;
   const double inv_n = 1.0 / static_cast<double>(n);
   // gx = rstd * g - rstd * mean(g) - xhat * rstd * mean(g * xhat)
   const T a = static_cast<T>(sum_g * inv_n), c = static_cast<T>(sum_gxhat * inv_n);
@@ -95,9 +100,8 @@ void backward(const T* gy, const T* x, const T* w, bool center, T mean, T rstd, 
 
 template <typename T>
 void sums(const T* gy, const T* x, int64_t n, double* sum_gy, double* sum_gyx) {
-  *sum_gy = lanes_sum(n, [gy](int64_t i) { return static_cast<double>(gy[i]); });
-  *sum_gyx = lanes_sum(
-      n, [gy, x](int64_t i) { return static_cast<double>(gy[i]) * static_cast<double>(x[i]); });
+  *sum_gy = lanes_sum<T>(n, [gy](int64_t i) { return gy[i]; });
+  *sum_gyx = lanes_sum<T>(n, [gy, x](int64_t i) { return gy[i] * x[i]; });
 }
 
 template <typename T>
