@@ -245,7 +245,10 @@ class ModuleDict(Module):
             self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+        m = self._modules[key]
+        if m is None:
+            raise KeyError(key)
+        return m
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
@@ -274,7 +277,7 @@ class ModuleDict(Module):
         """``(key, module)`` pairs, in insertion order."""
         return self._modules.items()
 
-    def pop(self, key: str) -> Module:
+    def pop(self, key: str) -> Module | None:
         """Remove ``key`` and return its module."""
         return self._modules.pop(key)
 

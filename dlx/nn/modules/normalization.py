@@ -152,9 +152,7 @@ class BatchNorm2d(_BatchNorm):
     _layout = "(N, C, H, W)"
 
 
-def _check_eps(name: str, eps: Any, allow_none: bool = False) -> float | None:
-    if eps is None and allow_none:
-        return None
+def _check_eps(name: str, eps: Any) -> float:
     if isinstance(eps, bool) or not (
         isinstance(eps, int | float) and eps >= 0 and math.isfinite(eps)
     ):
@@ -246,7 +244,7 @@ class RMSNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.normalized_shape = normalized_shape_of(normalized_shape, name)
-        self.eps = _check_eps(name, eps, allow_none=True)
+        self.eps = None if eps is None else _check_eps(name, eps)
         self.elementwise_affine = bool(elementwise_affine)
         dt = float_dtype(dtype)
         if self.elementwise_affine:
