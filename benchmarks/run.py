@@ -55,6 +55,7 @@ SUITES = [
     "bench_activation",
     "bench_loss",
     "bench_batchnorm",
+    "bench_norm",
     "bench_dropout",
     "bench_optim",
     "bench_autograd",

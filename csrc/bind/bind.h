@@ -14,6 +14,7 @@ void bind_activation_channel(pybind11::module_& m);  // called by bind_activatio
 void bind_softmax_loss(pybind11::module_& m);
 void bind_loss(pybind11::module_& m);  // called by bind_softmax_loss
 void bind_batchnorm(pybind11::module_& m);
+void bind_norm(pybind11::module_& m);  // layer/group/RMS norm, embedding
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);

@@ -22,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   dlx::bind::bind_activation(m);
   dlx::bind::bind_softmax_loss(m);
   dlx::bind::bind_batchnorm(m);
+  dlx::bind::bind_norm(m);
   dlx::bind::bind_dropout(m);
   dlx::bind::bind_optim(m);
   dlx::bind::bind_rnn(m);

@@ -89,6 +89,27 @@ def _batch_norm(name: str, a: dict[str, Any]) -> Shapes:
     return out
 
 
+def _normalized(name: str, a: dict[str, Any]) -> Shapes:
+    from dlx.nn.functional._layer_norm import normalized_shape_of
+
+    shape = normalized_shape_of(a["normalized_shape"], name)
+    if not a["elementwise_affine"]:
+        return {}
+    if name == "RMSNorm" or not a["bias"]:
+        return {"weight": shape}
+    return {"weight": shape, "bias": shape}
+
+
+def _group_norm(name: str, a: dict[str, Any]) -> Shapes:
+    c = _positive(a["num_channels"], "num_channels", name)
+    return {"weight": (c,), "bias": (c,)} if a["affine"] else {}
+
+
+def _embedding(name: str, a: dict[str, Any]) -> Shapes:
+    v = non_negative_int(a["num_embeddings"], "num_embeddings")
+    return {"weight": (v, non_negative_int(a["embedding_dim"], "embedding_dim"))}
+
+
 def _prelu(name: str, a: dict[str, Any]) -> Shapes:
     return {"weight": (_positive(a["num_parameters"], "num_parameters", name),)}
 
@@ -133,8 +154,8 @@ def _weighted(name: str, a: dict[str, Any]) -> Shapes:
 _STATELESS = (
     "AbsReLU", "AvgPool2d", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
-    "MaxPool2d", "Maxout", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Tanh",
+    "MaxPool2d", "Maxout", "ModuleDict", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU",
+    "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
 )  # fmt: skip
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),
@@ -143,6 +164,10 @@ _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
     "PReLU": _prelu,
+    "LayerNorm": _normalized,
+    "RMSNorm": _normalized,
+    "GroupNorm": _group_norm,
+    "Embedding": _embedding,
     **dict.fromkeys(("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"), _recurrent),
     **dict.fromkeys(("BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss"), _weighted),
 }

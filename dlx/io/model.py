@@ -267,7 +267,7 @@ def registry() -> dict[str, type[Any]]:
 
 
 def _arch(module: Any, where: str, depth: int) -> dict[str, Any]:
-    from dlx.nn import ModuleList, Sequential
+    from dlx.nn import ModuleDict, ModuleList, Sequential
 
     name = type(module).__name__
     known = registry()
@@ -288,7 +288,7 @@ def _arch(module: Any, where: str, depth: int) -> dict[str, Any]:
         raise ValueError(msg) from None
     out: dict[str, Any] = {"class": name, "config": config}
     children = list(module.named_children())
-    if children or isinstance(module, Sequential | ModuleList):
+    if children or isinstance(module, Sequential | ModuleList | ModuleDict):
         out["children"] = {k: _arch(m, f"{where}.{k}", depth + 1) for k, m in children}
     return out
 
@@ -370,13 +370,13 @@ def _check_shapes(expected: Shapes, index: Index) -> None:
 
 def _build(node: _Node) -> Any:
     """Construct the checked tree (its shapes already match the file's tensors)."""
-    from dlx.nn import ModuleList, Sequential
+    from dlx.nn import ModuleDict, ModuleList, Sequential
 
     children = {k: _build(v) for k, v in node.children.items()}
     cls, config, name = node.cls, node.config, node.cls.__name__
     module: Any
     try:
-        if issubclass(cls, Sequential | ModuleList):
+        if issubclass(cls, Sequential | ModuleList | ModuleDict):
             module = cls(**config)
             for k, child in children.items():
                 module.add_module(k, child)

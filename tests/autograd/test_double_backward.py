@@ -138,6 +138,15 @@ CASES = {
         ),
         lambda: (t((3, 2)), t((2,))),
     ),
+    "layer_norm": (
+        lambda x, w, b: F.layer_norm(x, (2, 3), w, b).tanh(),
+        lambda: (t((2, 2, 3)), t((2, 3)), t((2, 3))),
+    ),
+    "rms_norm": (lambda x, w: F.rms_norm(x, 3, w) ** 2, lambda: (t((2, 3)), t((3,)))),
+    "group_norm": (
+        lambda x, w, b: F.group_norm(x, 2, w, b).tanh(),
+        lambda: (t((2, 4, 2)), t((4,)), t((4,))),
+    ),
     "dropout": (seeded(lambda x: F.dropout(x, 0.4) ** 2), lambda: (t((6,)),)),
     "cross_entropy": (
         lambda x: F.cross_entropy(x, dlx.tensor(np.array([0, 2, 1]))),

@@ -21,6 +21,8 @@ from dlx._ops.activation import (
 from dlx._ops.shape import flatten
 from dlx.nn.functional._conv import conv2d
 from dlx.nn.functional._dropout import dropout
+from dlx.nn.functional._embedding import embedding, one_hot
+from dlx.nn.functional._layer_norm import group_norm, layer_norm, rms_norm
 from dlx.nn.functional._linear import dense_chain, linear
 from dlx.nn.functional._loss import cross_entropy, nll_loss
 from dlx.nn.functional._loss_elementwise import (
@@ -32,6 +34,7 @@ from dlx.nn.functional._loss_elementwise import (
 )
 from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._norm import batch_norm
+from dlx.nn.functional._pad import normalize, pad
 from dlx.nn.functional._pool import avg_pool2d, max_pool2d
 from dlx.nn.functional._rnn import rnn
 
@@ -46,12 +49,15 @@ __all__ = [
     "dense_chain",
     "dropout",
     "elu",
+    "embedding",
     "flatten",
     "gaussian_mixture_nll",
     "gelu",
+    "group_norm",
     "hardtanh",
     "huber_loss",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -59,8 +65,12 @@ __all__ = [
     "maxout",
     "mse_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
     "prelu",
     "relu",
+    "rms_norm",
     "rnn",
     "sigmoid",
     "silu",

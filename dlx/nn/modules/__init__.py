@@ -19,10 +19,10 @@ from dlx.nn.modules.activation import (
     Softplus,
     Tanh,
 )
-from dlx.nn.modules.container import ModuleList, Residual, Sequential
+from dlx.nn.modules.container import ModuleDict, ModuleList, Residual, Sequential
 from dlx.nn.modules.conv import Conv2d
 from dlx.nn.modules.dropout import Dropout
-from dlx.nn.modules.flatten import Flatten
+from dlx.nn.modules.flatten import Flatten, Unflatten
 from dlx.nn.modules.linear import Identity, Linear
 from dlx.nn.modules.loss import (
     BCELoss,
@@ -35,10 +35,17 @@ from dlx.nn.modules.loss import (
 )
 from dlx.nn.modules.loss_mdn import GaussianMixtureNLL
 from dlx.nn.modules.module import Module
-from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
+from dlx.nn.modules.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    LayerNorm,
+    RMSNorm,
+)
 from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
 from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 from dlx.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from dlx.nn.modules.sparse import Embedding
 
 __all__ = [
     "ELU",
@@ -55,15 +62,18 @@ __all__ = [
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GRUCell",
     "GaussianMixtureNLL",
+    "GroupNorm",
     "Hardtanh",
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
     "L1Loss",
     "LSTMCell",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
@@ -71,9 +81,11 @@ __all__ = [
     "MaxPool2d",
     "Maxout",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "NLLLoss",
     "PReLU",
+    "RMSNorm",
     "RNNBase",
     "RNNCell",
     "RNNCellBase",
@@ -87,4 +99,5 @@ __all__ = [
     "Softplus",
     "StateDictError",
     "Tanh",
+    "Unflatten",
 ]

@@ -233,3 +233,71 @@ class Residual(Module):
     def get_config(self) -> dict[str, Any]:
         """No constructor arguments besides the children."""
         return {}
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules whose parameters are registered under their keys (no
+    forward of its own); state-dict keys are ``<key>.<parameter>`` as in PyTorch."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        m = self._modules[key]
+        if m is None:
+            raise KeyError(key)
+        return m
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> Any:
+        """The keys, in insertion order."""
+        return self._modules.keys()
+
+    def values(self) -> Any:
+        """The modules, in insertion order."""
+        return self._modules.values()
+
+    def items(self) -> Any:
+        """``(key, module)`` pairs, in insertion order."""
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module | None:
+        """Remove ``key`` and return its module."""
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        """Remove every module."""
+        self._modules.clear()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping or from ``(key, module)`` pairs."""
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for item in pairs:
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                msg = f"ModuleDict.update needs (key, module) pairs, got {item!r}"
+                raise TypeError(msg)
+            key, module = item
+            if not isinstance(key, str):
+                msg = f"ModuleDict keys must be str, got {type(key).__name__}"
+                raise TypeError(msg)
+            self.add_module(key, module)
+
+    def get_config(self) -> dict[str, Any]:
+        """No constructor arguments besides the children."""
+        return {}

@@ -1,4 +1,5 @@
-"""``BatchNorm1d`` and ``BatchNorm2d`` with PyTorch's buffers and train/eval behaviour."""
+"""``BatchNorm1d`` and ``BatchNorm2d`` with PyTorch's buffers and train/eval behaviour;
+``LayerNorm``, ``RMSNorm`` and ``GroupNorm`` (per-sample statistics, no buffers)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import numpy as np
 
 from dlx._validation import as_int
 from dlx.nn import init
-from dlx.nn.functional import batch_norm
-from dlx.nn.modules._layer_utils import check_input, float_dtype
+from dlx.nn.functional import batch_norm, group_norm, layer_norm, rms_norm
+from dlx.nn.functional._layer_norm import normalized_shape_of
+from dlx.nn.modules._layer_utils import check_input, float_dtype, jsonable
 from dlx.nn.modules.module import Module
 from dlx.nn.parameter import Parameter
 from dlx.tensor import Tensor
@@ -148,3 +150,195 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _layout = "(N, C, H, W)"
+
+
+def _check_eps(name: str, eps: Any) -> float:
+    if isinstance(eps, bool) or not (
+        isinstance(eps, int | float) and eps >= 0 and math.isfinite(eps)
+    ):
+        msg = f"{name}: `eps` must be a finite number >= 0, got {eps!r}"
+        raise ValueError(msg)
+    return float(eps)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` axes of each sample.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` (biased variance). With
+    ``elementwise_affine`` the layer learns ``weight`` (ones) and, with ``bias``, ``bias``
+    (zeros), both of shape ``normalized_shape``.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: Any,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.normalized_shape = normalized_shape_of(normalized_shape, name)
+        self.eps = _check_eps(name, eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        dt = float_dtype(dtype)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self._dtype = dt
+
+    def reset_parameters(self) -> None:
+        """Weight 1 and bias 0."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Same as the input shape (checked against ``normalized_shape``)."""
+        shape = tuple(input_shape)
+        k = len(self.normalized_shape)
+        if len(shape) < k or shape[len(shape) - k :] != self.normalized_shape:
+            msg = f"{self!r}: expected input of shape (*, {', '.join(map(str, self.normalized_shape))}), got {shape}"
+            raise ValueError(msg)
+        return shape
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values."""
+        return {
+            "normalized_shape": jsonable(self.normalized_shape),
+            "eps": self.eps,
+            "elementwise_affine": self.elementwise_affine,
+            "bias": self.bias is not None,
+            "dtype": self._dtype.name,
+        }
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` axes:
+    ``y = x / sqrt(mean(x**2) + eps) * weight``; ``eps=None`` is the dtype's machine
+    epsilon. With ``elementwise_affine`` the layer learns ``weight`` (ones)."""
+
+    def __init__(
+        self,
+        normalized_shape: Any,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.normalized_shape = normalized_shape_of(normalized_shape, name)
+        self.eps = None if eps is None else _check_eps(name, eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        dt = float_dtype(dtype)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+        self._dtype = dt
+
+    def reset_parameters(self) -> None:
+        """Weight 1."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    output_shape = LayerNorm.output_shape
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values."""
+        return {
+            "normalized_shape": jsonable(self.normalized_shape),
+            "eps": self.eps,
+            "elementwise_affine": self.elementwise_affine,
+            "dtype": self._dtype.name,
+        }
+
+
+class GroupNorm(Module):
+    """Group normalisation of ``(N, C, *)`` input: ``num_channels`` split into
+    ``num_groups`` groups, each normalised per sample over its channels and positions;
+    with ``affine``, per-channel ``weight`` (ones) and ``bias`` (zeros)."""
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.num_groups = as_int(num_groups, "num_groups")
+        self.num_channels = as_int(num_channels, "num_channels")
+        if self.num_groups < 1 or self.num_channels < 1 or self.num_channels % self.num_groups:
+            msg = (
+                f"{name}: `num_channels` ({self.num_channels}) must be a positive multiple of "
+                f"`num_groups`, got num_groups={self.num_groups}"
+            )
+            raise ValueError(msg)
+        self.eps = _check_eps(name, eps)
+        self.affine = bool(affine)
+        dt = float_dtype(dtype)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_channels, dtype=dt))
+            self.bias = Parameter(np.zeros(self.num_channels, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self._dtype = dt
+
+    def reset_parameters(self) -> None:
+        """Weight 1 and bias 0."""
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = tuple(getattr(input, "shape", ()))
+        if len(shape) >= 2 and shape[1] != self.num_channels:
+            check_input(self, shape, (len(shape),), self.num_channels, "(N, C, *)")
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Same as the input shape (checked)."""
+        shape = tuple(input_shape)
+        check_input(self, shape, tuple(range(2, 9)), self.num_channels, "(N, C, *)")
+        return shape
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-serialisable values."""
+        return {
+            "num_groups": self.num_groups,
+            "num_channels": self.num_channels,
+            "eps": self.eps,
+            "affine": self.affine,
+            "dtype": self._dtype.name,
+        }
