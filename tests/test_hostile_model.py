@@ -35,6 +35,16 @@ SAMPLES = {
         nn.Conv2d(4, 6, (3, 1), stride=2, padding=1, groups=2, bias=False),
         nn.Conv2d(4, 4, 5, padding="same", dilation=2, groups=4, dtype="float64"),
     ],
+    "Conv1d": [
+        nn.Conv1d(4, 6, 3),
+        nn.Conv1d(4, 6, 2, stride=2, padding=1, groups=2, bias=False),
+        nn.Conv1d(2, 2, 5, padding="same", dilation=2, dtype="float64"),
+    ],
+    "ConvTranspose2d": [
+        nn.ConvTranspose2d(4, 6, 3),
+        nn.ConvTranspose2d(4, 6, (3, 2), stride=2, padding=1, output_padding=1, groups=2),
+        nn.ConvTranspose2d(2, 3, 2, bias=False, dilation=2, dtype="float64"),
+    ],
     "CrossEntropyLoss": [nn.CrossEntropyLoss(), nn.CrossEntropyLoss(weight=np.ones(4))],
     "Dropout": [nn.Dropout(0.3)],
     "ELU": [nn.ELU()],

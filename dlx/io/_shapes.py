@@ -79,6 +79,24 @@ def _conv2d(name: str, a: dict[str, Any]) -> Shapes:
     return {"weight": (o, c // groups, kh, kw), **({"bias": (o,)} if a["bias"] else {})}
 
 
+def _conv1d(name: str, a: dict[str, Any]) -> Shapes:
+    from dlx.nn.functional._conv_transpose import single
+
+    groups = _positive(a["groups"], "groups", name)
+    c = _positive(a["in_channels"], "in_channels", name)
+    o = _positive(a["out_channels"], "out_channels", name)
+    k = single(a["kernel_size"], "kernel_size", name, minimum=1)
+    return {"weight": (o, c // groups, k), **({"bias": (o,)} if a["bias"] else {})}
+
+
+def _conv_transpose2d(name: str, a: dict[str, Any]) -> Shapes:
+    groups = _positive(a["groups"], "groups", name)
+    c = _positive(a["in_channels"], "in_channels", name)
+    o = _positive(a["out_channels"], "out_channels", name)
+    kh, kw = _pair(a["kernel_size"], "kernel_size", name)
+    return {"weight": (c, o // groups, kh, kw), **({"bias": (o,)} if a["bias"] else {})}
+
+
 def _batch_norm(name: str, a: dict[str, Any]) -> Shapes:
     c = _positive(a["num_features"], "num_features", name)
     out: Shapes = {}
@@ -140,6 +158,8 @@ _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),
     "Linear": _linear,
     "Conv2d": _conv2d,
+    "Conv1d": _conv1d,
+    "ConvTranspose2d": _conv_transpose2d,
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
     "PReLU": _prelu,

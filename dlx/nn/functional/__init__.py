@@ -20,6 +20,7 @@ from dlx._ops.activation import (
 )
 from dlx._ops.shape import flatten
 from dlx.nn.functional._conv import conv2d
+from dlx.nn.functional._conv_transpose import conv1d, conv_transpose2d
 from dlx.nn.functional._dropout import dropout
 from dlx.nn.functional._linear import dense_chain, linear
 from dlx.nn.functional._loss import cross_entropy, nll_loss
@@ -41,7 +42,9 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dense_chain",
     "dropout",

@@ -20,7 +20,8 @@ from dlx.nn.modules.activation import (
     Tanh,
 )
 from dlx.nn.modules.container import ModuleList, Residual, Sequential
-from dlx.nn.modules.conv import Conv2d
+from dlx.nn.modules.conv import Conv1d, Conv2d
+from dlx.nn.modules.conv_transpose import ConvTranspose2d
 from dlx.nn.modules.dropout import Dropout
 from dlx.nn.modules.flatten import Flatten
 from dlx.nn.modules.linear import Identity, Linear
@@ -52,7 +53,9 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
