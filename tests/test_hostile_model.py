@@ -66,6 +66,10 @@ SAMPLES = {
     "MaxPool2d": [nn.MaxPool2d(2)],
     "Maxout": [nn.Maxout(2)],
     "ModuleList": [nn.ModuleList([nn.Linear(2, 2)])],
+    "MultiheadAttention": [
+        nn.MultiheadAttention(4, 2),
+        nn.MultiheadAttention(6, 3, kdim=2, vdim=5, bias=False, batch_first=True),
+    ],
     "NLLLoss": [nn.NLLLoss(), nn.NLLLoss(weight=np.ones(3))],
     "PReLU": [nn.PReLU(), nn.PReLU(7)],
     "RNN": [nn.RNN(4, 2), nn.RNN(4, 2, num_layers=2, nonlinearity="relu", bidirectional=True)],
@@ -78,6 +82,16 @@ SAMPLES = {
     "Softmax": [nn.Softmax(1)],
     "Softplus": [nn.Softplus()],
     "Tanh": [nn.Tanh()],
+    "TransformerEncoder": [nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2)],
+    "TransformerEncoderLayer": [
+        nn.TransformerEncoderLayer(4, 2, 8),
+        nn.TransformerEncoderLayer(4, 1, 6, activation="gelu", bias=False, norm_first=True),
+    ],
+    "_LayerNorm": [
+        nn._LayerNorm(4),
+        nn._LayerNorm((2, 3), bias=False),
+        nn._LayerNorm(3, elementwise_affine=False),
+    ],
 }
 
 

@@ -97,6 +97,31 @@ def _conv_transpose2d(name: str, a: dict[str, Any]) -> Shapes:
     return {"weight": (c, o // groups, kh, kw), **({"bias": (o,)} if a["bias"] else {})}
 
 
+def _multihead_attention(name: str, a: dict[str, Any]) -> Shapes:
+    from dlx.nn.modules.attention import _attn_sizes
+
+    e, _ = _attn_sizes(name, a["embed_dim"], a["num_heads"])
+    k = e if a["kdim"] is None else _positive(a["kdim"], "kdim", name)
+    v = e if a["vdim"] is None else _positive(a["vdim"], "vdim", name)
+    out: Shapes = (
+        {"in_proj_weight": (3 * e, e)}
+        if k == e and v == e
+        else {"q_proj_weight": (e, e), "k_proj_weight": (e, k), "v_proj_weight": (e, v)}
+    )
+    if a["bias"]:
+        out["in_proj_bias"] = (3 * e,)
+    return out  # out_proj is a child Linear
+
+
+def _layer_norm(name: str, a: dict[str, Any]) -> Shapes:
+    from dlx.nn.modules._attn_norm import normalized_shape_of
+
+    shape = normalized_shape_of(a["normalized_shape"])
+    if not a["elementwise_affine"]:
+        return {}
+    return {"weight": shape, **({"bias": shape} if a["bias"] else {})}
+
+
 def _batch_norm(name: str, a: dict[str, Any]) -> Shapes:
     c = _positive(a["num_features"], "num_features", name)
     out: Shapes = {}
@@ -152,7 +177,7 @@ _STATELESS = (
     "AbsReLU", "AvgPool2d", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
     "MaxPool2d", "Maxout", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Tanh",
+    "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
 )  # fmt: skip
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),
@@ -160,6 +185,8 @@ _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     "Conv2d": _conv2d,
     "Conv1d": _conv1d,
     "ConvTranspose2d": _conv_transpose2d,
+    "MultiheadAttention": _multihead_attention,
+    "_LayerNorm": _layer_norm,  # until nn.LayerNorm replaces the Transformer layers' norm
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
     "PReLU": _prelu,

@@ -37,6 +37,7 @@ from dlx.nn.modules import (
     Module,
     ModuleList,
     MSELoss,
+    MultiheadAttention,
     NLLLoss,
     PReLU,
     ReLU,
@@ -50,6 +51,9 @@ from dlx.nn.modules import (
     Softplus,
     StateDictError,
     Tanh,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    _LayerNorm,  # noqa: F401 - the Transformer layers' norm, in the save/load registry
 )
 from dlx.nn.parameter import Parameter
 
@@ -87,6 +91,7 @@ __all__ = [
     "Maxout",
     "Module",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "Parameter",
@@ -101,6 +106,8 @@ __all__ = [
     "Softplus",
     "StateDictError",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "functional",
     "init",
     "transfer",

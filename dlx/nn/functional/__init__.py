@@ -19,6 +19,7 @@ from dlx._ops.activation import (
     tanh,
 )
 from dlx._ops.shape import flatten
+from dlx.nn.functional._attention import scaled_dot_product_attention
 from dlx.nn.functional._conv import conv2d
 from dlx.nn.functional._conv_transpose import conv1d, conv_transpose2d
 from dlx.nn.functional._dropout import dropout
@@ -65,6 +66,7 @@ __all__ = [
     "prelu",
     "relu",
     "rnn",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "softmax",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dlx.nn.modules._attn_norm import _LayerNorm  # noqa: F401 - re-exported for the model registry
 from dlx.nn.modules._module_utils import IncompatibleKeys, RemovableHandle, StateDictError
 from dlx.nn.modules.activation import (
     ELU,
@@ -19,6 +20,7 @@ from dlx.nn.modules.activation import (
     Softplus,
     Tanh,
 )
+from dlx.nn.modules.attention import MultiheadAttention
 from dlx.nn.modules.container import ModuleList, Residual, Sequential
 from dlx.nn.modules.conv import Conv1d, Conv2d
 from dlx.nn.modules.conv_transpose import ConvTranspose2d
@@ -40,6 +42,7 @@ from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
 from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
 from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 from dlx.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from dlx.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "ELU",
@@ -75,6 +78,7 @@ __all__ = [
     "Maxout",
     "Module",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "RNNBase",
@@ -90,4 +94,6 @@ __all__ = [
     "Softplus",
     "StateDictError",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
 ]
