@@ -22,7 +22,13 @@ from dlx.nn.modules._summary import MAX_FORWARD_ELEMENTS
 # Instances of every registered layer class, covering the options that change its state.
 SAMPLES = {
     "AbsReLU": [nn.AbsReLU()],
+    "AdaptiveAvgPool2d": [nn.AdaptiveAvgPool2d((3, None))],
+    "AdaptiveMaxPool2d": [nn.AdaptiveMaxPool2d(2, return_indices=True)],
     "AvgPool2d": [nn.AvgPool2d(2)],
+    "Upsample": [
+        nn.Upsample(scale_factor=2),
+        nn.Upsample((4, 5), mode="bilinear", align_corners=True),
+    ],
     "BCELoss": [nn.BCELoss(), nn.BCELoss(weight=np.ones(3, np.float32))],
     "BCEWithLogitsLoss": [
         nn.BCEWithLogitsLoss(),

@@ -23,7 +23,7 @@ import dlx.nn.functional as F
 import dlx.optim as optim
 """
 
-AUTOENCODER = '''
+AUTOENCODER = """
 class AutoEncoder(nn.Module):
     def __init__(self):
         super().__init__()
@@ -60,9 +60,9 @@ def train(model, images, steps):
         opt.step()
         losses.append(loss.item())
     return losses
-'''
+"""
 
-CLASSIFIER = '''
+CLASSIFIER = """
 class Classifier(nn.Module):
     def __init__(self, features=6, d_model=16, classes=3):
         super().__init__()
@@ -95,7 +95,7 @@ def train(model, data, steps):
         opt.step()
         losses.append(loss.item())
     return losses
-'''
+"""
 
 
 def _run_both(torch, body, data, steps=5):

@@ -174,7 +174,7 @@ def _weighted(name: str, a: dict[str, Any]) -> Shapes:
 
 
 _STATELESS = (
-    "AbsReLU", "AvgPool2d", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
+    "AbsReLU", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Upsample", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
     "MaxPool2d", "Maxout", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",

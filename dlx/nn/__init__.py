@@ -10,6 +10,8 @@ from dlx.nn.modules import (
     LSTM,
     RNN,
     AbsReLU,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
     AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
@@ -53,6 +55,7 @@ from dlx.nn.modules import (
     Tanh,
     TransformerEncoder,
     TransformerEncoderLayer,
+    Upsample,
     _LayerNorm,  # noqa: F401 - the Transformer layers' norm, in the save/load registry
 )
 from dlx.nn.parameter import Parameter
@@ -64,6 +67,8 @@ __all__ = [
     "LSTM",
     "RNN",
     "AbsReLU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -108,6 +113,7 @@ __all__ = [
     "Tanh",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "Upsample",
     "functional",
     "init",
     "transfer",

@@ -35,10 +35,19 @@ from dlx.nn.functional._loss_elementwise import (
 from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._norm import batch_norm
 from dlx.nn.functional._pool import avg_pool2d, max_pool2d
+from dlx.nn.functional._resize import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    fold,
+    interpolate,
+    unfold,
+)
 from dlx.nn.functional._rnn import rnn
 
 __all__ = [
     "abs_relu",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
@@ -51,10 +60,12 @@ __all__ = [
     "dropout",
     "elu",
     "flatten",
+    "fold",
     "gaussian_mixture_nll",
     "gelu",
     "hardtanh",
     "huber_loss",
+    "interpolate",
     "l1_loss",
     "leaky_relu",
     "linear",
@@ -72,4 +83,5 @@ __all__ = [
     "softmax",
     "softplus",
     "tanh",
+    "unfold",
 ]

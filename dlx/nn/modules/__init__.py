@@ -40,6 +40,7 @@ from dlx.nn.modules.loss_mdn import GaussianMixtureNLL
 from dlx.nn.modules.module import Module
 from dlx.nn.modules.normalization import BatchNorm1d, BatchNorm2d
 from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
+from dlx.nn.modules.resize import AdaptiveAvgPool2d, AdaptiveMaxPool2d, Upsample
 from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 from dlx.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from dlx.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer
@@ -51,6 +52,8 @@ __all__ = [
     "LSTM",
     "RNN",
     "AbsReLU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -96,4 +99,5 @@ __all__ = [
     "Tanh",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "Upsample",
 ]
