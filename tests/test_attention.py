@@ -180,6 +180,9 @@ def test_multihead_attention_matches_torch(rng, cfg, masks, average):
     y_d, w_d = d(*leaves_d, average_attn_weights=average, **kw_d)
     y_t, w_t = t(*leaves_t, average_attn_weights=average, **kw_t)
     np.testing.assert_allclose(w_d.numpy(), w_t.detach().numpy(), **TOL32)
+    y_fast, none = d(*leaves_d, need_weights=False, **kw_d)  # the fused kernel
+    assert none is None
+    np.testing.assert_allclose(y_fast.numpy(), y_t.detach().numpy(), rtol=1e-4, atol=1e-5)
     params_t = dict(t.named_parameters())
     names = [k for k, _ in d.named_parameters()]
     _grads_match(
@@ -339,3 +342,61 @@ def test_attention_layers_save_load_and_summary(tmp_path):
     back = dlx.load(tmp_path / "m.safetensors")
     for k, v in mha.state_dict().items():
         np.testing.assert_array_equal(back.state_dict()[k], v.numpy())
+
+
+@pytest.mark.parametrize(
+    ("qs", "ks", "vs", "kind", "ms", "causal"),
+    [
+        ((2, 3, 5, 4), (2, 3, 7, 4), (2, 3, 7, 6), None, None, False),
+        ((3, 6, 4), (3, 6, 4), (3, 6, 2), None, None, True),
+        ((2, 2, 4, 3), (1, 2, 5, 3), (2, 1, 5, 3), "bool", (2, 1, 4, 5), False),
+        ((2, 4, 3), (2, 5, 3), (2, 5, 3), "float", (4, 5), False),
+        ((4, 3), (6, 3), (6, 2), "bool", (6,), False),
+    ],
+)
+def test_fused_kernel_matches_composite(rng, qs, ks, vs, kind, ms, causal):
+    from dlx.nn.functional import _attention
+
+    arrays = [rng.standard_normal(s) for s in (qs, ks, vs)]
+    mask = _mask(rng, kind, ms)
+    m = None if mask is None else dlx.tensor(mask)
+    causal_mask = dlx.tensor(np.tril(np.ones((qs[-2], ks[-2]), bool))) if causal else None
+    grads = []
+    for fused in (True, False):
+        leaves = [dlx.tensor(a, requires_grad=True) for a in arrays]
+        if fused:
+            y = _attention._fused(*leaves, m, causal, 0.5)
+        else:
+            y = _attention._composite(*leaves, m if not causal else causal_mask, 0.5, 0.0)
+        (y * dlx.tensor(np.cos(np.arange(y.numel()).reshape(y.shape)))).sum().backward()
+        grads.append((y.numpy(), *(t.grad for t in leaves)))
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fused_kernel_float32_and_binding_checks(rng):
+    from dlx import _core
+
+    q = rng.standard_normal((3, 4, 8)).astype(np.float32)
+    k = rng.standard_normal((3, 6, 8)).astype(np.float32)
+    v = rng.standard_normal((3, 6, 5)).astype(np.float32)
+    out, probs = _core.attention_forward(q, k, v, None, False, 0.25)
+    s = q @ k.transpose(0, 2, 1) * 0.25
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    np.testing.assert_allclose(probs, p, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, p @ v, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="attention_forward: `key` must have shape"):
+        _core.attention_forward(q, np.ascontiguousarray(k[:, :, :4]), v)
+    with pytest.raises(ValueError, match="`mask` must have 1 or 3 batch entries"):
+        _core.attention_forward(q, k, v, np.zeros((2, 4, 6), np.float32))
+    with pytest.raises(TypeError, match="`key` must have dtype float32"):
+        _core.attention_forward(q, k.astype(np.float64), v)
+    with pytest.raises(ValueError, match="`probs` must have shape"):
+        _core.attention_backward(out, q, k, v, np.ascontiguousarray(probs[:, :2]))
+    # a fully masked row is NaN, like the formula
+    mask = np.zeros((1, 4, 6), np.float32)
+    mask[0, 1] = -np.inf
+    out, _ = _core.attention_forward(q, k, v, mask, False, 1.0)
+    assert np.isnan(out[:, 1]).all()
+    assert np.isfinite(out[:, [0, 2, 3]]).all()

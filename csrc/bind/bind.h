@@ -17,4 +17,5 @@ void bind_batchnorm(pybind11::module_& m);
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
+void bind_attention(pybind11::module_& m);
 }  // namespace dlx::bind

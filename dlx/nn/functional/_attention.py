@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from dlx._native import _core
+from dlx._ops._common import composite_backward, is_array
 from dlx._ops.activation import softmax
 from dlx._ops.elementwise import as_tensor, where
 from dlx._ops.linalg import matmul
 from dlx._validation import shape_str
+from dlx.autograd.function import Function, c_contiguous
 from dlx.nn.functional._dropout import dropout
 from dlx.nn.functional._linear import linear
 from dlx.tensor import Tensor
@@ -102,16 +105,98 @@ def scaled_dot_product_attention(
             msg = f"{fn}: `attn_mask` must be bool or float, got dtype {mask.dtype}"
             raise TypeError(msg)
     s = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    scores = matmul(q * s, k.transpose(-2, -1))
+    fused = (
+        dropout_p == 0
+        and q.dtype == k.dtype == v.dtype
+        and (mask is None or not mask.requires_grad)
+        and min(q.shape[-2:] + k.shape[-2:] + v.shape[-1:]) > 0
+        and (
+            mask is None
+            or np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2], mask.shape[:-2])
+            == np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        )
+    )
+    if fused:
+        return _fused(q, k, v, None if is_causal else mask, is_causal, s)
+    return _composite(q, k, v, mask, s, float(dropout_p))
+
+
+def _composite(q: Tensor, k: Tensor, v: Tensor, mask: Any, scale: float, p: float) -> Tensor:
+    """The attention formula in differentiable ops (masks as given: bool keeps, float adds)."""
+    scores = matmul(q * scale, k.transpose(-2, -1))
     if mask is not None:
         if mask.dtype == np.bool_:
             scores = where(mask, scores, -math.inf)
         else:
             scores = scores + mask.to(scores.dtype)
     attn = softmax(scores, -1)
-    if dropout_p > 0:
-        attn = dropout(attn, float(dropout_p), training=True)
+    if p > 0:
+        attn = dropout(attn, p, training=True)
     return matmul(attn, v)
+
+
+class FusedAttention(Function):
+    """``softmax(q k^T * scale + mask) v`` on (B, L, E) batches in one kernel; ``mask`` is
+    an additive constant array (1 or B, L, S) or None."""
+
+    double_backward = True  # via the composite form (composite_backward)
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, causal, scale):
+        ctx.save_for_backward(q, k, v)
+        ctx.mask, ctx.causal, ctx.scale = mask, causal, scale
+        out, ctx.probs = _core.attention_forward(
+            c_contiguous(q), c_contiguous(k), c_contiguous(v), mask, causal, scale
+        )
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v = ctx.saved_tensors
+        if is_array(g):
+            return _core.attention_backward(
+                c_contiguous(g),
+                c_contiguous(q),
+                c_contiguous(k),
+                c_contiguous(v),
+                ctx.probs,
+                ctx.scale,
+            )
+        mask = ctx.mask
+        if ctx.causal:
+            mask = np.where(np.tril(np.ones(ctx.probs.shape[1:], dtype=bool)), 0.0, -np.inf)
+        m = None if mask is None else Tensor(mask.astype(q.dtype))
+        return composite_backward(
+            ctx, lambda q, k, v: _composite(q, k, v, m, ctx.scale, 0.0), (q, k, v), g
+        )
+
+
+def _fused(q: Tensor, k: Tensor, v: Tensor, mask: Any, causal: bool, scale: float) -> Tensor:
+    """Broadcast the batch dimensions, flatten them, and run ``FusedAttention``."""
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    b = math.prod(batch)
+    (length, e), (src, ev) = q.shape[-2:], v.shape[-2:]
+
+    def flat(t: Tensor, rows: int, cols: int) -> Tensor:
+        if t.shape[:-2] != batch:
+            t = t.expand(*batch, rows, cols)
+        return t.reshape(b, rows, cols)
+
+    add = None
+    if mask is not None:
+        m = mask.numpy()
+        if m.dtype == np.bool_:
+            m = np.where(m, 0.0, -np.inf)
+        m = m.astype(q.dtype, copy=False)
+        if math.prod(m.shape[:-2]) == 1:  # one mask for every batch entry
+            add = np.ascontiguousarray(np.broadcast_to(m.reshape(m.shape[-2:]), (1, length, src)))
+        else:
+            add = np.broadcast_to(m, (*batch, length, src)).reshape(b, length, src)
+            add = np.ascontiguousarray(add)
+    out = FusedAttention.apply(
+        flat(q, length, e), flat(k, src, e), flat(v, src, ev), mask=add, causal=causal, scale=scale
+    )
+    return out.reshape(*batch, length, ev)
 
 
 def _float_mask(mask: Any, name: str, dtype: np.dtype) -> Tensor | None:
@@ -185,6 +270,10 @@ def multi_head_attention_forward(
             raise ValueError(msg)
         pad = pad.reshape(n, 1, 1, src)
         mask = pad if mask is None else mask + pad
+    if not need_weights:  # the fused kernel when there is no dropout
+        heads = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        out = heads.transpose(1, 2).reshape(n, length, embed)
+        return linear(out, out_weight, out_bias), None
     scores = matmul(q * (1.0 / math.sqrt(head)), k.transpose(-2, -1))
     if mask is not None:
         scores = scores + mask
@@ -193,6 +282,4 @@ def multi_head_attention_forward(
         attn = dropout(attn, dropout_p, training=True)
     out = matmul(attn, v).transpose(1, 2).reshape(n, length, embed)
     out = linear(out, out_weight, out_bias)
-    if not need_weights:
-        return out, None
     return out, (attn.mean(1) if average_attn_weights else attn)
