@@ -1,5 +1,7 @@
 #include <pybind11/pybind11.h>
 
+#include <limits>
+
 #include "attention.h"
 #include "bind/bind.h"
 #include "bind/checks.h"
@@ -16,6 +18,11 @@ AttentionDims attention_dims(const py::array& q, const py::array& k, const py::a
   check_shape(k, {d.batch, d.len_k, d.embed}, fn, "key");
   check_shape(v, {d.batch, d.len_k, d.embed_v}, fn, "value");
   checked_mul(checked_mul(d.batch, d.len_q, fn), d.len_k, fn);
+  // each GEMM dimension must fit the 32-bit BLAS interface (checked here, not in the
+  // OpenMP loop, where an exception could not leave)
+  for (const int64_t n : {d.len_q, d.len_k, d.embed, d.embed_v})
+    DLX_CHECK(n <= std::numeric_limits<int>::max(), fn,
+              ": sequence and feature sizes must fit a 32-bit int, got ", n);
   return d;
 }
 
