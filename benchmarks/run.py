@@ -52,6 +52,7 @@ SUITES = [
     "bench_conv",
     "bench_conv_memory",
     "bench_pool",
+    "bench_attention",
     "bench_activation",
     "bench_loss",
     "bench_batchnorm",

@@ -378,3 +378,16 @@ def nadam_step_(
     momentum_decay: float = 4e-3,
     decoupled_weight_decay: bool = False,
 ) -> None: ...
+
+# attention: query (B, L, E), key (B, S, E), value (B, S, Ev); mask additive (1 or B, L, S)
+def attention_forward(
+    query: Array,
+    key: Array,
+    value: Array,
+    mask: Array | None = None,
+    causal: bool = False,
+    scale: float = 1.0,
+) -> tuple[Array, Array]: ...  # (output (B, L, Ev), probs (B, L, S))
+def attention_backward(
+    grad_output: Array, query: Array, key: Array, value: Array, probs: Array, scale: float = 1.0
+) -> tuple[Array, Array, Array]: ...

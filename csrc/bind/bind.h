@@ -18,4 +18,5 @@ void bind_norm(pybind11::module_& m);  // layer/group/RMS norm, embedding
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
 void bind_rnn(pybind11::module_& m);
+void bind_attention(pybind11::module_& m);
 }  // namespace dlx::bind

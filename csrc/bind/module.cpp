@@ -26,6 +26,7 @@ PYBIND11_MODULE(_core, m) {
   dlx::bind::bind_dropout(m);
   dlx::bind::bind_optim(m);
   dlx::bind::bind_rnn(m);
+  dlx::bind::bind_attention(m);
   // glibc malloc tuned for repeated large allocations (csrc/alloc.h); False when skipped.
   m.attr("allocator_tuned") = dlx::tune_allocator();
 }

@@ -79,6 +79,40 @@ def _conv2d(name: str, a: dict[str, Any]) -> Shapes:
     return {"weight": (o, c // groups, kh, kw), **({"bias": (o,)} if a["bias"] else {})}
 
 
+def _conv1d(name: str, a: dict[str, Any]) -> Shapes:
+    from dlx.nn.functional._conv_transpose import single
+
+    groups = _positive(a["groups"], "groups", name)
+    c = _positive(a["in_channels"], "in_channels", name)
+    o = _positive(a["out_channels"], "out_channels", name)
+    k = single(a["kernel_size"], "kernel_size", name, minimum=1)
+    return {"weight": (o, c // groups, k), **({"bias": (o,)} if a["bias"] else {})}
+
+
+def _conv_transpose2d(name: str, a: dict[str, Any]) -> Shapes:
+    groups = _positive(a["groups"], "groups", name)
+    c = _positive(a["in_channels"], "in_channels", name)
+    o = _positive(a["out_channels"], "out_channels", name)
+    kh, kw = _pair(a["kernel_size"], "kernel_size", name)
+    return {"weight": (c, o // groups, kh, kw), **({"bias": (o,)} if a["bias"] else {})}
+
+
+def _multihead_attention(name: str, a: dict[str, Any]) -> Shapes:
+    from dlx.nn.modules.attention import _attn_sizes
+
+    e, _ = _attn_sizes(name, a["embed_dim"], a["num_heads"])
+    k = e if a["kdim"] is None else _positive(a["kdim"], "kdim", name)
+    v = e if a["vdim"] is None else _positive(a["vdim"], "vdim", name)
+    out: Shapes = (
+        {"in_proj_weight": (3 * e, e)}
+        if k == e and v == e
+        else {"q_proj_weight": (e, e), "k_proj_weight": (e, k), "v_proj_weight": (e, v)}
+    )
+    if a["bias"]:
+        out["in_proj_bias"] = (3 * e,)
+    return out  # out_proj is a child Linear
+
+
 def _batch_norm(name: str, a: dict[str, Any]) -> Shapes:
     c = _positive(a["num_features"], "num_features", name)
     out: Shapes = {}
@@ -152,15 +186,19 @@ def _weighted(name: str, a: dict[str, Any]) -> Shapes:
 
 
 _STATELESS = (
-    "AbsReLU", "AvgPool2d", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
+    "AbsReLU", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Upsample", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
     "MaxPool2d", "Maxout", "ModuleDict", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU",
-    "Sigmoid", "Softmax", "Softplus", "Tanh", "Unflatten",
+    "Sigmoid", "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
+    "Unflatten",
 )  # fmt: skip
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),
     "Linear": _linear,
     "Conv2d": _conv2d,
+    "Conv1d": _conv1d,
+    "ConvTranspose2d": _conv_transpose2d,
+    "MultiheadAttention": _multihead_attention,
     "BatchNorm1d": _batch_norm,
     "BatchNorm2d": _batch_norm,
     "PReLU": _prelu,

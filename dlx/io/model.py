@@ -380,6 +380,8 @@ def _build(node: _Node) -> Any:
             module = cls(**config)
             for k, child in children.items():
                 module.add_module(k, child)
+        elif children and hasattr(cls, "_from_children"):  # layers that build their own
+            module = cls._from_children(children, config)  # submodules (attention ...)
         elif children:  # wrappers such as Residual(block, shortcut) take their children
             module = cls(*children.values(), **config)
         else:

@@ -119,6 +119,12 @@ CASES = {
         lambda x, w: F.conv2d(x, w, padding="same") ** 2,
         lambda: (t((1, 1, 3, 3)), t((1, 1, 2, 2))),
     ),
+    "sdpa_fused_causal": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        lambda: (t((2, 3, 2)), t((2, 3, 2)), t((2, 3, 2))),
+    ),
+    "unfold": (lambda x: F.unfold(x, 2, padding=1) ** 2, lambda: (t((1, 2, 3, 3)),)),
+    "fold": (lambda c: F.fold(c, (3, 3), 2) ** 2, lambda: (t((1, 4, 4)),)),
     "max_pool2d": (lambda x: F.max_pool2d(x, 2) ** 2, lambda: (distinct((1, 2, 4, 4)),)),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 2, 1, padding=1) ** 2, lambda: (t((1, 1, 3, 3)),)),
     "batch_norm_train": (

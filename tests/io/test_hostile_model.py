@@ -22,7 +22,13 @@ from dlx.nn.modules._summary import MAX_FORWARD_ELEMENTS
 # Instances of every registered layer class, covering the options that change its state.
 SAMPLES = {
     "AbsReLU": [nn.AbsReLU()],
+    "AdaptiveAvgPool2d": [nn.AdaptiveAvgPool2d((3, None))],
+    "AdaptiveMaxPool2d": [nn.AdaptiveMaxPool2d(2, return_indices=True)],
     "AvgPool2d": [nn.AvgPool2d(2)],
+    "Upsample": [
+        nn.Upsample(scale_factor=2),
+        nn.Upsample((4, 5), mode="bilinear", align_corners=True),
+    ],
     "BCELoss": [nn.BCELoss(), nn.BCELoss(weight=np.ones(3, np.float32))],
     "BCEWithLogitsLoss": [
         nn.BCEWithLogitsLoss(),
@@ -34,6 +40,16 @@ SAMPLES = {
         nn.Conv2d(4, 6, 3),
         nn.Conv2d(4, 6, (3, 1), stride=2, padding=1, groups=2, bias=False),
         nn.Conv2d(4, 4, 5, padding="same", dilation=2, groups=4, dtype="float64"),
+    ],
+    "Conv1d": [
+        nn.Conv1d(4, 6, 3),
+        nn.Conv1d(4, 6, 2, stride=2, padding=1, groups=2, bias=False),
+        nn.Conv1d(2, 2, 5, padding="same", dilation=2, dtype="float64"),
+    ],
+    "ConvTranspose2d": [
+        nn.ConvTranspose2d(4, 6, 3),
+        nn.ConvTranspose2d(4, 6, (3, 2), stride=2, padding=1, output_padding=1, groups=2),
+        nn.ConvTranspose2d(2, 3, 2, bias=False, dilation=2, dtype="float64"),
     ],
     "CrossEntropyLoss": [nn.CrossEntropyLoss(), nn.CrossEntropyLoss(weight=np.ones(4))],
     "Dropout": [nn.Dropout(0.3)],
@@ -64,6 +80,10 @@ SAMPLES = {
     "Maxout": [nn.Maxout(2)],
     "ModuleDict": [nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.LayerNorm(2)})],
     "ModuleList": [nn.ModuleList([nn.Linear(2, 2)])],
+    "MultiheadAttention": [
+        nn.MultiheadAttention(4, 2),
+        nn.MultiheadAttention(6, 3, kdim=2, vdim=5, bias=False, batch_first=True),
+    ],
     "NLLLoss": [nn.NLLLoss(), nn.NLLLoss(weight=np.ones(3))],
     "PReLU": [nn.PReLU(), nn.PReLU(7)],
     "RMSNorm": [nn.RMSNorm(4), nn.RMSNorm((2, 2), eps=1e-6, elementwise_affine=False)],
@@ -78,6 +98,11 @@ SAMPLES = {
     "Softplus": [nn.Softplus()],
     "Tanh": [nn.Tanh()],
     "Unflatten": [nn.Unflatten(1, (2, -1))],
+    "TransformerEncoder": [nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8), 2)],
+    "TransformerEncoderLayer": [
+        nn.TransformerEncoderLayer(4, 2, 8),
+        nn.TransformerEncoderLayer(4, 1, 6, activation="gelu", bias=False, norm_first=True),
+    ],
 }
 
 

@@ -19,7 +19,9 @@ from dlx._ops.activation import (
     tanh,
 )
 from dlx._ops.shape import flatten
+from dlx.nn.functional._attention import scaled_dot_product_attention
 from dlx.nn.functional._conv import conv2d
+from dlx.nn.functional._conv_transpose import conv1d, conv_transpose2d
 from dlx.nn.functional._dropout import dropout
 from dlx.nn.functional._embedding import embedding, one_hot
 from dlx.nn.functional._layer_norm import group_norm, layer_norm, rms_norm
@@ -36,26 +38,39 @@ from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._norm import batch_norm
 from dlx.nn.functional._pad import normalize, pad
 from dlx.nn.functional._pool import avg_pool2d, max_pool2d
+from dlx.nn.functional._resize import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    fold,
+    interpolate,
+    unfold,
+)
 from dlx.nn.functional._rnn import rnn
 
 __all__ = [
     "abs_relu",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dense_chain",
     "dropout",
     "elu",
     "embedding",
     "flatten",
+    "fold",
     "gaussian_mixture_nll",
     "gelu",
     "group_norm",
     "hardtanh",
     "huber_loss",
+    "interpolate",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
@@ -72,9 +87,11 @@ __all__ = [
     "relu",
     "rms_norm",
     "rnn",
+    "scaled_dot_product_attention",
     "sigmoid",
     "silu",
     "softmax",
     "softplus",
     "tanh",
+    "unfold",
 ]

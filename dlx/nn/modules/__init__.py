@@ -19,8 +19,10 @@ from dlx.nn.modules.activation import (
     Softplus,
     Tanh,
 )
+from dlx.nn.modules.attention import MultiheadAttention
 from dlx.nn.modules.container import ModuleDict, ModuleList, Residual, Sequential
-from dlx.nn.modules.conv import Conv2d
+from dlx.nn.modules.conv import Conv1d, Conv2d
+from dlx.nn.modules.conv_transpose import ConvTranspose2d
 from dlx.nn.modules.dropout import Dropout
 from dlx.nn.modules.flatten import Flatten, Unflatten
 from dlx.nn.modules.linear import Identity, Linear
@@ -43,9 +45,11 @@ from dlx.nn.modules.normalization import (
     RMSNorm,
 )
 from dlx.nn.modules.pooling import AvgPool2d, MaxPool2d
+from dlx.nn.modules.resize import AdaptiveAvgPool2d, AdaptiveMaxPool2d, Upsample
 from dlx.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
 from dlx.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from dlx.nn.modules.sparse import Embedding
+from dlx.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "ELU",
@@ -54,12 +58,16 @@ __all__ = [
     "LSTM",
     "RNN",
     "AbsReLU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
@@ -83,6 +91,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "RMSNorm",
@@ -99,5 +108,8 @@ __all__ = [
     "Softplus",
     "StateDictError",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Unflatten",
+    "Upsample",
 ]
