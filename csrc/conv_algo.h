@@ -6,8 +6,9 @@
 //   implicit   float32, groups == 1, not a plain 1x1: implicit GEMM (conv_implicit.h)
 //   im2col     everything else (float64, grouped, 1x1 stride-1 unpadded = one plain GEMM)
 //
-// Automatic rule: depthwise for grouped depthwise shapes (groups > 1); else implicit when it
-// applies; else im2col. A forced algorithm that cannot run a shape (implicit on float64 or on
+// Automatic rule: depthwise for grouped depthwise shapes (groups > 1); else implicit for
+// stride-1 'same' convolutions (contiguous panels) and for strided ones with >= 8 input
+// channels (the input gradient in phases); else im2col (conv_algo.cpp has the measurements). A forced algorithm that cannot run a shape (implicit on float64 or on
 // a grouped convolution, depthwise with several input channels per group) runs the automatic
 // choice instead.
 #pragma once

@@ -54,8 +54,17 @@ def _implicit_available():
     return _core.gemm_backend() != "blas" and dlx.cpu_info()["kernels"].get("conv_implicit")
 
 
-def _expected(algo, dtype, c, kernel, stride, padding, groups):
+def _auto_implicit(c, h, w, kernel, stride, padding, dilation):
+    """The cost rule's implicit cases: stride-1 'same' geometry, or strided with >= 8 channels."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = map(_pair, (kernel, stride, padding, dilation))
+    if (sh, sw) != (1, 1):
+        return c >= 8
+    return h + 2 * ph - dh * (kh - 1) == h and w + 2 * pw - dw * (kw - 1) == w
+
+
+def _expected(algo, dtype, n, c, h, w, o, kernel, stride, padding, dilation, groups):
     """The algorithm that should run: the forced one where it applies, else the rule."""
+    del n, o
     depthwise = c == groups
     one_by_one = _pair(kernel) == (1, 1) and _pair(stride) == (1, 1) and _pair(padding) == (0, 0)
     implicit = dtype == np.float32 and groups == 1 and not one_by_one and _implicit_available()
@@ -67,7 +76,8 @@ def _expected(algo, dtype, c, kernel, stride, padding, groups):
         return "im2col"
     if depthwise and groups > 1:
         return "depthwise"
-    return "implicit" if implicit else "im2col"
+    auto = _auto_implicit(c, h, w, kernel, stride, padding, dilation)
+    return "implicit" if implicit and auto else "im2col"
 
 
 @pytest.fixture(params=ALGOS)
@@ -96,7 +106,8 @@ def _close(got, want, dtype):
 @pytest.mark.parametrize(("n", "c", "h", "w", "o", "k", "s", "p", "d", "g"), CASES, ids=IDS)
 def test_algorithm_matches_reference(rng, algo, dtype, n, c, h, w, o, k, s, p, d, g):
     x, wt, b = _data(rng, dtype, n, c, h, w, o, k, g)
-    assert _core._conv2d_choice(x, wt, s, p, d, g) == _expected(algo, dtype, c, k, s, p, g)
+    want = _expected(algo, dtype, n, c, h, w, o, k, s, p, d, g)
+    assert _core._conv2d_choice(x, wt, s, p, d, g) == want
     x64, w64, b64 = (a.astype(np.float64) for a in (x, wt, b))
     y = _core.conv2d_forward(x, wt, b, s, p, d, g)
     y_ref = reference.conv2d_forward(x64, w64, b64, s, p, d, g)
