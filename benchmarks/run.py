@@ -50,6 +50,7 @@ _CHILD = "_DLX_BENCH_CAPABILITY_CHILD"
 SUITES = [
     "bench_linear",
     "bench_conv",
+    "bench_conv_shapes",
     "bench_conv_memory",
     "bench_pool",
     "bench_attention",

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "conv_depthwise.h"
 #include "conv_detail.h"
 
 namespace dlx {
@@ -17,15 +18,20 @@ using conv_detail::implicit_images;
 using conv_detail::input_cols;
 using conv_detail::scatter_images;
 using conv_detail::use_direct_rows;
-using conv_detail::use_implicit;
+using conv_detail::choose_algo;
 
 template <typename T>
 void conv2d_forward(const T* x, const T* weight, const T* bias, T* y, const Conv2dShape& s) {
   const Dims d(s);
   if (s.n == 0 || d.y_size == 0) return;
   const double work = static_cast<double>(s.n) * s.o * d.k * d.l;
+  const ConvAlgo algo = choose_algo<T>(s);
+  if (algo == ConvAlgo::depthwise) {
+    conv2d_depthwise_forward(x, weight, bias, y, s);
+    return;
+  }
   if constexpr (std::is_same_v<T, float>) {
-    if (use_implicit<T>(s, d)) {
+    if (algo == ConvAlgo::implicit) {
       const SgemmPackedA w(false, s.o, d.k, weight, d.k);  // packed once for every image
       const int64_t chunk = implicit_images(d, s), chunks = (s.n + chunk - 1) / chunk;
       // Up to 16 output channels, one image per call: rows without a GEMM.

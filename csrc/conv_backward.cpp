@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "conv.h"
+#include "conv_depthwise.h"
 #include "conv_detail.h"
 
 namespace dlx {
@@ -17,12 +18,13 @@ using conv_detail::images_per_gemm;
 using conv_detail::implicit_images;
 using conv_detail::input_cols;
 using conv_detail::kMaxParts;
-using conv_detail::kMinImplicitGxChannels;
 using conv_detail::kPartialBytes;
 using conv_detail::scatter_images;
 using conv_detail::sum_double;
 using conv_detail::use_direct_rows;
-using conv_detail::use_implicit;
+using conv_detail::choose_algo;
+using conv_detail::implicit_input_grad;
+using conv_detail::implicit_input_grad_phases;
 
 namespace {
 
@@ -57,6 +59,96 @@ void input_grad_bands(const T* gyb, const T* weight, T* gxb, T* ws, const Conv2d
   }
 }
 
+// The input gradient of a strided convolution without col2im. gx splits into the
+// stride_h * stride_w phases (ih % stride_h, iw % stride_w) = (rh, rw); the taps i that reach
+// phase rh are those with (rh + pad_h - i * dil_h) % stride_h == 0, and gx[ci, rh + a *
+// stride_h, ...] reads gy[oc, a + e_i, ...] with e_i = (rh + pad_h - i * dil_h) / stride_h.
+// Sorted by e_i these taps are evenly spaced (a dilated kernel), so each phase is a stride-1
+// correlation of gy with a flipped sub-kernel: one implicit GEMM per phase, whose output is
+// scattered to the phase's positions (the phases partition gx).
+struct GradTaps {  // one direction of one phase
+  int64_t n = 0;               // taps reaching it
+  int64_t first = 0, dil = 1;  // e of the first tap (the smallest) and the spacing
+  int64_t tap[64] = {};        // original tap index of sub-tap t (e ascending)
+  int64_t rows = 0;            // gx rows (columns) of the phase: ceil((size - r) / stride)
+};
+GradTaps grad_taps(int64_t r, int64_t size, int64_t k, int64_t stride, int64_t pad,
+                   int64_t dil) {
+  GradTaps t;
+  t.rows = size > r ? (size - r + stride - 1) / stride : 0;
+  for (int64_t i = k - 1; i >= 0; --i) {  // e decreases with i: ascending e
+    const int64_t num = r + pad - i * dil;
+    if (((num % stride) + stride) % stride != 0 || t.n == 64) continue;
+    const int64_t e = num >= 0 ? num / stride : -((-num) / stride);
+    if (t.n == 0) t.first = e;
+    if (t.n == 1) t.dil = e - t.first;
+    t.tap[t.n++] = i;
+  }
+  return t;
+}
+
+struct GradPhase {
+  int64_t rh, rw;
+  GradTaps th, tw;
+  std::unique_ptr<SgemmPackedA> a;  // (c, o * th.n * tw.n) sub-kernel, flipped; null: no tap
+};
+
+std::vector<GradPhase> grad_phases(const float* weight, const Conv2dShape& s) {
+  const Window2d& k = s.win;
+  std::vector<GradPhase> phases;
+  const int64_t taps = k.kh * k.kw;
+  for (int64_t rh = 0; rh < k.stride_h; ++rh)
+    for (int64_t rw = 0; rw < k.stride_w; ++rw) {
+      GradPhase p;
+      p.rh = rh;
+      p.rw = rw;
+      p.th = grad_taps(rh, s.h, k.kh, k.stride_h, k.pad_h, k.dil_h);
+      p.tw = grad_taps(rw, s.w, k.kw, k.stride_w, k.pad_w, k.dil_w);
+      const int64_t sub = p.th.n * p.tw.n, cols = s.o * sub;
+      if (sub > 0 && p.th.rows > 0 && p.tw.rows > 0) {
+        std::vector<float> a(static_cast<size_t>(s.c * cols));
+        for (int64_t ci = 0; ci < s.c; ++ci)
+          for (int64_t oc = 0; oc < s.o; ++oc)
+            for (int64_t i = 0; i < p.th.n; ++i)
+              for (int64_t j = 0; j < p.tw.n; ++j)
+                a[ci * cols + (oc * p.th.n + i) * p.tw.n + j] =
+                    weight[(oc * s.c + ci) * taps + p.th.tap[i] * k.kw + p.tw.tap[j]];
+        p.a = std::make_unique<SgemmPackedA>(false, s.c, cols, a.data(), cols);
+      }
+      phases.push_back(std::move(p));
+    }
+  return phases;
+}
+
+// gx of nb images (gx_b: the first) from gy_b, phase by phase; out: c * nb * (phase size).
+void input_grad_phases(const std::vector<GradPhase>& phases, const float* gyb, float* gxb,
+                       int64_t nb, float* out, const Conv2dShape& s, const Dims& d) {
+  for (const GradPhase& p : phases) {
+    const int64_t na = p.th.rows, nw = p.tw.rows, len = na * nw, cols_n = nb * len;
+    if (len == 0) continue;
+    if (p.a != nullptr) {
+      ConvCols g{gyb,           s.o,          d.h_out,      d.w_out,     p.th.n, p.tw.n,
+                 p.th.dil,      p.tw.dil,     -p.th.first,  -p.tw.first};
+      g.h_out = na;
+      g.w_out = nw;
+      g.images = nb;
+      g.image_stride = d.y_size;
+      const ImplicitCols cols(g, false);
+      own_sgemm_sourced(*p.a, cols_n, cols, 1.0f, 0.0f, out, cols_n);
+    }
+    for (int64_t j = 0; j < nb; ++j)
+      for (int64_t ci = 0; ci < s.c; ++ci) {
+        float* plane = gxb + j * d.x_size + ci * s.h * s.w;
+        const float* src = out + ci * cols_n + j * len;
+        for (int64_t a = 0; a < na; ++a) {
+          float* row = plane + (p.rh + a * s.win.stride_h) * s.w + p.rw;
+          for (int64_t b = 0; b < nw; ++b)
+            row[b * s.win.stride_w] = p.a != nullptr ? src[a * nw + b] : 0.0f;
+        }
+      }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -70,7 +162,12 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
     if (gb != nullptr) std::fill_n(gb, s.o, T(0));
     return;
   }
-  const bool implicit = use_implicit<T>(s, d);
+  const ConvAlgo algo = choose_algo<T>(s);
+  if (algo == ConvAlgo::depthwise) {
+    conv2d_depthwise_backward(gy, x, weight, gx, gw, gb, s);
+    return;
+  }
+  const bool implicit = algo == ConvAlgo::implicit;
   constexpr int64_t elem = sizeof(T);
   // Several images per implicit GEMM need the channels-last weight gradient (c % 16 == 0).
   // Explicit: several images' columns share a GEMM only while they fit the column budget.
@@ -96,9 +193,11 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   std::vector<double> part_b(gb != nullptr ? static_cast<size_t>(parts * s.o) : 0, 0.0);
   // The implicit input gradient is a GEMM with M = input channels: with only a few (an
   // RGB or grey image), the explicit W^T @ gy + col2im is faster.
-  const bool implicit_gx = implicit && gx != nullptr && s.c >= kMinImplicitGxChannels;
+  // Strided convolutions' input gradients are not convolutions: W^T @ gy + col2im.
+  const bool implicit_gx = implicit && gx != nullptr && implicit_input_grad(s);
+  const bool phases_gx = implicit && gx != nullptr && implicit_input_grad_phases(s);
   const bool need_col = (gw != nullptr || gx != nullptr) && !d.direct &&
-                        (!implicit || (gx != nullptr && !implicit_gx));
+                        (!implicit || (gx != nullptr && !implicit_gx && !phases_gx));
   const double work =
       static_cast<double>(s.n) * s.o * d.k * d.l * ((gw != nullptr) + (gx != nullptr));
   // Workspace: columns of `chunk` images (one band of them when chunk == 1), then
@@ -111,6 +210,16 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   // Implicit input gradient: the kernel flipped in space with in/out channels swapped,
   // w_flip[ci, (oc, i, j)] = weight[oc, ci, kh - 1 - i, kw - 1 - j], packed once.
   std::unique_ptr<SgemmPackedA> w_flip;
+  std::vector<GradPhase> phases;  // strided implicit input gradient
+  int64_t phase_size = 0;         // its output workspace
+  if constexpr (std::is_same_v<T, float>) {
+    if (phases_gx) {
+      phases = grad_phases(weight, s);
+      const int64_t most = ((s.h + s.win.stride_h - 1) / s.win.stride_h) *
+                           ((s.w + s.win.stride_w - 1) / s.win.stride_w);
+      phase_size = checked_mul(checked_mul(s.c, chunk, "conv2d"), most, "conv2d");
+    }
+  }
   std::vector<float> flip16;  // the same for conv_rows_direct (at most 16 input channels)
   if constexpr (std::is_same_v<T, float>) {
     if (implicit_gx) {
@@ -131,7 +240,8 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
   const int64_t gather_size = implicit && chunk > 1 ? checked_mul(s.o * chunk, d.l, "conv2d") +
                                                           checked_mul(d.x_size, chunk, "conv2d")
                                                     : 0;
-  for_each_item<T>(parts, work, scratch + xt_size + gather_size, [&](int64_t p, T* ws) {
+  for_each_item<T>(parts, work, scratch + xt_size + gather_size + phase_size,
+                   [&](int64_t p, T* ws) {
     T* pw = gw == nullptr ? nullptr : own_parts ? part_w.get() + p * w_size : gw;
     double* pb = gb == nullptr ? nullptr : part_b.data() + p * s.o;
     const int64_t c_lo = p * chunks / parts, c_hi = (p + 1) * chunks / parts;
@@ -156,7 +266,7 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
           xg.image_stride = d.x_size;
           if (pw != nullptr && taps_first) {  // pw[o, (tap, c)] (+)= gy @ cols^T
             for (int64_t j = 0; j < nb; ++j)
-              to_channels_last(x + (b0 + j) * d.x_size, s.c, d.l, xt + j * d.x_size);
+              to_channels_last(x + (b0 + j) * d.x_size, s.c, s.h * s.w, xt + j * d.x_size);
             const ChannelsLastTapCols cols(xg, xt);
             own_sgemm_sourced(false, s.o, d.k, cols_n, a, cols_n, cols, 1.0f, beta_w, pw, d.k);
           } else if (pw != nullptr) {  // one image: gw[o, k] (+)= gy_b[o, l] @ cols^T[l, k]
@@ -171,16 +281,22 @@ void conv2d_backward(const T* gy, const T* x, const T* weight, T* gx, T* gw, T* 
             gg.image_stride = d.y_size;
             const ImplicitCols cols(gg, false);
             T* gxb = gx + b0 * d.x_size;
+            const int64_t hw = s.h * s.w, gx_cols = nb * hw;  // gx's columns: input positions
             if (nb == 1 && !flip16.empty()) {
-              conv_rows_direct(flip16.data(), s.c, gg, gxb, d.l, 0.0f);
+              conv_rows_direct(flip16.data(), s.c, gg, gxb, hw, 0.0f);
             } else if (nb == 1) {
-              own_sgemm_sourced(*w_flip, d.l, cols, 1.0f, 0.0f, gxb, d.l);
+              own_sgemm_sourced(*w_flip, hw, cols, 1.0f, 0.0f, gxb, hw);
             } else {
-              own_sgemm_sourced(*w_flip, cols_n, cols, 1.0f, 0.0f, gxc, cols_n);
-              scatter_images<T>(gxc, s.c, nb, d.l, gxb, d.x_size, nullptr);
+              own_sgemm_sourced(*w_flip, gx_cols, cols, 1.0f, 0.0f, gxc, gx_cols);
+              scatter_images<T>(gxc, s.c, nb, hw, gxb, d.x_size, nullptr);
             }
-          } else if (gx != nullptr) {  // one image (nb > 1 needs c % 16 == 0 >= 8)
-            input_grad_bands(gyb, weight, gx + b0 * d.x_size, ws, s, d, band);
+          } else if (phases_gx) {
+            input_grad_phases(phases, gyb, gx + b0 * d.x_size, nb,
+                              ws + scratch + xt_size + gather_size, s, d);
+          } else if (gx != nullptr) {
+            for (int64_t j = 0; j < nb; ++j)
+              input_grad_bands(gyb + j * d.y_size, weight, gx + (b0 + j) * d.x_size, ws, s, d,
+                               band);
           }
           continue;
         }

@@ -17,6 +17,7 @@
 #include "blas.h"
 #include "common.h"
 #include "conv.h"
+#include "conv_algo.h"
 #include "conv_implicit.h"
 #include "cpu.h"
 #include "threads.h"
@@ -171,26 +172,24 @@ int64_t images_per_gemm(const Dims& d, const Conv2dShape& s) {
   return d.direct || d.l >= kMinGemmCols ? 1 : planes_for_gemm(d.l, s.n, bytes_per_col);
 }
 
-// float32 stride-1 'same' convolutions run as implicit GEMMs on dlx's own kernel: no
-// column matrix in memory, for the forward pass and for both gradients.
+// The algorithm for this call (conv_algo.h): float32 convolutions of any stride, padding and
+// dilation run as implicit GEMMs on dlx's own kernel (no column matrix in memory, for the
+// forward pass and both gradients), depthwise ones on the direct kernel.
 template <typename T>
-bool use_implicit(const Conv2dShape& s, const Dims& d) {
-  if constexpr (!std::is_same_v<T, float>) {
-    return false;
-  } else {
-    return s.groups == 1 && !d.direct && s.win.stride_h == 1 && s.win.stride_w == 1 &&
-           d.h_out == s.h && d.w_out == s.w && d.l >= kMinImplicitCols && own_sgemm_enabled() &&
-           conv_implicit_available();
-  }
+ConvAlgo choose_algo(const Conv2dShape& s) {
+  return conv_algo_choose(s, std::is_same_v<T, float>);
 }
 
 // Images per implicit GEMM: small planes side by side (see ConvCols::images); a column holds
 // o outputs (forward) or o output gradients and c input gradients (backward), in float32.
 // Kernels of more than 64 taps pack one image at a time (ConvCols' contract).
+// The gathers' int32 offsets over the images of one GEMM cap their number.
 inline int64_t implicit_images(const Dims& d, const Conv2dShape& s) {
-  return d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64
-             ? 1
-             : planes_for_gemm(d.l, s.n, (s.o + s.c) * int64_t{sizeof(float)});
+  if (d.l >= kMinGemmCols || s.win.kh * s.win.kw > 64) return 1;
+  const int64_t fit = (int64_t{1} << 30) / std::max<int64_t>(std::max(d.x_size, d.y_size), 1);
+  return std::clamp<int64_t>(
+      std::min(planes_for_gemm(d.l, s.n, (s.o + s.c) * int64_t{sizeof(float)}), fit), 1,
+      std::max<int64_t>(s.n, 1));
 }
 
 // Scatters out[rows, nb * l] (images side by side) into nb images of rows x l, plus bias.
@@ -227,22 +226,38 @@ inline bool use_direct_rows(const Conv2dShape& s, int64_t rows) {
 // The image's (or the output gradient's) columns for the implicit GEMMs.
 inline ConvCols input_cols(const float* xb, const Conv2dShape& s) {
   const Window2d& k = s.win;
-  return {xb, s.c, s.h, s.w, k.kh, k.kw, k.dil_h, k.dil_w, k.pad_h, k.pad_w};
+  ConvCols g{xb, s.c, s.h, s.w, k.kh, k.kw, k.dil_h, k.dil_w, k.pad_h, k.pad_w};
+  g.stride_h = k.stride_h;
+  g.stride_w = k.stride_w;
+  g.h_out = k.h_out(s.h);
+  g.w_out = k.w_out(s.w);
+  return g;
 }
-// Input gradient of a stride-1 'same' convolution = a convolution of the output gradient
-// with the flipped, transposed kernel and padding dil * (k - 1) - pad.
+// Input gradient of a stride-1 convolution = a stride-1 convolution of the output gradient
+// (an h_out x w_out plane) with the flipped, transposed kernel and padding
+// dil * (k - 1) - pad (negative when pad is larger), whose output plane is h x w.
+inline bool implicit_input_grad(const Conv2dShape& s) {
+  return s.win.stride_h == 1 && s.win.stride_w == 1 && s.c >= kMinImplicitGxChannels;
+}
+// Strided: the input gradient in stride_h * stride_w phases (conv_backward.cpp, GradPhases).
+inline bool implicit_input_grad_phases(const Conv2dShape& s) {
+  return (s.win.stride_h > 1 || s.win.stride_w > 1) && s.c >= kMinImplicitGxChannels;
+}
 inline ConvCols grad_output_cols(const float* gyb, const Conv2dShape& s) {
   const Window2d& k = s.win;
-  return {gyb,
-          s.o,
-          s.h,
-          s.w,
-          k.kh,
-          k.kw,
-          k.dil_h,
-          k.dil_w,
-          k.dil_h * (k.kh - 1) - k.pad_h,
-          k.dil_w * (k.kw - 1) - k.pad_w};
+  ConvCols g{gyb,
+             s.o,
+             k.h_out(s.h),
+             k.w_out(s.w),
+             k.kh,
+             k.kw,
+             k.dil_h,
+             k.dil_w,
+             k.dil_h * (k.kh - 1) - k.pad_h,
+             k.dil_w * (k.kw - 1) - k.pad_w};
+  g.h_out = s.h;
+  g.w_out = s.w;
+  return g;
 }
 
 }  // namespace dlx::conv_detail

@@ -1,6 +1,8 @@
-// Implicit im2col for float32 stride-1 convolutions whose output plane has the input's size
-// ('same' padding): the GEMM packs its panels of the column matrix straight from the image,
-// so the column matrix is never written out (csrc/sgemm.h, SgemmBSource). The packers are
+// Implicit im2col for float32 convolutions of any stride, padding and dilation: the GEMM packs
+// its panels of the column matrix straight from the image, so the column matrix is never
+// written out (csrc/sgemm.h, SgemmBSource). Stride-1 'same' geometry (output plane = input
+// plane) reads each panel row with contiguous masked loads; every other geometry gathers
+// (one masked vector gather per panel row half, indices computed once per panel). The packers are
 // per ISA level (ConvImplicitKernels: conv_implicit_avx512.cpp, conv_implicit_avx2.cpp) and
 // write the panel width of the same level's GEMM; the classes here are generic.
 #pragma once
@@ -13,21 +15,31 @@
 
 namespace dlx {
 
-// Column matrix of one image: row p = (ci, i, j) in im2col order, column l = oh * w + ow,
-// value img[ci, oh + i * dil_h - pad_h, ow + j * dil_w - pad_w], 0 outside the plane.
+// Column matrix of one image: row p = (ci, i, j) in im2col order, column l = oh * w_out + ow
+// over the h_out x w_out output plane, value
+// img[ci, oh * stride_h + i * dil_h - pad_h, ow * stride_w + j * dil_w - pad_w], 0 outside
+// the h x w plane. pad_h / pad_w may be negative (the input gradient's columns).
 // transposed = false: op(B) is that (c * kh * kw, h * w) matrix (forward, input gradient);
 // transposed = true: op(B) is its transpose (weight gradient).
 //
 // images > 1 puts that many images side by side (image b at img + b * image_stride): column
-// j is position j % (h * w) of image j / (h * w). Small planes (7x7) then fill the GEMM's
-// panels. Needs h * w >= 16 and kh * kw <= 64 (pack_rows and the channels-last columns
-// only; pack_cols takes one image).
+// j is position j % (h_out * w_out) of image j / (h_out * w_out). Small planes (7x7) then
+// fill the GEMM's panels. Needs kh * kw <= 64 (pack_rows and the channels-last columns
+// only; pack_cols takes one image). Element offsets from img (images included) must fit in
+// int32 (the gathers' indices; conv_detail::implicit_fits checks it).
 struct ConvCols {
   const float* img;
   int64_t c, h, w;
   int64_t kh, kw, dil_h, dil_w, pad_h, pad_w;
   int64_t images = 1;
   int64_t image_stride = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t h_out = 0, w_out = 0;  // the output plane (input_cols / grad_output_cols set it)
+  // Output plane = input plane at stride 1: every panel row is contiguous in the image
+  // (with several images, when a plane fills a 16-lane half).
+  bool contiguous() const {
+    return stride_h == 1 && stride_w == 1 && h_out == h && w_out == w && (images == 1 || h * w >= 16);
+  }
 };
 
 // What one ISA level provides (see the classes below for the layouts; panels are nr wide).

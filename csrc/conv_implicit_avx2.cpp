@@ -1,6 +1,7 @@
 // AVX2 level of the implicit im2col (conv_implicit.h): 16-column panels as two 8-lane halves
-// of masked loads (vmaskmovps never reads a masked-off lane), the direct rows and the
-// channels-last transpose. Same structure as conv_implicit_avx512.cpp.
+// of masked loads (vmaskmovps never reads a masked-off lane) or, for strided / non-'same'
+// geometry, of masked gathers (vgatherdps, which never reads a masked-off lane either), the
+// direct rows and the channels-last transpose. Same structure as conv_implicit_avx512.cpp.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -48,6 +49,46 @@ struct Lanes {
   }
 };
 
+// Columns j0 .. j0 + 7 of any geometry (several images possible), for the gathers: the
+// input coordinates of the tap offset (0, 0) and their element offset from g.img (images
+// included). Columns past `count` get a row no offset can bring inside the plane.
+struct Gather {
+  __m256i ih, iw, base;
+  Gather(const ConvCols& g, int64_t j0, int64_t count) {
+    alignas(32) int32_t hs[8], ws[8], bs[8];
+    const int64_t lo = g.h_out * g.w_out;
+    for (int64_t t = 0; t < 8; ++t) {
+      const int64_t j = j0 + t, img = j / lo, l = j % lo;
+      const int64_t r = (l / g.w_out) * g.stride_h, c = (l % g.w_out) * g.stride_w;
+      hs[t] = t < count ? static_cast<int32_t>(r) : std::numeric_limits<int32_t>::min() / 2;
+      ws[t] = t < count ? static_cast<int32_t>(c) : 0;
+      bs[t] = t < count ? static_cast<int32_t>(img * g.image_stride + r * g.w + c) : 0;
+    }
+    ih = _mm256_load_si256(reinterpret_cast<const __m256i*>(hs));
+    iw = _mm256_load_si256(reinterpret_cast<const __m256i*>(ws));
+    base = _mm256_load_si256(reinterpret_cast<const __m256i*>(bs));
+  }
+  __m256i inside(int32_t off_h, int32_t off_w, const __m256i& h, const __m256i& w) const {
+    const __m256i r = _mm256_add_epi32(ih, _mm256_set1_epi32(off_h));
+    const __m256i c = _mm256_add_epi32(iw, _mm256_set1_epi32(off_w));
+    const __m256i minus1 = _mm256_set1_epi32(-1);
+    const __m256i rows = _mm256_and_si256(_mm256_cmpgt_epi32(r, minus1), _mm256_cmpgt_epi32(h, r));
+    const __m256i cols = _mm256_and_si256(_mm256_cmpgt_epi32(c, minus1), _mm256_cmpgt_epi32(w, c));
+    return _mm256_and_si256(rows, cols);
+  }
+  __m256i index(std::ptrdiff_t off) const {
+    return _mm256_add_epi32(base, _mm256_set1_epi32(static_cast<int32_t>(off)));
+  }
+};
+
+inline __m256 gather(const float* plane, __m256i idx, __m256i m) {
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), plane, idx, _mm256_castsi256_ps(m), 4);
+}
+
+inline std::ptrdiff_t tap_offset(const Tap& t, int64_t w) {
+  return static_cast<std::ptrdiff_t>(t.off_h) * w + t.off_w;
+}
+
 inline __m256 load_taps(const Tap& t, int64_t l0, int64_t w, __m256i m) {
   const std::ptrdiff_t off = l0 + static_cast<std::ptrdiff_t>(t.off_h) * w + t.off_w;
   return _mm256_maskload_ps(at(t.plane, off), m);
@@ -63,7 +104,48 @@ struct TapTable {
 // op(B) rows p0.. (taps), columns j0 .. j0 + nj (positions, possibly of two images): each
 // packed row is two 8-lane halves, each one masked load per image it touches (the lanes of
 // the two loads are disjoint and zero elsewhere, so an OR merges them).
+// Any geometry: one gather per half row, with the indices and masks of every tap computed
+// once per panel (on the fly for kernels of more than 64 taps).
+void pack_rows_gather(const ConvCols& g, int64_t p0, int64_t kc, int64_t j0, int64_t nj,
+                      float* dst) {
+  const __m256i vh = _mm256_set1_epi32(static_cast<int32_t>(g.h));
+  const __m256i vw = _mm256_set1_epi32(static_cast<int32_t>(g.w));
+  const int64_t taps = g.kh * g.kw, hw = g.h * g.w;
+  const Gather half[2] = {Gather(g, j0, nj), Gather(g, j0 + 8, nj - 8)};
+  if (taps > TapTable::kMax) {
+    for (int64_t r = 0; r < kc; ++r, dst += kNR) {
+      const Tap t = tap_of(g, p0 + r);
+      for (int k = 0; k < 2; ++k)
+        _mm256_store_ps(dst + 8 * k, gather(t.plane, half[k].index(tap_offset(t, g.w)),
+                                            half[k].inside(t.off_h, t.off_w, vh, vw)));
+    }
+    return;
+  }
+  __m256i idx[2][TapTable::kMax], mask[2][TapTable::kMax];
+  for (int64_t q = 0; q < taps; ++q) {
+    const Tap t = tap_of(g, q);  // channel 0: only the offsets matter
+    for (int k = 0; k < 2; ++k) {
+      idx[k][q] = half[k].index(tap_offset(t, g.w));
+      mask[k][q] = half[k].inside(t.off_h, t.off_w, vh, vw);
+    }
+  }
+  int64_t ci = p0 / taps, q = p0 % taps;
+  const float* plane = g.img + ci * hw;
+  for (int64_t r = 0; r < kc; ++r, dst += kNR) {
+    _mm256_store_ps(dst, gather(plane, idx[0][q], mask[0][q]));
+    _mm256_store_ps(dst + 8, gather(plane, idx[1][q], mask[1][q]));
+    if (++q == taps) {
+      q = 0;
+      plane += hw;
+    }
+  }
+}
+
 void pack_rows(const ConvCols& g, int64_t p0, int64_t kc, int64_t j0, int64_t nj, float* dst) {
+  if (!g.contiguous()) {
+    pack_rows_gather(g, p0, kc, j0, nj, dst);
+    return;
+  }
   const __m256i vh = _mm256_set1_epi32(static_cast<int32_t>(g.h));
   const __m256i vw = _mm256_set1_epi32(static_cast<int32_t>(g.w));
   const int64_t taps = g.kh * g.kw, hw = g.h * g.w;
@@ -112,22 +194,30 @@ void pack_rows(const ConvCols& g, int64_t p0, int64_t kc, int64_t j0, int64_t nj
 }
 
 // op(B) = columns^T: rows l0 .. l0 + kc (positions), columns p0 .. p0 + np (taps). Loads
-// 8 positions of 8 taps, transposes them in registers.
+// 8 positions of 8 taps (loaded, or gathered for other geometry), transposes them in
+// registers.
 void pack_cols(const ConvCols& g, int64_t l0, int64_t kc, int64_t p0, int64_t np, float* dst) {
   const __m256i vh = _mm256_set1_epi32(static_cast<int32_t>(g.h));
   const __m256i vw = _mm256_set1_epi32(static_cast<int32_t>(g.w));
+  const bool contiguous = g.contiguous();
   Tap taps[kNR];
   for (int64_t q = 0; q < np; ++q) taps[q] = tap_of(g, p0 + q);
   for (int64_t lb = 0; lb < kc; lb += 8) {
     const int64_t nl = std::min<int64_t>(8, kc - lb);
     const Lanes lanes(l0 + lb, nl, g.w);
+    const Gather cols(g, l0 + lb, nl);
     for (int64_t jb = 0; jb < kNR; jb += 8) {
       __m256 r[8];
       for (int64_t t = 0; t < 8; ++t) {
         const int64_t q = jb + t;
-        r[t] = q < np ? load_taps(taps[q], l0 + lb, g.w,
-                                  lanes.inside(taps[q].off_h, taps[q].off_w, vh, vw))
-                      : _mm256_setzero_ps();
+        if (q >= np)
+          r[t] = _mm256_setzero_ps();
+        else if (contiguous)
+          r[t] = load_taps(taps[q], l0 + lb, g.w,
+                           lanes.inside(taps[q].off_h, taps[q].off_w, vh, vw));
+        else
+          r[t] = gather(taps[q].plane, cols.index(tap_offset(taps[q], g.w)),
+                        cols.inside(taps[q].off_h, taps[q].off_w, vh, vw));
       }
       transpose8(r);
       for (int64_t t = 0; t < nl; ++t) _mm256_store_ps(dst + (lb + t) * kNR + jb, r[t]);
@@ -144,42 +234,46 @@ void pack_taps_channels_last(const ConvCols& g, const float* xt, int64_t l0, int
   const int32_t off_w = static_cast<int32_t>(j * g.dil_w - g.pad_w);
   const std::ptrdiff_t off = (static_cast<std::ptrdiff_t>(off_h) * w + off_w) * c + ci;
   const int64_t n0 = std::min<int64_t>(nj, 8), n1 = std::max<int64_t>(nj - 8, 0);
-  // Rows are positions, image after image: (l0 / hw, l0 % hw) onwards.
-  int64_t l = l0 % hw, oh = l / w, ow = l % w;
-  const float* image = xt + (l0 / hw) * hw * c;
+  // Rows are output positions, image after image: (l0 / lo, l0 % lo) onwards; position
+  // (oh, ow) reads input (oh * stride_h, ow * stride_w) + the tap's offset.
+  const int64_t lo = g.h_out * g.w_out;
+  int64_t oh = (l0 % lo) / g.w_out, ow = (l0 % lo) % g.w_out;
+  const float* image = xt + (l0 / lo) * hw * c;
   for (int64_t r = 0; r < kc; ++r, dst += kNR) {
-    const float* row = image + l * c + off;
-    const bool inside = static_cast<uint64_t>(oh + off_h) < static_cast<uint64_t>(h) &&
-                        static_cast<uint64_t>(ow + off_w) < static_cast<uint64_t>(w);
+    const int64_t ih = oh * g.stride_h, iw = ow * g.stride_w;
+    const float* row = image + (ih * w + iw) * c + off;
+    const bool inside = static_cast<uint64_t>(ih + off_h) < static_cast<uint64_t>(h) &&
+                        static_cast<uint64_t>(iw + off_w) < static_cast<uint64_t>(w);
     _mm256_store_ps(dst, inside ? load_first(row, n0) : _mm256_setzero_ps());
     _mm256_store_ps(dst + 8, inside && n1 > 0 ? load_first(row + 8, n1) : _mm256_setzero_ps());
-    if (++ow == w) {
+    if (++ow == g.w_out) {
       ow = 0;
-      if (++oh == h) {
+      if (++oh == g.h_out) {
         oh = 0;
         image += hw * c;
-        l = -1;
       }
     }
-    ++l;
   }
 }
 
-// Up to 8 output rows (rows0 .. rows0 + R - 1 of a16's 16) for one group of 8 positions.
-template <int R>
+// Up to 8 output rows (rows0 .. rows0 + R - 1 of a16's 16) for one group of 8 positions;
+// kGather: idx[q] are the gathers' indices from the plane, else off[q] the masked loads'
+// offsets from the plane + l0.
+template <int R, bool kGather>
 void rows_group(const float* a16, int64_t rows0, int64_t m, const ConvCols& g, int64_t taps,
-                const __m256i* mask, const std::ptrdiff_t* off, int64_t l0, int64_t nl, float* c,
-                int64_t ldc, float beta) {
+                const __m256i* mask, const std::ptrdiff_t* off, const __m256i* idx, int64_t l0,
+                int64_t nl, float* c, int64_t ldc, float beta) {
   const int64_t hw = g.h * g.w;
   __m256 acc[R];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) acc[i] = _mm256_setzero_ps();
   const float* a = a16 + rows0;
-  const float* image = g.img + l0;
+  const float* image = kGather ? g.img : g.img + l0;
   for (int64_t ci = 0; ci < g.c; ++ci) {
     const float* plane = image + ci * hw;
     for (int64_t q = 0; q < taps; ++q, a += 16) {
-      const __m256 b = _mm256_maskload_ps(at(plane, off[q]), mask[q]);
+      const __m256 b =
+          kGather ? gather(plane, idx[q], mask[q]) : _mm256_maskload_ps(at(plane, off[q]), mask[q]);
 #pragma GCC unroll 8
       for (int i = 0; i < R; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b, acc[i]);
     }
@@ -200,7 +294,7 @@ void rows_direct(const float* a16, int64_t m, const ConvCols& g, float* c, int64
                  float beta) {
   const __m256i vh = _mm256_set1_epi32(static_cast<int32_t>(g.h));
   const __m256i vw = _mm256_set1_epi32(static_cast<int32_t>(g.w));
-  const int64_t taps = g.kh * g.kw, hw = g.h * g.w;
+  const int64_t taps = g.kh * g.kw;
   int32_t off_h[TapTable::kMax], off_w[TapTable::kMax];
   std::ptrdiff_t off[TapTable::kMax];
   for (int64_t q = 0; q < taps; ++q) {
@@ -209,14 +303,28 @@ void rows_direct(const float* a16, int64_t m, const ConvCols& g, float* c, int64
     off_w[q] = t.off_w;
     off[q] = static_cast<std::ptrdiff_t>(t.off_h) * g.w + t.off_w;
   }
-  for (int64_t l0 = 0; l0 < hw; l0 += 8) {
-    const int64_t nl = std::min<int64_t>(8, hw - l0);
-    const Lanes lanes(l0, nl, g.w);
-    __m256i mask[TapTable::kMax];
-    for (int64_t q = 0; q < taps; ++q) mask[q] = lanes.inside(off_h[q], off_w[q], vh, vw);
+  const bool contiguous = g.contiguous();
+  const int64_t lo = g.h_out * g.w_out;
+  __m256i mask[TapTable::kMax], idx[TapTable::kMax];  // idx: gathers only
+  for (int64_t l0 = 0; l0 < lo; l0 += 8) {
+    const int64_t nl = std::min<int64_t>(8, lo - l0);
+    if (contiguous) {
+      const Lanes lanes(l0, nl, g.w);
+      for (int64_t q = 0; q < taps; ++q) mask[q] = lanes.inside(off_h[q], off_w[q], vh, vw);
+    } else {
+      const Gather cols(g, l0, nl);
+      for (int64_t q = 0; q < taps; ++q) {
+        mask[q] = cols.inside(off_h[q], off_w[q], vh, vw);
+        idx[q] = cols.index(off[q]);
+      }
+    }
     // Eight accumulators per pass (16 ymm registers in all): rows 0-7, then 8-15.
-    for (int64_t r0 = 0; r0 < m; r0 += 8)
-      rows_group<8>(a16, r0, m, g, taps, mask, off, l0, nl, c, ldc, beta);
+    for (int64_t r0 = 0; r0 < m; r0 += 8) {
+      if (contiguous)
+        rows_group<8, false>(a16, r0, m, g, taps, mask, off, idx, l0, nl, c, ldc, beta);
+      else
+        rows_group<8, true>(a16, r0, m, g, taps, mask, off, idx, l0, nl, c, ldc, beta);
+    }
   }
 }
 

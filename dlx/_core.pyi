@@ -81,6 +81,15 @@ def conv2d_forward(
     dilation: Pair = 1,
     groups: int = 1,
 ) -> Array: ...
+def _conv2d_algo(name: str | None = None) -> str: ...
+def _conv2d_choice(
+    input: Array,
+    weight: Array,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+) -> str: ...
 def conv2d_backward(
     grad_output: Array,
     input: Array,

@@ -7,6 +7,7 @@
 #include "bind/bind.h"
 #include "bind/checks.h"
 #include "conv.h"
+#include "conv_algo.h"
 #include "im2col.h"
 
 namespace dlx::bind {
@@ -207,9 +208,44 @@ py::tuple conv2d_backward_py(const py::object& gy_obj, const py::object& x_obj,
   });
 }
 
+// The forced algorithm's name ("auto" when none); with `name`, forces that one first.
+std::string conv2d_algo_py(const py::object& name) {
+  constexpr const char* fn = "_conv2d_algo";
+  if (!name.is_none()) {
+    DLX_CHECK_TYPE(py::isinstance<py::str>(name), fn, ": `name` must be a str, got ",
+                   type_name(name));
+    ConvAlgo a;
+    const std::string s = name.cast<std::string>();
+    DLX_CHECK(conv_algo_from_name(s, a), fn,
+              ": `name` must be one of auto, implicit, im2col, depthwise, got '", s, "'");
+    conv_algo_force(a);
+  }
+  return conv_algo_name(conv_algo_forced());
+}
+
+// The algorithm conv2d_forward / conv2d_backward would run for these arrays.
+std::string conv2d_choice_py(const py::object& x_obj, const py::object& w_obj,
+                             const py::object& stride, const py::object& padding,
+                             const py::object& dilation, int64_t groups) {
+  constexpr const char* fn = "_conv2d_choice";
+  py::array x = as_array(x_obj, fn, "input");
+  return dispatch(x, fn, "input", [&](auto tag) -> std::string {
+    using T = decltype(tag);
+    x = input<T>(x_obj, fn, "input");
+    py::array w = input<T>(w_obj, fn, "weight");
+    const Conv2dShape s = conv_shape(x, w, groups, stride, padding, dilation, fn);
+    return conv_algo_name(conv_algo_choose(s, std::is_same_v<T, float>));
+  });
+}
+
 }  // namespace
 
 void bind_conv(py::module_& m) {
+  m.def("_conv2d_algo", &conv2d_algo_py, py::arg("name") = py::none(),
+        "The forced convolution algorithm (DLX_CONV_ALGO); with a name, force it first.");
+  m.def("_conv2d_choice", &conv2d_choice_py, py::arg("input"), py::arg("weight"),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
+        py::arg("groups") = 1, "The algorithm conv2d_forward would run for these arguments.");
   m.def("im2col", &im2col_py, py::arg("input"), py::arg("kernel_size"), py::arg("stride") = 1,
         py::arg("padding") = 0, py::arg("dilation") = 1,
         "Unfold (N, C, H, W) into columns (N, C*kh*kw, H_out*W_out).");
