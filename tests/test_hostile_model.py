@@ -68,6 +68,13 @@ SAMPLES = {
     "Softmax": [nn.Softmax(1)],
     "Softplus": [nn.Softplus()],
     "Tanh": [nn.Tanh()],
+    "SmoothL1Loss": [nn.SmoothL1Loss(beta=0.5)],
+    "KLDivLoss": [nn.KLDivLoss(reduction="batchmean", log_target=True)],
+    "GaussianNLLLoss": [nn.GaussianNLLLoss(full=True)],
+    "PoissonNLLLoss": [nn.PoissonNLLLoss(log_input=False)],
+    "MarginRankingLoss": [nn.MarginRankingLoss(0.5)],
+    "CosineEmbeddingLoss": [nn.CosineEmbeddingLoss(0.1)],
+    "TripletMarginLoss": [nn.TripletMarginLoss(p=1.0, swap=True)],
 }
 
 

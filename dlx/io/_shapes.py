@@ -134,7 +134,8 @@ _STATELESS = (
     "AbsReLU", "AvgPool2d", "Dropout", "ELU", "Flatten", "GELU", "GaussianMixtureNLL",
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
     "MaxPool2d", "Maxout", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Tanh",
+    "Softmax", "Softplus", "Tanh", "SmoothL1Loss", "KLDivLoss", "GaussianNLLLoss",
+    "PoissonNLLLoss", "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
 )  # fmt: skip
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),
