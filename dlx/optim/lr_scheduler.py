@@ -5,7 +5,8 @@ A scheduler rewrites ``group["lr"]`` of its optimiser's param groups; call
 ``optimizer.step()``, and ``scheduler.step(metric)`` for ReduceLROnPlateau. The formulas
 are PyTorch's, including its recursive (chainable) forms, so the learning rates agree
 with torch's bit for bit. ``state_dict()`` holds every attribute but the optimiser.
-The deprecated ``step(epoch)`` form is not supported.
+The deprecated ``step(epoch)`` form is not supported, except by
+CosineAnnealingWarmRestarts, where PyTorch documents it (fractional epochs).
 """
 
 from __future__ import annotations
@@ -17,15 +18,27 @@ from collections.abc import Iterable
 from dlx.optim import _validation as v
 from dlx.optim._lr_base import LRScheduler
 from dlx.optim._lr_cycle import OneCycleLR, ReduceLROnPlateau
+from dlx.optim._lr_more import (
+    ChainedScheduler,
+    CosineAnnealingWarmRestarts,
+    LambdaLR,
+    MultiplicativeLR,
+    PolynomialLR,
+)
 from dlx.optim.optimizer import Optimizer
 
 __all__ = [
+    "ChainedScheduler",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
     "ExponentialLR",
     "LRScheduler",
+    "LambdaLR",
     "LinearLR",
     "MultiStepLR",
+    "MultiplicativeLR",
     "OneCycleLR",
+    "PolynomialLR",
     "ReduceLROnPlateau",
     "StepLR",
 ]
