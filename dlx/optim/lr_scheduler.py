@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from dlx.optim import _validation as v
 from dlx.optim._lr_base import LRScheduler
-from dlx.optim._lr_cycle import OneCycleLR, ReduceLROnPlateau
+from dlx.optim._lr_cycle import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from dlx.optim._lr_more import (
     ChainedScheduler,
     CosineAnnealingWarmRestarts,
@@ -31,6 +31,7 @@ __all__ = [
     "ChainedScheduler",
     "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
