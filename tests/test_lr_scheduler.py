@@ -406,3 +406,74 @@ def test_new_scheduler_errors(make, err, pattern):
     opt = optim.SGD(groups(optim, lambda: Param(np.zeros(2))), lr=0.1)
     with pytest.raises(err, match=pattern):
         make(opt)
+
+
+SEQUENCES = [
+    (
+        [
+            ("LinearLR", {"start_factor": 0.1, "total_iters": 5}),
+            ("CosineAnnealingLR", {"T_max": 20}),
+        ],
+        [5],
+    ),
+    (
+        [
+            ("ExponentialLR", {"gamma": 0.9}),
+            ("StepLR", {"step_size": 3, "gamma": 0.5}),
+            ("MultiStepLR", {"milestones": [2, 4], "gamma": 0.3}),
+        ],
+        [3, 10],
+    ),
+    ([("LambdaLR", {"lr_lambda": _warmup}), ("PolynomialLR", {"total_iters": 8})], [6]),
+    ([("ConstantStart", {}), ("ExponentialLR", {"gamma": 0.8})], [0]),
+]
+
+
+@pytest.mark.parametrize(("parts", "milestones"), SEQUENCES, ids=range(len(SEQUENCES)))
+def test_sequential_lr_matches_torch_and_round_trips(parts, milestones):
+    torch = pytest.importorskip("torch")
+    parts = [("StepLR", {"step_size": 100}) if n == "ConstantStart" else (n, kw) for n, kw in parts]
+
+    def build(lib, opt):
+        return lib.SequentialLR(
+            opt, [getattr(lib, n)(opt, **kw) for n, kw in parts], milestones=milestones
+        )
+
+    opt = optim.SGD(groups(optim, lambda: Param(np.zeros(2))), lr=0.1)
+    topt = torch.optim.SGD(groups(torch.optim, lambda: torch.zeros(2, requires_grad=True)), lr=0.1)
+    s, ts = build(sched, opt), build(torch.optim.lr_scheduler, topt)
+    history, saved = [], None
+    for t in range(30):
+        assert s.get_last_lr() == ts.get_last_lr(), t
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in topt.param_groups]
+        history.append(s.get_last_lr())
+        if t == 12:
+            saved = (s.state_dict(), [g["lr"] for g in opt.param_groups])
+        opt.step()
+        topt.step()
+        s.step()
+        ts.step()
+    opt2 = optim.SGD(groups(optim, lambda: Param(np.zeros(2))), lr=0.1)
+    s2 = build(sched, opt2)
+    s2.load_state_dict(saved[0])
+    for group, lr in zip(opt2.param_groups, saved[1], strict=True):
+        group["lr"] = lr
+    for t in range(13, 30):
+        s2.step()
+        assert s2.get_last_lr() == history[t], t
+
+
+def test_sequential_lr_errors():
+    opt = optim.SGD(groups(optim, lambda: Param(np.zeros(2))), lr=0.1)
+    a, b = sched.StepLR(opt, 2), sched.ExponentialLR(opt, 0.9)
+    with pytest.raises(ValueError, match=r"`milestones` must have one entry fewer than"):
+        sched.SequentialLR(opt, [a, b], milestones=[1, 2])
+    with pytest.raises(ValueError, match=r"`schedulers` is empty"):
+        sched.SequentialLR(opt, [], milestones=[])
+    with pytest.raises(TypeError, match=r"`schedulers\[1\]` must be an LRScheduler, got str"):
+        sched.SequentialLR(opt, [a, "b"], milestones=[1])
+    other = sched.StepLR(optim.SGD([Param(np.zeros(1))]), 2)
+    with pytest.raises(ValueError, match=r"`schedulers\[1\]` \(StepLR\) schedules another"):
+        sched.SequentialLR(opt, [a, other], milestones=[1])
+    with pytest.raises(ValueError, match=r"`milestones` must be ints >= 0, got -1"):
+        sched.SequentialLR(opt, [a, b], milestones=[-1])
