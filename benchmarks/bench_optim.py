@@ -1,9 +1,11 @@
-"""Optimiser step benchmarks: one fused Adam pass over millions of float32 parameters.
+"""Optimiser step benchmarks: one fused pass over millions of float32 parameters.
 
 An Adam step reads param, grad, exp_avg, exp_avg_sq and writes param, exp_avg,
 exp_avg_sq: 7 x 4 bytes per float32 parameter, so it is memory-bandwidth bound and the
 throughput column is the achieved memory bandwidth (GB/s = bytes read + written per
-second).
+second). Adamax and Rprop move as many bytes; ASGD 5 x 4 (param, grad, ax read; param, ax
+written). Those three are timed at the optimiser level against torch.optim's default
+(single-tensor) and foreach paths on one flat parameter.
 """
 
 from __future__ import annotations
@@ -78,3 +80,37 @@ def cases(size: str):
         impls,
         work=(BYTES_PER_PARAM * n, "B"),
     )
+    yield from _rule_cases(size)
+
+
+# name: (dlx / torch class, kwargs, bytes per float32 parameter)
+_RULES = {
+    "Adamax": ({"lr": 2e-3, "weight_decay": 1e-4}, 7 * 4),
+    "Rprop": ({"lr": 1e-2}, 7 * 4),
+    "ASGD": ({"lr": 1e-2, "t0": 0.0}, 5 * 4),  # t0=0: the averaging pass runs
+}
+
+
+def _rule_cases(size: str):
+    """Adamax, Rprop, ASGD: optim.<Rule>.step on one parameter vs torch.optim."""
+    torch = torch_or_none()
+    rng = np.random.default_rng(1)
+    n = 10_000_000 if size == "full" else 1_000_000
+    for name, (kw, nbytes) in _RULES.items():
+        p, g = _state(n, rng)[:2]
+        opt = getattr(optim, name)([_Param(p, g)], **kw)
+        opt.step()  # allocate the state before timing
+        impls = {"dlx": opt.step}
+        if torch:
+            for kind in ("single", "foreach"):
+                tp = torch.from_numpy(rng.standard_normal(n, dtype=np.float32)).requires_grad_()
+                tp.grad = torch.from_numpy(rng.standard_normal(n, dtype=np.float32))
+                topt = getattr(torch.optim, name)([tp], foreach=kind == "foreach", **kw)
+                topt.step()
+                impls[f"torch_{kind}"] = topt.step
+        yield Case(
+            f"optim.{name}.step {n // 1_000_000}M float32",
+            impls,
+            work=(nbytes * n, "B"),
+            note="one fused OpenMP pass; memory bound",
+        )

@@ -1,4 +1,4 @@
-// SGD, Adagrad, RMSprop and Adadelta fused steps (see optim.h for the formulas).
+// SGD, ASGD, Rprop, Adagrad, RMSprop and Adadelta fused steps (see optim.h for the formulas).
 #include "optim.h"
 
 #include <cmath>
@@ -46,6 +46,53 @@ void sgd_step_(T* param, const T* grad, T* momentum_buffer, int64_t n, const Sgd
         });
       });
     });
+  });
+}
+
+template <typename T>
+void asgd_step_(T* param, const T* grad, T* ax, int64_t n, const AsgdParams& s) {
+  const T wd = static_cast<T>(s.weight_decay), neg_eta = static_cast<T>(-s.eta);
+  const T decay = static_cast<T>(1.0 - s.lambd * s.eta), mu = static_cast<T>(s.mu);
+  with_flag(s.weight_decay != 0.0, [&](auto wdecay) {
+    // mu == 1 until step t0: the average is the parameter itself (PyTorch copies).
+    with_flag(static_cast<T>(s.mu) != T(1), [&](auto average) {
+      for_each_index(n, [=](int64_t i) {
+        T p = param[i], g = grad[i];
+        if constexpr (decltype(wdecay)::value) g = g + wd * p;
+        p = p * decay;
+        p = p + neg_eta * g;
+        param[i] = p;
+        if constexpr (decltype(average)::value) {
+          ax[i] = ax[i] + (p - ax[i]) * mu;
+        } else {
+          ax[i] = p;
+        }
+      });
+    });
+  });
+}
+
+template <typename T>
+void rprop_step_(T* param, const T* grad, T* prev, T* step_size, int64_t n,
+                 const RpropParams& s) {
+  const T etaminus = static_cast<T>(s.etaminus), etaplus = static_cast<T>(s.etaplus);
+  const T lo = static_cast<T>(s.step_size_min), hi = static_cast<T>(s.step_size_max);
+  // Selects instead of branches: the signs are data, a branch on them mispredicts half the
+  // time, and this form vectorises.
+  for_each_index(n, [=](int64_t i) {
+    const T g = grad[i], prod = g * prev[i];
+    const bool flipped = prod < T(0);
+    // torch: sign(prod) (0 for NaN) mapped to etaplus / etaminus / 1.
+    T factor = prod > T(0) ? etaplus : T(1);
+    factor = flipped ? etaminus : factor;
+    T ss = step_size[i] * factor;
+    ss = ss < lo ? lo : ss;  // clamp(lo, hi), NaN kept
+    ss = hi < ss ? hi : ss;
+    step_size[i] = ss;
+    const T kept = flipped ? T(0) : g;  // a flip: no step, and no flip test next time
+    const T sgn = static_cast<T>(kept > T(0)) - static_cast<T>(kept < T(0));  // sign(NaN) = 0
+    param[i] = param[i] - sgn * ss;
+    prev[i] = kept;
   });
 }
 
@@ -121,6 +168,8 @@ void adadelta_step_(T* param, const T* grad, T* square_avg, T* acc_delta, int64_
 
 #define DLX_OPTIM_SGD_FAMILY(T)                                                            \
   template void sgd_step_<T>(T*, const T*, T*, int64_t, const SgdParams&);                 \
+  template void asgd_step_<T>(T*, const T*, T*, int64_t, const AsgdParams&);               \
+  template void rprop_step_<T>(T*, const T*, T*, T*, int64_t, const RpropParams&);         \
   template void adagrad_step_<T>(T*, const T*, T*, int64_t, const AdagradParams&);         \
   template void rmsprop_step_<T>(T*, const T*, T*, T*, T*, int64_t, const RmspropParams&); \
   template void adadelta_step_<T>(T*, const T*, T*, T*, int64_t, const AdadeltaParams&);

@@ -11,7 +11,8 @@
 //
 // Nullable state buffers switch an option: SGD's momentum_buffer (momentum != 0),
 // RMSprop's momentum_buffer (momentum > 0) and grad_avg (centered), Adam's max_exp_avg_sq
-// (amsgrad).
+// (amsgrad). Where PyTorch keeps a per-parameter scalar as state (ASGD's eta and mu), the
+// caller passes its current value and updates it after the call.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +58,25 @@ template <typename T>
 void adadelta_step_(T* param, const T* grad, T* square_avg, T* acc_delta, int64_t n,
                     const AdadeltaParams& s);
 
+// ASGD (averaged SGD). g = grad + weight_decay * p;  p = p * (1 - lambd * eta);
+// p = p - eta * g;  ax = (mu != 1) ? ax + (p - ax) * mu : p.
+struct AsgdParams {
+  double eta, lambd, mu, weight_decay;
+};
+template <typename T>
+void asgd_step_(T* param, const T* grad, T* ax, int64_t n, const AsgdParams& s);
+
+// Rprop (resilient backprop; sign-based, no weight decay in PyTorch). With s = grad * prev:
+// factor = etaplus (s > 0), etaminus (s < 0), 1 (s == 0 or NaN);
+// step_size = clamp(step_size * factor, step_size_min, step_size_max) (NaN stays NaN);
+// g = (s < 0) ? 0 : grad;  p -= sign(g) * step_size (sign(NaN) = 0);  prev = g.
+struct RpropParams {
+  double etaminus, etaplus, step_size_min, step_size_max;
+};
+template <typename T>
+void rprop_step_(T* param, const T* grad, T* prev, T* step_size, int64_t n,
+                 const RpropParams& s);
+
 // Adam / AdamW. decoupled: p *= 1 - lr * weight_decay, else g = grad + weight_decay * p.
 // m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) * g^2;  amsgrad: vmax = max(vmax, v)
 // p -= (lr / bias_correction1) * m / (sqrt(v or vmax) / sqrt(bias_correction2) + eps)
@@ -93,5 +113,15 @@ struct NadamParams {
 template <typename T>
 void nadam_step_(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
                  const NadamParams& s);
+
+// Adamax (Adam on the infinity norm). g = grad + weight_decay * p;  m = lerp(m, g, 1 - beta1);
+// u = max(beta2 * u, |g| + eps) (NaN wins);  p -= (lr / bias_correction1) * m / u.
+struct AdamaxParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  double bias_correction1;  // 1 - beta1^step
+};
+template <typename T>
+void adamax_step_(T* param, const T* grad, T* exp_avg, T* exp_inf, int64_t n,
+                  const AdamaxParams& s);
 
 }  // namespace dlx

@@ -1,4 +1,4 @@
-// Adam / AdamW, RAdam and NAdam fused steps (see optim.h for the formulas).
+// Adam / AdamW, Adamax, RAdam and NAdam fused steps (see optim.h for the formulas).
 #include <cmath>
 
 #include "common.h"
@@ -67,6 +67,27 @@ void adam_step_(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_a
 }
 
 template <typename T>
+void adamax_step_(T* param, const T* grad, T* exp_avg, T* exp_inf, int64_t n,
+                  const AdamaxParams& s) {
+  const T wd = static_cast<T>(s.weight_decay), beta2 = static_cast<T>(s.beta2);
+  const T neg_clr = static_cast<T>(-(s.lr / s.bias_correction1)), eps = static_cast<T>(s.eps);
+  const Lerp<T> lerp(1.0 - s.beta1);
+  with_flag(s.weight_decay != 0.0, [&](auto decay) {
+    for_each_index(n, [=](int64_t i) {
+      const T p = param[i];
+      T g = grad[i];
+      if constexpr (decltype(decay)::value) g = g + wd * p;
+      const T m = lerp(exp_avg[i], g);
+      exp_avg[i] = m;
+      const T u = exp_inf[i] * beta2, w = std::abs(g) + eps;
+      const T norm = (u > w || u != u) ? u : w;  // torch.maximum: NaN wins
+      exp_inf[i] = norm;
+      param[i] = p + neg_clr * m / norm;
+    });
+  });
+}
+
+template <typename T>
 void radam_step_(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
                  const RadamParams& s) {
   const T wd = static_cast<T>(s.weight_decay), shrink = static_cast<T>(1.0 - s.lr * s.weight_decay);
@@ -119,6 +140,7 @@ void nadam_step_(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n,
 
 #define DLX_OPTIM_ADAM_FAMILY(T)                                                     \
   template void adam_step_<T>(T*, const T*, T*, T*, T*, int64_t, const AdamParams&); \
+  template void adamax_step_<T>(T*, const T*, T*, T*, int64_t, const AdamaxParams&); \
   template void radam_step_<T>(T*, const T*, T*, T*, int64_t, const RadamParams&);   \
   template void nadam_step_<T>(T*, const T*, T*, T*, int64_t, const NadamParams&);
 DLX_INSTANTIATE(DLX_OPTIM_ADAM_FAMILY)

@@ -311,6 +311,28 @@ def sgd_step_(
     nesterov: bool = False,
     first_step: bool = False,
 ) -> None: ...  # first_step: buffer = grad
+
+# ASGD: `eta` and `mu` are this step's (PyTorch keeps them as per-parameter state); ax is
+# the running average of the parameter (a copy of it while mu == 1).
+def asgd_step_(
+    param: Array,
+    grad: Array,
+    ax: Array,
+    eta: float,
+    mu: float = 1.0,
+    lambd: float = 1e-4,
+    weight_decay: float = 0.0,
+) -> None: ...
+def rprop_step_(
+    param: Array,
+    grad: Array,
+    prev: Array,
+    step_size: Array,
+    etaminus: float = 0.5,
+    etaplus: float = 1.2,
+    step_size_min: float = 1e-6,
+    step_size_max: float = 50.0,
+) -> None: ...
 def adagrad_step_(
     param: Array,
     grad: Array,
@@ -357,6 +379,18 @@ def adam_step_(
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
 ) -> None: ...  # decoupled: AdamW
+def adamax_step_(
+    param: Array,
+    grad: Array,
+    exp_avg: Array,
+    exp_inf: Array,
+    step: int,
+    lr: float = 2e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> None: ...
 def radam_step_(
     param: Array,
     grad: Array,

@@ -1,7 +1,8 @@
 // Bindings of the fused optimiser steps (csrc/optim.h). Every array is updated in place,
 // so each goes through inout<T>: exact dtype, C-contiguous, writeable, never converted (a
 // converted copy would swallow the update). Step-dependent scalars (bias corrections,
-// decayed learning rates, NAdam's momentum schedule) are computed here in double.
+// decayed learning rates, NAdam's momentum schedule) are computed here in double; ASGD's
+// eta and mu, which PyTorch keeps as state, come from the caller.
 #include <pybind11/pybind11.h>
 
 #include <cmath>
@@ -90,6 +91,32 @@ void sgd_step_py(const py::object& param, const py::object& grad, const py::obje
   });
 }
 
+void asgd_step_py(const py::object& param, const py::object& grad, const py::object& ax,
+                  double eta, double mu, double lambd, double weight_decay) {
+  constexpr const char* fn = "asgd_step_";
+  with_arrays(param, fn, [&](auto& a) {
+    const auto* g = a.grad(grad);
+    auto* avg = a.state(ax, "ax");
+    const AsgdParams s{eta, lambd, mu, weight_decay};
+    py::gil_scoped_release release;
+    asgd_step_(a.p(), g, avg, a.n, s);
+  });
+}
+
+void rprop_step_py(const py::object& param, const py::object& grad, const py::object& prev,
+                   const py::object& step_size, double etaminus, double etaplus,
+                   double step_size_min, double step_size_max) {
+  constexpr const char* fn = "rprop_step_";
+  with_arrays(param, fn, [&](auto& a) {
+    const auto* g = a.grad(grad);
+    auto* pv = a.state(prev, "prev");
+    auto* ss = a.state(step_size, "step_size");
+    const RpropParams s{etaminus, etaplus, step_size_min, step_size_max};
+    py::gil_scoped_release release;
+    rprop_step_(a.p(), g, pv, ss, a.n, s);
+  });
+}
+
 void adagrad_step_py(const py::object& param, const py::object& grad, const py::object& sum,
                      int64_t step, double lr, double lr_decay, double weight_decay, double eps) {
   constexpr const char* fn = "adagrad_step_";
@@ -161,6 +188,24 @@ void adam_step_py(const py::object& param, const py::object& grad, const py::obj
   });
 }
 
+void adamax_step_py(const py::object& param, const py::object& grad, const py::object& exp_avg,
+                    const py::object& exp_inf, int64_t step, double lr, double beta1, double beta2,
+                    double eps, double weight_decay) {
+  constexpr const char* fn = "adamax_step_";
+  check_step(step, fn);
+  check_beta(beta1, fn, "beta1");
+  check_beta(beta2, fn, "beta2");
+  const AdamaxParams s{lr, beta1, beta2, eps, weight_decay,
+                       1.0 - std::pow(beta1, static_cast<double>(step))};
+  with_arrays(param, fn, [&](auto& a) {
+    const auto* g = a.grad(grad);
+    auto* m = a.state(exp_avg, "exp_avg");
+    auto* u = a.state(exp_inf, "exp_inf");
+    py::gil_scoped_release release;
+    adamax_step_(a.p(), g, m, u, a.n, s);
+  });
+}
+
 void radam_step_py(const py::object& param, const py::object& grad, const py::object& exp_avg,
                    const py::object& exp_avg_sq, int64_t step, double lr, double beta1,
                    double beta2, double eps, double weight_decay, bool decoupled_weight_decay) {
@@ -227,6 +272,12 @@ void bind_optim(py::module_& m) {
         arg("lr") = 1e-3, arg("momentum") = 0.0, arg("dampening") = 0.0, arg("weight_decay") = 0.0,
         arg("nesterov") = false, arg("first_step") = false,
         "Fused SGD step (momentum, dampening, Nesterov, weight decay); in place.");
+  m.def("asgd_step_", &asgd_step_py, arg("param"), arg("grad"), arg("ax"), arg("eta"),
+        arg("mu") = 1.0, arg("lambd") = 1e-4, arg("weight_decay") = 0.0,
+        "Fused ASGD step with this step's `eta` and `mu` (the average `ax` follows); in place.");
+  m.def("rprop_step_", &rprop_step_py, arg("param"), arg("grad"), arg("prev"), arg("step_size"),
+        arg("etaminus") = 0.5, arg("etaplus") = 1.2, arg("step_size_min") = 1e-6,
+        arg("step_size_max") = 50.0, "Fused Rprop step; in place.");
   m.def("adagrad_step_", &adagrad_step_py, arg("param"), arg("grad"), arg("state_sum"), arg("step"),
         arg("lr") = 1e-2, arg("lr_decay") = 0.0, arg("weight_decay") = 0.0, arg("eps") = 1e-10,
         "Fused Adagrad step; in place.");
@@ -242,6 +293,9 @@ void bind_optim(py::module_& m) {
         arg("beta2") = 0.999, arg("eps") = 1e-8, arg("weight_decay") = 0.0,
         arg("decoupled_weight_decay") = false,
         "Fused Adam / AdamW step (amsgrad when max_exp_avg_sq is given); in place.");
+  m.def("adamax_step_", &adamax_step_py, arg("param"), arg("grad"), arg("exp_avg"),
+        arg("exp_inf"), arg("step"), arg("lr") = 2e-3, arg("beta1") = 0.9, arg("beta2") = 0.999,
+        arg("eps") = 1e-8, arg("weight_decay") = 0.0, "Fused Adamax step; in place.");
   m.def("radam_step_", &radam_step_py, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
         arg("step"), arg("lr") = 1e-3, arg("beta1") = 0.9, arg("beta2") = 0.999, arg("eps") = 1e-8,
         arg("weight_decay") = 0.0, arg("decoupled_weight_decay") = false,

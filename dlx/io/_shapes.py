@@ -190,7 +190,8 @@ _STATELESS = (
     "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LeakyReLU", "LogSoftmax", "MSELoss",
     "MaxPool2d", "Maxout", "ModuleDict", "ModuleList", "ReLU", "Residual", "Sequential", "SiLU",
     "Sigmoid", "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
-    "Unflatten",
+    "Unflatten", "SmoothL1Loss", "KLDivLoss", "GaussianNLLLoss", "PoissonNLLLoss",
+    "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
 )  # fmt: skip
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
     **dict.fromkeys(_STATELESS, _stateless),

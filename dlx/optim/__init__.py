@@ -9,22 +9,25 @@ from __future__ import annotations
 
 from dlx.optim import lr_scheduler
 from dlx.optim._validation import ParamDTypeError
-from dlx.optim.adam import Adam, AdamW, NAdam, RAdam
+from dlx.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from dlx.optim.lbfgs import LBFGS
 from dlx.optim.optimizer import Optimizer
-from dlx.optim.sgd import SGD, Adadelta, Adagrad, RMSprop
+from dlx.optim.sgd import ASGD, SGD, Adadelta, Adagrad, RMSprop, Rprop
 
 __all__ = [
+    "ASGD",
     "LBFGS",
     "SGD",
     "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
     "NAdam",
     "Optimizer",
     "ParamDTypeError",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "lr_scheduler",
 ]

@@ -82,6 +82,24 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = self._lrs()
 
+    def _initial_step(self) -> None:
+        """Take the first step again, as at construction (SequentialLR's hand-over)."""
+        self._step_count = 0
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
+
+    def _update_lr(self, epoch: int) -> None:
+        """Jump to `epoch`: the closed form where the schedule has one, else get_lr()."""
+        self.last_epoch = epoch
+        closed = getattr(self, "_get_closed_form_lr", None)
+        values = closed() if closed is not None else self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
+            group["lr"] = lr
+        self._last_lr = self._lrs()
+
     def state_dict(self) -> dict[str, Any]:
         """Every attribute except the optimiser."""
         return {k: val for k, val in self.__dict__.items() if k != "optimizer"}

@@ -1,4 +1,4 @@
-"""Schedules that follow the batch count or a metric: OneCycleLR, ReduceLROnPlateau.
+"""Schedules that follow the batch count or a metric: OneCycleLR, CyclicLR, ReduceLROnPlateau.
 
 Exported from dlx.optim.lr_scheduler; PyTorch's formulas and semantics.
 """
@@ -6,6 +6,9 @@ Exported from dlx.optim.lr_scheduler; PyTorch's formulas and semantics.
 from __future__ import annotations
 
 import math
+import types
+from collections.abc import Callable
+from typing import Any
 
 from dlx.optim import _validation as v
 from dlx.optim._lr_base import LRScheduler, _check_optimizer, _per_group
@@ -123,6 +126,142 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith): the lr goes from `base_lr` up to `max_lr` over
+    `step_size_up` steps and back over `step_size_down` (default: the same), with the
+    amplitude scaled per cycle (``"triangular"``: 1, ``"triangular2"``: halved each cycle)
+    or per step (``"exp_range"``: ``gamma ** step``), or by a user ``scale_fn`` evaluated
+    per ``scale_mode`` ("cycle" or "iterations"). With `cycle_momentum`, momentum (or
+    Adam's beta1) moves inversely between `max_momentum` and `base_momentum`. Step it once
+    per batch.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | list[float],
+        max_lr: float | list[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.8,
+        max_momentum: float | list[float] = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer(optimizer)
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        up = float(v.positive_int(step_size_up, "step_size_up"))
+        down = (
+            up
+            if step_size_down is None
+            else float(v.positive_int(step_size_down, "step_size_down"))
+        )
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            msg = (
+                f"`mode` must be 'triangular', 'triangular2' or 'exp_range' (or give "
+                f"`scale_fn`), got {mode!r}"
+            )
+            raise ValueError(msg)
+        if scale_fn is not None and not callable(scale_fn):
+            msg = f"`scale_fn` must be a function or None, got {type(scale_fn).__name__}"
+            raise TypeError(msg)
+        if scale_mode not in ("cycle", "iterations"):
+            msg = f"`scale_mode` must be 'cycle' or 'iterations', got {scale_mode!r}"
+            raise ValueError(msg)
+        self.mode = mode
+        self.gamma = v.real(gamma, "gamma")
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_mode()
+        self.cycle_momentum = v.flag(cycle_momentum, "cycle_momentum")
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                msg = (
+                    "`cycle_momentum` needs an optimiser with `momentum` or `betas`; pass "
+                    "cycle_momentum=False"
+                )
+                raise ValueError(msg)
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for top, base, group in zip(
+                    self.max_momentums, self.base_momentums, optimizer.param_groups, strict=True
+                ):
+                    if self.use_beta1:
+                        group["betas"] = (top, *group["betas"][1:])
+                    else:
+                        group["momentum"] = top
+                    group["max_momentum"] = top
+                    group["base_momentum"] = base
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_mode(self) -> None:
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude factor at cycle (or step) `x`."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / 2.0 ** (x - 1)
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        e = self.last_epoch
+        cycle = math.floor(1 + e / self.total_size)
+        x = 1.0 + e / self.total_size - cycle
+        rising = x <= self.step_ratio
+        factor = x / self.step_ratio if rising else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else e)
+        lrs = [
+            base + ((top - base) * factor) * scale
+            for base, top in zip(self.base_lrs, self.max_lrs, strict=True)
+        ]
+        if self.cycle_momentum:
+            for group, base, top in zip(
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums, strict=True
+            ):
+                momentum = top - ((top - base) * factor) * scale
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """As PyTorch: a plain-function `scale_fn` is saved as None, a callable object as its
+        attribute dict."""
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = (
+            None if fn is None or isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+        )
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        fn = state.pop("_scale_fn_custom", None)
+        super().load_state_dict(state)
+        if fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_mode()
 
 
 class ReduceLROnPlateau(LRScheduler):

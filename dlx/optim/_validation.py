@@ -71,6 +71,14 @@ def betas(value: Any, name: str = "betas") -> tuple[float, float]:
     )
 
 
+def real_pair(value: Any, name: str, what: str) -> tuple[float, float]:
+    """A pair of real numbers; `what` names the two entries in the message."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        msg = f"`{name}` must be a pair {what}, got {value!r}"
+        raise TypeError(msg)
+    return real(value[0], f"{name}[0]"), real(value[1], f"{name}[1]")
+
+
 def flag(value: Any, name: str) -> bool:
     """A bool (numpy bools included)."""
     if not isinstance(value, bool | np.bool_):

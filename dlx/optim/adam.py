@@ -1,4 +1,4 @@
-"""The Adam family: Adam, AdamW, RAdam, NAdam.
+"""The Adam family: Adam, AdamW, Adamax, RAdam, NAdam.
 
 Each step is one fused ``dlx._core`` kernel per param group and dtype (see
 :mod:`dlx.optim.optimizer`); bias corrections and the other step-dependent scalars are
@@ -135,6 +135,69 @@ class AdamW(Adam):
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         group["decoupled_weight_decay"] = True
+
+
+class Adamax(Optimizer):
+    """Adamax: Adam with the second moment replaced by a decayed infinity norm (Kingma & Ba).
+
+    Parameters
+    ----------
+    params : iterable
+        Parameters or param-group dicts.
+    lr : float, default 2e-3
+        Learning rate (> 0).
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the first moment and of the infinity norm, each in [0, 1).
+    eps : float, default 1e-8
+        Added to ``|grad|`` before the running maximum.
+    weight_decay : float, default 0
+        L2 penalty.
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        group["lr"] = v.positive(group["lr"], "lr")
+        group["betas"] = v.betas(group["betas"])
+        group["eps"] = v.non_negative(group["eps"], "eps")
+        group["weight_decay"] = v.non_negative(group["weight_decay"], "weight_decay")
+
+    def _state_buffers(self, group: dict[str, Any]) -> dict[str, float]:
+        return {"exp_avg": 0.0, "exp_inf": 0.0}
+
+    def _run(
+        self,
+        group: dict[str, Any],
+        param: np.ndarray,
+        grad: np.ndarray,
+        state: dict[str, np.ndarray],
+        scalars: dict[str, float],
+    ) -> dict[str, float]:
+        step = int(scalars["step"]) + 1
+        beta1, beta2 = group["betas"]
+        _core.adamax_step_(
+            param,
+            grad,
+            state["exp_avg"],
+            state["exp_inf"],
+            step,
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+        )
+        return {"step": step}
 
 
 class RAdam(Optimizer):

@@ -190,3 +190,58 @@ def nadam_step_(
     denom = np.sqrt(exp_avg_sq / (1 - beta2**step)) + eps
     param += (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom
     param += (-lr * mu_next / (1.0 - mu_product * mu_next)) * exp_avg / denom
+
+
+def adamax_step_(
+    param,
+    grad,
+    exp_avg,
+    exp_inf,
+    step,
+    lr=2e-3,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    weight_decay=0.0,
+):
+    """Adamax: Adam with the second moment replaced by a decayed infinity norm."""
+    g = _decayed_grad(param, grad, weight_decay)
+    _lerp_(exp_avg, g, 1 - beta1)
+    exp_inf *= beta2
+    np.maximum(exp_inf, np.abs(g) + param.dtype.type(eps), out=exp_inf)
+    clr = lr / (1 - beta1**step)
+    param += param.dtype.type(-clr) * exp_avg / exp_inf
+
+
+def asgd_step_(param, grad, ax, eta, mu=1.0, lambd=1e-4, weight_decay=0.0):
+    """ASGD with this step's ``eta`` and ``mu``; ``ax`` becomes the running average."""
+    g = _decayed_grad(param, grad, weight_decay)
+    param *= param.dtype.type(1 - lambd * eta)
+    param += param.dtype.type(-eta) * g
+    if param.dtype.type(mu) != 1:
+        ax += (param - ax) * param.dtype.type(mu)
+    else:
+        ax[...] = param
+
+
+def rprop_step_(
+    param,
+    grad,
+    prev,
+    step_size,
+    etaminus=0.5,
+    etaplus=1.2,
+    step_size_min=1e-6,
+    step_size_max=50.0,
+):
+    """Rprop: per-element step sizes grown while the gradient keeps its sign, shrunk on a flip."""
+    t = param.dtype.type
+    with np.errstate(invalid="ignore"):
+        prod = grad * prev
+    factor = np.where(prod > 0, t(etaplus), np.where(prod < 0, t(etaminus), t(1)))
+    step_size *= factor
+    np.copyto(step_size, np.where(step_size < t(step_size_min), t(step_size_min), step_size))
+    np.copyto(step_size, np.where(step_size > t(step_size_max), t(step_size_max), step_size))
+    g = np.where(prod < 0, t(0), grad)
+    param -= np.sign(np.nan_to_num(g, nan=0.0)) * step_size
+    prev[...] = g

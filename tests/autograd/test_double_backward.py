@@ -204,6 +204,10 @@ CASES = {
         lambda pi, mu, s, y: F.gaussian_mixture_nll(pi, mu, s, y),
         lambda: (t((2, 2)), t((2, 2, 1)), t((2, 2, 1)), t((2, 1), grad=False)),
     ),
+    "gaussian_nll": (
+        lambda x, v: F.gaussian_nll_loss(x, dlx.tensor(np.zeros((3, 2))), v, reduction="sum"),
+        lambda: (t((3, 2)), t((3, 2), 0.5, 2.0)),
+    ),
 }
 
 CASES.update(TENSOR_CASES)  # the Tensor-surface ops (issue 15)

@@ -103,6 +103,13 @@ SAMPLES = {
         nn.TransformerEncoderLayer(4, 2, 8),
         nn.TransformerEncoderLayer(4, 1, 6, activation="gelu", bias=False, norm_first=True),
     ],
+    "SmoothL1Loss": [nn.SmoothL1Loss(beta=0.5)],
+    "KLDivLoss": [nn.KLDivLoss(reduction="batchmean", log_target=True)],
+    "GaussianNLLLoss": [nn.GaussianNLLLoss(full=True)],
+    "PoissonNLLLoss": [nn.PoissonNLLLoss(log_input=False)],
+    "MarginRankingLoss": [nn.MarginRankingLoss(0.5)],
+    "CosineEmbeddingLoss": [nn.CosineEmbeddingLoss(0.1)],
+    "TripletMarginLoss": [nn.TripletMarginLoss(p=1.0, swap=True)],
 }
 
 

@@ -25,6 +25,14 @@ CASES = [
         ["momentum_buffer"],
         {"lr": 0.1, "momentum": 0.8, "nesterov": True, "weight_decay": 0.05},
     ),
+    ("asgd_step_", ["ax"], {"eta": 0.05}),
+    ("asgd_step_", ["ax"], {"eta": 0.05, "mu": 0.25, "lambd": 0.1, "weight_decay": 0.1}),
+    ("rprop_step_", ["prev", "step_size"], {}),
+    (
+        "rprop_step_",
+        ["prev", "step_size"],
+        {"etaminus": 0.3, "etaplus": 1.5, "step_size_min": 5e-3, "step_size_max": 0.012},
+    ),
     ("adagrad_step_", ["state_sum"], {"lr": 0.1}),
     (
         "adagrad_step_",
@@ -60,6 +68,12 @@ CASES = [
         ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
         {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
     ),
+    ("adamax_step_", ["exp_avg", "exp_inf"], {}),
+    (
+        "adamax_step_",
+        ["exp_avg", "exp_inf"],
+        {"lr": 0.01, "beta1": 0.2, "beta2": 0.5, "eps": 1e-3, "weight_decay": 0.1},
+    ),
     ("radam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01}),
     ("radam_step_", ["exp_avg", "exp_avg_sq"], {"lr": 0.01, "beta2": 0.5, "weight_decay": 0.1}),
     (
@@ -79,7 +93,8 @@ CASES = [
         {"weight_decay": 0.1, "decoupled_weight_decay": True},
     ),
 ]
-STEPPED = {"adagrad_step_", "adam_step_", "radam_step_", "nadam_step_"}
+STEPPED = {"adagrad_step_", "adam_step_", "adamax_step_", "radam_step_", "nadam_step_"}
+INITIAL = {"step_size": 0.01}  # state that does not start at zero (Rprop's starts at lr)
 IDS = [f"{k}-{'-'.join(s)}-{'-'.join(f'{a}={b}' for a, b in kw.items())}" for k, s, kw in CASES]
 
 
@@ -110,7 +125,7 @@ def test_step_matches_reference(rng, dtype, kernel, names, kw, n):
     }
     for name in names:
         if name != "None":
-            arrays[name] = np.zeros(n, dtype)
+            arrays[name] = np.full(n, INITIAL.get(name, 0.0), dtype)
     ref = {k: a.copy() for k, a in arrays.items()}
     param = arrays["param"]
     _run(getattr(_core, kernel), arrays, names, kw, steps)
@@ -123,7 +138,10 @@ def test_step_matches_reference(rng, dtype, kernel, names, kw, n):
         assert_close(a, ref[name], rtol=rtol, atol=atol * scale)
 
 
-@pytest.mark.parametrize("kernel", ["adam_step_", "rmsprop_step_", "sgd_step_"])
+@pytest.mark.parametrize(
+    "kernel",
+    ["adam_step_", "rmsprop_step_", "sgd_step_", "adamax_step_", "rprop_step_", "asgd_step_"],
+)
 def test_step_thread_count_independent(rng, kernel):
     n = 100_003
     p0 = rng.standard_normal(n).astype(np.float32)
@@ -138,6 +156,14 @@ def test_step_thread_count_independent(rng, kernel):
                 _core.adam_step_(p, g, s1, s2, 1, max_exp_avg_sq=np.zeros(n, np.float32))
             elif kernel == "rmsprop_step_":
                 _core.rmsprop_step_(p, g, s1, s2, np.zeros(n, np.float32), momentum=0.9)
+            elif kernel == "adamax_step_":
+                _core.adamax_step_(p, g, s1, s2, 3, weight_decay=0.1)
+            elif kernel == "rprop_step_":
+                s1[:] = g[::-1]  # some sign flips
+                s2[:] = 0.01
+                _core.rprop_step_(p, g, s1, s2)
+            elif kernel == "asgd_step_":
+                _core.asgd_step_(p, g, s1, 0.05, 0.5, lambd=0.1, weight_decay=0.1)
             else:
                 _core.sgd_step_(p, g, s1, momentum=0.9, first_step=True, weight_decay=0.1)
             results.append((p, s1, s2))
@@ -204,3 +230,16 @@ def test_step_errors():
         _core.rmsprop_step_(p, g, np.zeros(4), np.zeros(4))
     with pytest.raises(ValueError, match=r"`nesterov` needs a non-zero `momentum`"):
         _core.sgd_step_(p, g, nesterov=True)
+    with pytest.raises(ValueError, match=r"adamax_step_: `step` must be >= 1.*got 0"):
+        _core.adamax_step_(p, g, np.zeros(4), np.zeros(4), 0)
+    with pytest.raises(ValueError, match=r"adamax_step_: `beta2` must be in \[0, 1\), got 1"):
+        _core.adamax_step_(p, g, np.zeros(4), np.zeros(4), 1, beta2=1.0)
+    with pytest.raises(ValueError, match=r"rprop_step_: `step_size` must have shape \(4,\)"):
+        _core.rprop_step_(p, g, np.zeros(4), np.zeros(5))
+    with pytest.raises(ValueError, match=r"asgd_step_: `ax` must have shape \(4,\)"):
+        _core.asgd_step_(p, g, np.zeros(3), 0.1)
+    with pytest.raises(TypeError, match=r"asgd_step_: `ax` must have dtype float64"):
+        _core.asgd_step_(p, g, np.zeros(4, np.float32), 0.1)
+    shared = np.zeros(4)
+    with pytest.raises(ValueError, match=r"rprop_step_: `(prev|step_size)` must not share memory"):
+        _core.rprop_step_(p, g, shared, shared)

@@ -180,6 +180,16 @@ def test_adamw_defaults():
     assert optim.NAdam([Param(np.zeros(2))]).param_groups[0]["lr"] == 2e-3
 
 
+def test_adamax_rprop_asgd_defaults_match_torch():
+    torch = pytest.importorskip("torch")
+    for name in ("Adamax", "Rprop", "ASGD"):
+        ours = getattr(optim, name)([Param(np.zeros(2))]).param_groups[0]
+        theirs = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)]).param_groups[0]
+        for key, val in ours.items():
+            if key != "params":
+                assert val == (tuple(theirs[key]) if isinstance(val, tuple) else theirs[key]), key
+
+
 @pytest.mark.parametrize(
     ("cls", "kw", "err", "pattern"),
     [
@@ -208,6 +218,33 @@ def test_adamw_defaults():
         (optim.Adadelta, {"rho": -0.5}, ValueError, r"`rho` must be in \[0, 1\]"),
         (optim.Adagrad, {"lr_decay": -1}, ValueError, r"`lr_decay` must be"),
         (optim.RMSprop, {"centered": 1}, TypeError, r"`centered` must be a bool"),
+        (optim.Adamax, {"lr": 0}, ValueError, r"`lr` must be a finite number > 0, got 0"),
+        (optim.Adamax, {"betas": (0.9, 1.0)}, ValueError, r"`betas\[1\]` must be in \[0, 1\)"),
+        (optim.Adamax, {"eps": -1.0}, ValueError, r"`eps` must be a finite number >= 0"),
+        (optim.Adamax, {"weight_decay": "x"}, TypeError, r"`weight_decay` must be a real number"),
+        (optim.Rprop, {"lr": float("nan")}, ValueError, r"`lr` must be a finite number > 0"),
+        (optim.Rprop, {"etas": 0.5}, TypeError, r"`etas` must be a pair \(etaminus, etaplus\)"),
+        (
+            optim.Rprop,
+            {"etas": (0.5, 0.9)},
+            ValueError,
+            r"`etas` must satisfy 0 < etas\[0\] < 1 < etas\[1\], got \(0.5, 0.9\)",
+        ),
+        (optim.Rprop, {"etas": (0.0, 1.2)}, ValueError, r"`etas` must satisfy"),
+        (optim.Rprop, {"etas": ("a", 1.2)}, TypeError, r"`etas\[0\]` must be a real number"),
+        (
+            optim.Rprop,
+            {"step_sizes": (1.0, 0.1)},
+            ValueError,
+            r"`step_sizes` must be \(min, max\) with min <= max, got \(1.0, 0.1\)",
+        ),
+        (optim.Rprop, {"step_sizes": (-1, 50)}, ValueError, r"`step_sizes\[0\]` must be"),
+        (optim.Rprop, {"step_sizes": [1e-6]}, TypeError, r"`step_sizes` must be a pair"),
+        (optim.ASGD, {"lr": -0.1}, ValueError, r"`lr` must be a finite number > 0"),
+        (optim.ASGD, {"lambd": -1e-4}, ValueError, r"`lambd` must be a finite number >= 0"),
+        (optim.ASGD, {"alpha": float("inf")}, ValueError, r"`alpha` must be a finite number"),
+        (optim.ASGD, {"t0": None}, TypeError, r"`t0` must be a real number, got NoneType"),
+        (optim.ASGD, {"weight_decay": -1}, ValueError, r"`weight_decay` must be"),
         (optim.LBFGS, {"line_search_fn": "wolfe"}, ValueError, r"`line_search_fn` must be None"),
         (optim.LBFGS, {"history_size": 0}, ValueError, r"`history_size` must be >= 1"),
     ],

@@ -21,7 +21,10 @@ def _setup(lr=0.05):
     return model, opt, sched
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+LRS = {"adam": 0.01, "sgd": 0.05, "adamax": 0.01, "rprop": 0.001, "asgd": 0.05}
+
+
+@pytest.mark.parametrize("optimizer", list(LRS))
 def test_resume_is_identical_to_uninterrupted_run(tmp_path, optimizer):
     x, y = digits(120)
     data = {
@@ -34,10 +37,17 @@ def test_resume_is_identical_to_uninterrupted_run(tmp_path, optimizer):
 
     def build():
         model = mlp(seed=0, noise=True)  # noise draws from dlx's default generator
+        lr = LRS[optimizer]
         if optimizer == "adam":
-            opt = dlx.optim.Adam(model.parameters(), lr=0.01)
-        else:
-            opt = dlx.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            opt = dlx.optim.Adam(model.parameters(), lr=lr)
+        elif optimizer == "sgd":
+            opt = dlx.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        elif optimizer == "adamax":
+            opt = dlx.optim.Adamax(model.parameters(), lr=lr, weight_decay=1e-3)
+        elif optimizer == "rprop":
+            opt = dlx.optim.Rprop(model.parameters(), lr=lr, step_sizes=(1e-6, 0.1))
+        else:  # averaging from the start: ax, eta and mu all move
+            opt = dlx.optim.ASGD(model.parameters(), lr=lr, lambd=1e-2, t0=0)
         return model, opt, dlx.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
 
     model, opt, sched = build()
@@ -74,9 +84,9 @@ def test_resume_is_identical_to_uninterrupted_run(tmp_path, optimizer):
         np.testing.assert_array_equal(v, expected[k], err_msg=k)
     assert resumed.epoch == [0, 1, 2, 3]
     assert resumed.history == straight.history
-    assert opt.param_groups[0]["lr"] == pytest.approx(
-        0.01 * 0.7**4 if optimizer == "adam" else 0.05 * 0.7**4
-    )
+    assert opt.param_groups[0]["lr"] == pytest.approx(LRS[optimizer] * 0.7**4)
+    if optimizer == "asgd":
+        assert opt.state_dict()["state"][0]["mu"] < 1
 
 
 def test_checkpoint_round_trip_restores_everything(tmp_path):

@@ -34,6 +34,15 @@ from dlx.nn.functional._loss_elementwise import (
     l1_loss,
     mse_loss,
 )
+from dlx.nn.functional._loss_extra import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    kl_div,
+    margin_ranking_loss,
+    poisson_nll_loss,
+    smooth_l1_loss,
+    triplet_margin_loss,
+)
 from dlx.nn.functional._mdn import gaussian_mixture_nll
 from dlx.nn.functional._norm import batch_norm
 from dlx.nn.functional._pad import normalize, pad
@@ -58,6 +67,7 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv_transpose2d",
+    "cosine_embedding_loss",
     "cross_entropy",
     "dense_chain",
     "dropout",
@@ -66,16 +76,19 @@ __all__ = [
     "flatten",
     "fold",
     "gaussian_mixture_nll",
+    "gaussian_nll_loss",
     "gelu",
     "group_norm",
     "hardtanh",
     "huber_loss",
     "interpolate",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "margin_ranking_loss",
     "max_pool2d",
     "maxout",
     "mse_loss",
@@ -83,6 +96,7 @@ __all__ = [
     "normalize",
     "one_hot",
     "pad",
+    "poisson_nll_loss",
     "prelu",
     "relu",
     "rms_norm",
@@ -90,8 +104,10 @@ __all__ = [
     "scaled_dot_product_attention",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
     "tanh",
+    "triplet_margin_loss",
     "unfold",
 ]

@@ -19,11 +19,18 @@ from dlx.tensor import Tensor
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
+    "GaussianNLLLoss",
     "HuberLoss",
+    "KLDivLoss",
     "L1Loss",
     "MSELoss",
+    "MarginRankingLoss",
     "NLLLoss",
+    "PoissonNLLLoss",
+    "SmoothL1Loss",
+    "TripletMarginLoss",
 ]
 
 
@@ -163,3 +170,150 @@ class HuberLoss(_Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "delta": self.delta}
+
+
+def _checked_real(cls: str, value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        msg = f"{cls}: `{name}` must be a real number, got {type(value).__name__}"
+        raise TypeError(msg)
+    return float(value)
+
+
+class SmoothL1Loss(_Loss):
+    """Smooth L1 loss; see :func:`dlx.nn.functional.smooth_l1_loss`."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = _checked_real("SmoothL1Loss", beta, "beta")
+        if not (self.beta >= 0 and np.isfinite(self.beta)):
+            msg = f"SmoothL1Loss: `beta` must be a finite number >= 0, got {beta!r}"
+            raise ValueError(msg)
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta": self.beta}
+
+
+class KLDivLoss(_Loss):
+    """KL divergence on log-probabilities; see :func:`dlx.nn.functional.kl_div`."""
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        if reduction == "batchmean":
+            Module.__init__(self)
+            self.reduction = reduction
+        else:
+            super().__init__(reduction)
+        if not isinstance(log_target, bool):
+            msg = f"KLDivLoss: `log_target` must be a bool, got {type(log_target).__name__}"
+            raise TypeError(msg)
+        self.log_target = log_target
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "log_target": self.log_target}
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood; see :func:`dlx.nn.functional.gaussian_nll_loss`.
+    Called as ``loss(input, target, var)``."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.full = bool(full)
+        self.eps = _checked_real("GaussianNLLLoss", eps, "eps")
+        if not self.eps > 0:
+            msg = f"GaussianNLLLoss: `eps` must be > 0, got {eps!r}"
+            raise ValueError(msg)
+
+    def forward(self, input: Any, target: Any, var: Any) -> Tensor:
+        return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "full": self.full, "eps": self.eps}
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood; see :func:`dlx.nn.functional.poisson_nll_loss`."""
+
+    def __init__(
+        self, log_input: bool = True, full: bool = False, eps: float = 1e-8, reduction: str = "mean"
+    ) -> None:
+        super().__init__(reduction)
+        self.log_input, self.full = bool(log_input), bool(full)
+        self.eps = _checked_real("PoissonNLLLoss", eps, "eps")
+
+    def forward(self, log_input: Any, target: Any) -> Tensor:
+        return F.poisson_nll_loss(
+            log_input, target, self.log_input, self.full, self.eps, self.reduction
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "log_input": self.log_input,
+            "full": self.full,
+            "eps": self.eps,
+        }
+
+
+class _MarginLoss(_Loss):
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = _checked_real(type(self).__name__, margin, "margin")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"margin": self.margin, **super().get_config()}
+
+
+class MarginRankingLoss(_MarginLoss):
+    """Margin ranking loss; see :func:`dlx.nn.functional.margin_ranking_loss`."""
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class CosineEmbeddingLoss(_MarginLoss):
+    """Cosine embedding loss; see :func:`dlx.nn.functional.cosine_embedding_loss`."""
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Tensor:
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """Triplet margin loss; see :func:`dlx.nn.functional.triplet_margin_loss`."""
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-6,
+        swap: bool = False,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        self.margin = _checked_real("TripletMarginLoss", margin, "margin")
+        self.p = _checked_real("TripletMarginLoss", p, "p")
+        self.eps = _checked_real("TripletMarginLoss", eps, "eps")
+        for name, val in (("margin", self.margin), ("p", self.p)):
+            if not val > 0:
+                msg = f"TripletMarginLoss: `{name}` must be > 0, got {val!r}"
+                raise ValueError(msg)
+        self.swap = bool(swap)
+
+    def forward(self, anchor: Any, positive: Any, negative: Any) -> Tensor:
+        return F.triplet_margin_loss(
+            anchor, positive, negative, self.margin, self.p, self.eps, self.swap, self.reduction
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "margin": self.margin,
+            "p": self.p,
+            "eps": self.eps,
+            "swap": self.swap,
+            **super().get_config(),
+        }
