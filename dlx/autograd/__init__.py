@@ -19,8 +19,8 @@ from dlx._grad_mode import (
     set_grad_enabled,
 )
 from dlx.autograd import functional
+from dlx.autograd.custom import Function
 from dlx.autograd.engine import backward, grad
-from dlx.autograd.function import Function
 from dlx.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [

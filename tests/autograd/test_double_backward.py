@@ -8,6 +8,7 @@ import pytest
 from tensor_ops_cases import TENSOR_CASES
 
 import dlx
+import dlx.autograd.function
 import dlx.nn.functional as F
 from dlx._ops.activation import MaxoutGather
 from dlx.autograd import functional as AF
@@ -362,7 +363,7 @@ def _node_classes(tensors):
             continue
         seen.add(id(node))
         classes.add(type(node))
-        stack.extend(p for p in node.parents if isinstance(p, dlx.autograd.Function))
+        stack.extend(p for p in node.parents if isinstance(p, dlx.autograd.function.Function))
     return classes
 
 
@@ -394,7 +395,7 @@ def test_every_double_backward_op_is_gradgradchecked():
         covered |= _node_classes([g for g in grads if g is not None])
     claimed = {
         c
-        for c in _all_subclasses(dlx.autograd.Function)
+        for c in _all_subclasses(dlx.autograd.function.Function)
         if c.__module__.startswith("dlx.") and c.__dict__.get("double_backward", False)
     }
     # identity nodes of module backward hooks are exercised by the hook tests
