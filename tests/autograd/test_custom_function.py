@@ -143,37 +143,28 @@ def test_non_differentiable_output_and_dirty_input():
     np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * x.numpy() + 1) * 2)
 
 
+def _cube(name, double_backward):
+    """x**3 as a user Function, built with type() (class creation wraps it all the same)."""
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * g * x * x
+
+    body = {"forward": staticmethod(forward), "backward": staticmethod(backward)}
+    return type(name, (Function,), {"double_backward": double_backward, **body})
+
+
 def test_double_backward_of_a_user_function():
-    class Cube(Function):
-        double_backward = True
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 3 * g * x * x
-
     x = dlx.tensor([0.5, -1.0, 2.0], requires_grad=True)
-    (g,) = dlx.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    (g,) = dlx.autograd.grad(_cube("Cube", True).apply(x).sum(), x, create_graph=True)
     (h,) = dlx.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(h.numpy(), 6 * x.numpy())
 
-    class NotTwice(Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 3 * g * x * x
-
-    (g,) = dlx.autograd.grad(NotTwice.apply(x).sum(), x, create_graph=True)
+    (g,) = dlx.autograd.grad(_cube("NotTwice", False).apply(x).sum(), x, create_graph=True)
     np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
     with pytest.raises(NotImplementedError, match="NotTwice"):
         dlx.autograd.grad(g.sum(), x)
