@@ -193,7 +193,25 @@ _STATELESS = (
     "Unflatten", "SmoothL1Loss", "KLDivLoss", "GaussianNLLLoss", "PoissonNLLLoss",
     "MarginRankingLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
 )  # fmt: skip
+
+
+def _parameter_specs(name: str, a: dict[str, Any]) -> Shapes:
+    specs = a["values"] if name == "ParameterList" else a["parameters"]
+    if specs is None:
+        return {}
+    items = enumerate(specs) if name == "ParameterList" else dict(specs).items()
+    out: Shapes = {}
+    for key, spec in items:
+        if not isinstance(spec, dict) or not isinstance(spec.get("shape"), list):
+            msg = f"{name}: entry {key!r} must be a spec with a `shape` list, got {spec!r}"
+            raise ValueError(msg)  # noqa: TRY004 - a malformed model file
+        out[str(key)] = tuple(as_int(d, "shape") for d in spec["shape"])
+    return out
+
+
 _RULES: dict[str, Callable[[str, dict[str, Any]], Shapes]] = {
+    "ParameterList": _parameter_specs,
+    "ParameterDict": _parameter_specs,
     **dict.fromkeys(_STATELESS, _stateless),
     "Linear": _linear,
     "Conv2d": _conv2d,

@@ -79,6 +79,11 @@ SAMPLES = {
     "MaxPool2d": [nn.MaxPool2d(2)],
     "Maxout": [nn.Maxout(2)],
     "ModuleDict": [nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.LayerNorm(2)})],
+    "ParameterList": [
+        nn.ParameterList([nn.Parameter(np.ones((2, 3), np.float32)), np.zeros(4)]),
+        nn.ParameterList(),
+    ],
+    "ParameterDict": [nn.ParameterDict({"w": np.ones((3, 2), np.float32), "b": np.zeros(3)})],
     "ModuleList": [nn.ModuleList([nn.Linear(2, 2)])],
     "MultiheadAttention": [
         nn.MultiheadAttention(4, 2),

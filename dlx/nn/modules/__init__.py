@@ -21,6 +21,7 @@ from dlx.nn.modules.activation import (
 )
 from dlx.nn.modules.attention import MultiheadAttention
 from dlx.nn.modules.container import ModuleDict, ModuleList, Residual, Sequential
+from dlx.nn.modules.container_params import ParameterDict, ParameterList
 from dlx.nn.modules.conv import Conv1d, Conv2d
 from dlx.nn.modules.conv_transpose import ConvTranspose2d
 from dlx.nn.modules.dropout import Dropout
@@ -105,6 +106,8 @@ __all__ = [
     "MultiheadAttention",
     "NLLLoss",
     "PReLU",
+    "ParameterDict",
+    "ParameterList",
     "PoissonNLLLoss",
     "RMSNorm",
     "RNNBase",
